@@ -1,0 +1,1 @@
+"""Dataset converters and the synthetic multi-view generator (programs, not library code)."""

@@ -1,0 +1,309 @@
+"""Record schema (SPEC §3): tf.Example feature keys, writers and parsers.
+
+Two record kinds share one per-instance layout, where every per-instance key holds N values:
+- pair records (§3.2): N = 2 instances (anchor, positive) of one instant seen by two cameras;
+- sequence records (§3.3): N = T frames of one clip seen by one camera (time-major).
+
+2D coordinates are stored normalised to [0, 1] by image height/width under named keys, so the
+(y, x) order used in arrays (§1.1) does not depend on key order. The keys are the original's;
+records written by the original tools parse here (the metadata keys are optional).
+"""
+
+import functools
+import glob
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from poem_cvmim import keypoints
+
+KEY_IMAGE_HEIGHT = 'image/height'
+KEY_IMAGE_WIDTH = 'image/width'
+PREFIX_KEYPOINT_2D = 'image/object/part/'
+PREFIX_KEYPOINT_3D = 'image/object/part_3d/'
+# Coordinate key suffixes in array order: (y, x) for 2D and (y, x, z) for 3D.
+SUFFIXES_KEYPOINT_2D = ('/center/y', '/center/x')
+SUFFIXES_KEYPOINT_3D = ('/center/y', '/center/x', '/center/z')
+SUFFIX_KEYPOINT_SCORE = '/score'
+KEY_CLASS_LABEL = 'image/class/label'
+KEY_CLASS_CONFIDENCE = 'image/class/confidence'
+KEY_FEATURES = 'feature/data'
+# Confidence above which a class label counts as positive (§3.1).
+LABEL_CONFIDENCE_THRESHOLD = 0.5
+
+# Metadata written by our converters: name -> (key, kind). Readers never require them.
+METADATA_KEYS = {
+    'subject': ('image/object/subject', 'bytes'),
+    'subaction': ('image/subaction', 'bytes'),
+    'camera': ('image/object/camera', 'bytes'),
+    'frame_index': ('image/frame_index', 'int64'),
+    'view': ('image/object/view', 'bytes'),
+    'num_frames': ('image/sequence/num_frames', 'int64'),
+    'source_id': ('image/source_id', 'bytes'),
+}
+
+# Names of parsed tensors (one name for one thing, used by every pipeline).
+IMAGE_SIZES = 'image_sizes'
+KEYPOINTS_2D = 'keypoints_2d'
+KEYPOINT_SCORES_2D = 'keypoint_scores_2d'
+KEYPOINTS_3D = 'keypoints_3d'
+CLASS_TARGETS = 'class_targets'
+FEATURES = 'features'
+
+NUM_PAIR_INSTANCES = 2
+DEFAULT_PROFILE_2D = keypoints.LEGACY_2DCOCO13
+DEFAULT_PROFILE_3D = keypoints.LEGACY_3DH36M17
+
+
+def keypoint_keys_2d(name: str) -> list:
+  """Coordinate keys of one 2D joint, in (y, x) order."""
+  return [PREFIX_KEYPOINT_2D + name + suffix for suffix in SUFFIXES_KEYPOINT_2D]
+
+
+def keypoint_keys_3d(name: str) -> list:
+  """Coordinate keys of one 3D joint, in (y, x, z) order."""
+  return [PREFIX_KEYPOINT_3D + name + suffix for suffix in SUFFIXES_KEYPOINT_3D]
+
+
+def score_key_2d(name: str) -> str:
+  return PREFIX_KEYPOINT_2D + name + SUFFIX_KEYPOINT_SCORE
+
+
+@functools.lru_cache(maxsize=None)
+def _profile_keys(profile_name: str):
+  """(joint keys [joint][coordinate], score keys [joint] or None) of a profile."""
+  profile = keypoints.get_profile(profile_name)
+  keys_fn = keypoint_keys_2d if profile.keypoint_dim == 2 else keypoint_keys_3d
+  coordinate_keys = [keys_fn(name) for name in profile.keypoint_names]
+  score_keys = ([score_key_2d(name) for name in profile.keypoint_names]
+                if profile.keypoint_dim == 2 else None)
+  return coordinate_keys, score_keys
+
+
+# ------------------------------------------------------------------------------------------
+# Writing.
+
+def _strings(values) -> list:
+  values = [values] if isinstance(values, (str, bytes)) else list(values)
+  return [v.encode('utf-8') if isinstance(v, str) else bytes(v) for v in values]
+
+
+def make_example(image_sizes, keypoints_2d, keypoint_scores_2d, keypoints_3d=None,
+                 profile_2d=DEFAULT_PROFILE_2D, profile_3d=DEFAULT_PROFILE_3D,
+                 labels: Optional[Sequence[int]] = None, features=None,
+                 metadata: Optional[Mapping] = None) -> tf.train.Example:
+  """Builds one record holding N instances (pair: N = 2; sequence: N = T frames).
+
+  Args:
+    image_sizes: [N, 2] (height, width) in pixels.
+    keypoints_2d: [N, J2, 2] (y, x) normalised to [0, 1] by image height and width.
+    keypoint_scores_2d: [N, J2].
+    keypoints_3d: Optional [N, J3, 3] (y, x, z) in the dataset's unit.
+    profile_2d, profile_3d: Profile names giving the joint names of the keys.
+    labels: Optional 0-based class ids (written with confidence 1.0).
+    features: Optional [N, D] per-instance features, written flattened to `feature/data`.
+    metadata: Optional {name: value or list} for the names in `METADATA_KEYS`.
+  """
+  image_sizes = np.asarray(image_sizes, np.int64)
+  keypoints_2d = np.asarray(keypoints_2d, np.float32)
+  scores = np.asarray(keypoint_scores_2d, np.float32)
+  names_2d = keypoints.get_profile(profile_2d).keypoint_names
+  num = image_sizes.shape[0]
+  _check_shape('image_sizes', image_sizes, (num, 2))
+  _check_shape('keypoints_2d', keypoints_2d, (num, len(names_2d), 2))
+  _check_shape('keypoint_scores_2d', scores, (num, len(names_2d)))
+  example = tf.train.Example()
+  fmap = example.features.feature  # filled in place: about 3x faster than building dicts
+  sizes = image_sizes.T.tolist()
+  fmap[KEY_IMAGE_HEIGHT].int64_list.value.extend(sizes[0])
+  fmap[KEY_IMAGE_WIDTH].int64_list.value.extend(sizes[1])
+  # Nested lists [joint][coordinate][instance] once, rather than a NumPy slice per key.
+  points, score_lists = keypoints_2d.transpose(1, 2, 0).tolist(), scores.T.tolist()
+  coordinate_keys, score_keys = _profile_keys(profile_2d)
+  for j, joint_keys in enumerate(coordinate_keys):
+    for c, key in enumerate(joint_keys):
+      fmap[key].float_list.value.extend(points[j][c])
+    fmap[score_keys[j]].float_list.value.extend(score_lists[j])
+  if keypoints_3d is not None:
+    keypoints_3d = np.asarray(keypoints_3d, np.float32)
+    names_3d = keypoints.get_profile(profile_3d).keypoint_names
+    _check_shape('keypoints_3d', keypoints_3d, (num, len(names_3d), 3))
+    points_3d = keypoints_3d.transpose(1, 2, 0).tolist()
+    for j, joint_keys in enumerate(_profile_keys(profile_3d)[0]):
+      for c, key in enumerate(joint_keys):
+        fmap[key].float_list.value.extend(points_3d[j][c])
+  if labels is not None:
+    fmap[KEY_CLASS_LABEL].int64_list.value.extend([int(label) for label in labels])
+    fmap[KEY_CLASS_CONFIDENCE].float_list.value.extend([1.0] * len(labels))
+  if features is not None:
+    fmap[KEY_FEATURES].float_list.value.extend(
+        np.asarray(features, np.float32).ravel().tolist())
+  for name, value in (metadata or {}).items():
+    if name not in METADATA_KEYS:
+      raise ValueError(f'Unknown metadata {name!r}; valid: {sorted(METADATA_KEYS)}.')
+    key, kind = METADATA_KEYS[name]
+    if kind == 'int64':
+      fmap[key].int64_list.value.extend(np.asarray(value, np.int64).ravel().tolist())
+    else:
+      fmap[key].bytes_list.value.extend(_strings(value))
+  return example
+
+
+def _check_shape(name, array, expected):
+  if tuple(array.shape) != tuple(expected):
+    raise ValueError(f'{name} has shape {tuple(array.shape)}, expected {tuple(expected)}.')
+
+
+def serialize(example: tf.train.Example) -> bytes:
+  """Deterministic serialisation (map keys sorted), so equal records give equal bytes."""
+  return example.SerializeToString(deterministic=True)
+
+
+# ------------------------------------------------------------------------------------------
+# Parsing.
+
+def instance_feature_spec(num_instances, profile_2d=DEFAULT_PROFILE_2D, profile_3d=None,
+                          include_scores=True) -> dict:
+  """Feature spec of the per-instance keys, each holding `num_instances` values."""
+  shape = [num_instances]
+  spec = {KEY_IMAGE_HEIGHT: tf.io.FixedLenFeature(shape, tf.int64),
+          KEY_IMAGE_WIDTH: tf.io.FixedLenFeature(shape, tf.int64)}
+  for name in keypoints.get_profile(profile_2d).keypoint_names:
+    for key in keypoint_keys_2d(name):
+      spec[key] = tf.io.FixedLenFeature(shape, tf.float32)
+    if include_scores:
+      spec[score_key_2d(name)] = tf.io.FixedLenFeature(shape, tf.float32)
+  if profile_3d:
+    for name in keypoints.get_profile(profile_3d).keypoint_names:
+      for key in keypoint_keys_3d(name):
+        spec[key] = tf.io.FixedLenFeature(shape, tf.float32)
+  return spec
+
+
+def _parse(serialized, spec):
+  serialized = tf.convert_to_tensor(serialized, tf.string)
+  if serialized.shape.rank == 0:
+    return tf.io.parse_single_example(serialized, spec)
+  return tf.io.parse_example(serialized, spec)
+
+
+def _stack_points(decoded, names, keys_fn):
+  return tf.stack([tf.stack([decoded[k] for k in keys_fn(n)], axis=-1) for n in names],
+                  axis=-2)
+
+
+def _decode_instances(decoded, profile_2d, profile_3d):
+  names_2d = keypoints.get_profile(profile_2d).keypoint_names
+  outputs = {
+      IMAGE_SIZES: tf.stack([decoded[KEY_IMAGE_HEIGHT], decoded[KEY_IMAGE_WIDTH]], axis=-1),
+      KEYPOINTS_2D: _stack_points(decoded, names_2d, keypoint_keys_2d),
+      KEYPOINT_SCORES_2D: tf.stack([decoded[score_key_2d(n)] for n in names_2d], axis=-1),
+  }
+  if profile_3d:
+    names_3d = keypoints.get_profile(profile_3d).keypoint_names
+    outputs[KEYPOINTS_3D] = _stack_points(decoded, names_3d, keypoint_keys_3d)
+  return outputs
+
+
+def parse_pair_example(serialized, profile_2d=DEFAULT_PROFILE_2D,
+                       profile_3d=DEFAULT_PROFILE_3D, num_instances=NUM_PAIR_INSTANCES):
+  """Parses pair records (a scalar string or a batch [B]).
+
+  Returns a dict with `image_sizes` [..., 2, 2] int64, `keypoints_2d` [..., 2, J2, 2],
+  `keypoint_scores_2d` [..., 2, J2] and, unless `profile_3d` is None, `keypoints_3d`
+  [..., 2, J3, 3]. A missing key fails with TensorFlow's error naming the key.
+  """
+  spec = instance_feature_spec(num_instances, profile_2d, profile_3d)
+  return _decode_instances(_parse(serialized, spec), profile_2d, profile_3d)
+
+
+def _class_targets(decoded, num_classes):
+  """Multi-hot [..., C] int32 from the variable-length labels and their confidences."""
+  labels = tf.sparse.to_dense(decoded[KEY_CLASS_LABEL], default_value=-1)
+  confidences = tf.sparse.to_dense(decoded[KEY_CLASS_CONFIDENCE], default_value=1.0)
+  # A label without a stored confidence counts as confident: pad confidences to the labels.
+  width = tf.shape(labels)[-1]
+  confidences = confidences[..., :width]
+  pad = width - tf.shape(confidences)[-1]
+  paddings = [[0, 0]] * (labels.shape.rank - 1) + [[0, pad]]
+  confidences = tf.pad(confidences, paddings, constant_values=1.0)
+  labels = tf.where(confidences > LABEL_CONFIDENCE_THRESHOLD, labels, -1)
+  one_hot = tf.one_hot(labels, num_classes, dtype=tf.int32)  # label -1 gives a zero row
+  return tf.minimum(tf.reduce_sum(one_hot, axis=-2), 1)
+
+
+def sequence_feature_spec(num_frames, num_classes=None, profile_2d=DEFAULT_PROFILE_2D,
+                          feature_dim=None, include_keypoints=True) -> dict:
+  """Feature spec of sequence records (optionally with labels and/or features)."""
+  spec = {}
+  if include_keypoints:
+    spec.update(instance_feature_spec(num_frames, profile_2d))
+  if num_classes:
+    spec[KEY_CLASS_LABEL] = tf.io.VarLenFeature(tf.int64)
+    spec[KEY_CLASS_CONFIDENCE] = tf.io.VarLenFeature(tf.float32)
+  if feature_dim:
+    spec[KEY_FEATURES] = tf.io.FixedLenFeature([num_frames * feature_dim], tf.float32)
+  for name, (key, kind) in METADATA_KEYS.items():
+    if name in ('view', 'num_frames', 'source_id', 'subject'):
+      default = 0 if kind == 'int64' else ''
+      dtype = tf.int64 if kind == 'int64' else tf.string
+      spec[key] = tf.io.FixedLenFeature([], dtype, default_value=default)
+  return spec
+
+
+def parse_sequence_example(serialized, num_frames, num_classes=None,
+                           profile_2d=DEFAULT_PROFILE_2D, feature_dim=None,
+                           include_keypoints=True):
+  """Parses sequence records (a scalar string or a batch [B]).
+
+  Returns `image_sizes` [..., T, 2], `keypoints_2d` [..., T, J, 2], `keypoint_scores_2d`
+  [..., T, J]; `class_targets` [..., C] multi-hot when `num_classes` is given; `features`
+  [..., T, D] when `feature_dim` is given; and the optional metadata `view`, `subject`,
+  `source_id` (strings, '' when absent) and `num_frames` (0 when absent).
+  """
+  spec = sequence_feature_spec(num_frames, num_classes, profile_2d, feature_dim,
+                               include_keypoints)
+  decoded = _parse(serialized, spec)
+  outputs = _decode_instances(decoded, profile_2d, None) if include_keypoints else {}
+  if num_classes:
+    outputs[CLASS_TARGETS] = _class_targets(decoded, num_classes)
+  if feature_dim:
+    flat = decoded[KEY_FEATURES]
+    outputs[FEATURES] = tf.reshape(
+        flat, tf.concat([tf.shape(flat)[:-1], [num_frames, feature_dim]], axis=0))
+  for name in ('view', 'num_frames', 'source_id', 'subject'):
+    outputs[name] = decoded[METADATA_KEYS[name][0]]
+  return outputs
+
+
+# ------------------------------------------------------------------------------------------
+# Files.
+
+def expand_patterns(patterns) -> list:
+  """Sorted files matching comma-separated patterns; a pattern matching nothing is an error."""
+  if isinstance(patterns, str):
+    patterns = [p for p in patterns.split(',') if p]
+  if not patterns:
+    raise ValueError('No input file pattern given.')
+  files = []
+  for pattern in patterns:
+    matched = sorted(tf.io.gfile.glob(pattern)) or sorted(glob.glob(pattern))
+    if not matched:
+      raise ValueError(f'Input pattern {pattern!r} matches no file.')
+    files.extend(matched)
+  return files
+
+
+def check_first_record(path: str, spec: Mapping) -> None:
+  """Raises ValueError naming the file and key if the file's first record lacks a key."""
+  for raw in tf.data.TFRecordDataset(path).take(1):
+    example = tf.train.Example.FromString(raw.numpy())
+    present = example.features.feature
+    for key, feature in spec.items():
+      required = (isinstance(feature, tf.io.FixedLenFeature)
+                  and feature.default_value is None)
+      if required and key not in present:
+        raise ValueError(f'{path}: record 0 lacks the required key {key!r}.')
+    return
+  raise ValueError(f'{path} holds no record.')

@@ -1,0 +1,89 @@
+"""BUILD stays in step with the tree: a target per module, deps equal to the import graph."""
+
+import ast
+import os
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGES = ('poem_cvmim', 'data_prep', 'experiments', 'tests')
+_RULES = ('py_library', 'py_binary', 'py_test')
+
+
+def _targets():
+  """{name: (rule, srcs, deps)} from BUILD (Starlark is a subset of Python syntax)."""
+  with open(os.path.join(_ROOT, 'BUILD')) as f:
+    tree = ast.parse(f.read(), 'BUILD')
+  targets = {}
+  for node in tree.body:
+    call = node.value
+    assert isinstance(call, ast.Call) and call.func.id in _RULES, ast.dump(node)
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    assert kwargs['name'] not in targets, f'duplicate target {kwargs["name"]}'
+    targets[kwargs['name']] = (call.func.id, kwargs['srcs'], kwargs.get('deps', []))
+  return targets
+
+
+def _python_files():
+  files = []
+  for package in _PACKAGES:
+    for directory, _, names in os.walk(os.path.join(_ROOT, package)):
+      files += [os.path.relpath(os.path.join(directory, n), _ROOT) for n in names
+                if n.endswith('.py') and n != '__init__.py']
+  return sorted(files)
+
+
+def _module(path):
+  return path[:-3].replace('/', '.')
+
+
+def _internal_imports(path):
+  with open(os.path.join(_ROOT, path)) as f:
+    tree = ast.parse(f.read(), path)
+  found = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      found.update(alias.name for alias in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      found.update(f'{node.module}.{alias.name}' for alias in node.names)
+      found.add(node.module)
+  return {name for name in found if name.split('.')[0] in _PACKAGES}
+
+
+def _expected_rule(path):
+  with open(os.path.join(_ROOT, path)) as f:
+    text = f.read()
+  if os.path.basename(path).startswith('test_'):
+    return 'py_test'
+  return 'py_binary' if "if __name__ == '__main__':" in text else 'py_library'
+
+
+def test_every_python_file_has_exactly_one_target():
+  covered = [src for _, srcs, _ in _targets().values() for src in srcs]
+  assert sorted(covered) == sorted(set(covered)), 'a file is in two targets'
+  missing = sorted(set(_python_files()) - set(covered))
+  stale = sorted(set(covered) - set(_python_files()))
+  assert not missing, f'Python files not covered by BUILD: {missing}'
+  assert not stale, f'BUILD names files that do not exist: {stale}'
+
+
+def test_rules_and_deps_follow_the_code():
+  targets = _targets()
+  module_to_target = {_module(src): name for name, (_, srcs, _) in targets.items()
+                      for src in srcs}
+  for name, (rule, srcs, deps) in targets.items():
+    for src in srcs:
+      assert rule == _expected_rule(src), f'{name}: {src} should be a {_expected_rule(src)}'
+    wanted = set()
+    for src in srcs:
+      wanted.update(':' + module_to_target[m] for m in _internal_imports(src)
+                    if m in module_to_target and module_to_target[m] != name)
+    assert sorted(deps) == sorted(wanted), f'{name}: deps {sorted(deps)} != {sorted(wanted)}'
+
+
+def test_lower_layers_never_import_higher_ones():
+  for path in _python_files():
+    if path.startswith('poem_cvmim/'):
+      bad = {m for m in _internal_imports(path) if m.split('.')[0] != 'poem_cvmim'}
+      assert not bad, f'{path} imports {bad}'
+    if path.startswith('data_prep/'):
+      bad = {m for m in _internal_imports(path) if m.split('.')[0] in ('experiments', 'tests')}
+      assert not bad, f'{path} imports {bad}'
