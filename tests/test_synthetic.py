@@ -20,13 +20,6 @@ from poem_cvmim import shards
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope='module')
-def smoke_dir(tmp_path_factory):
-  directory = str(tmp_path_factory.mktemp('smoke'))
-  synthetic.generate(synthetic.smoke_config(), directory, log=lambda _: None)
-  return directory
-
-
 def test_same_seed_same_bytes_other_seed_other_bytes(smoke_dir, tmp_path):
   again = synthetic.generate(synthetic.smoke_config(), str(tmp_path / 'a'), log=lambda _: None)
   other = synthetic.generate(synthetic.smoke_config(seed=1), str(tmp_path / 'b'),

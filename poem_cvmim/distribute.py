@@ -1,0 +1,121 @@
+"""Distribution strategies (SPEC §9): MirroredStrategy, or MultiWorkerMirroredStrategy from
+TF_CONFIG, with a bounded wait for peers (the process exits naming the missing workers).
+
+`create_strategy` must run before any other TensorFlow op in the process when several workers
+are configured (MultiWorkerMirroredStrategy's rule).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import tensorflow as tf
+
+
+def cluster_from_env() -> dict:
+  """The TF_CONFIG cluster and task, or {} when it is not set."""
+  text = os.environ.get('TF_CONFIG', '')
+  if not text:
+    return {}
+  try:
+    config = json.loads(text)
+  except json.JSONDecodeError as error:
+    raise ValueError(f'TF_CONFIG is not valid JSON: {error}') from error
+  return config
+
+
+def num_workers(tf_config: dict) -> int:
+  cluster = tf_config.get('cluster', {})
+  return len(cluster.get('worker', [])) + len(cluster.get('chief', []))
+
+
+def is_chief(tf_config: dict) -> bool:
+  """The chief writes checkpoints and summaries where asked; others write to a temp dir."""
+  task = tf_config.get('task', {})
+  if not task:
+    return True
+  if 'chief' in tf_config.get('cluster', {}):
+    return task.get('type') == 'chief'
+  return task.get('type') == 'worker' and task.get('index', 0) == 0
+
+
+def _reachable(address: str, timeout: float = 1.0) -> bool:
+  host, port = address.rsplit(':', 1)
+  try:
+    with socket.create_connection((host, int(port)), timeout=timeout):
+      return True
+  except OSError:
+    return False
+
+
+def missing_peers(tf_config: dict, timeout_s: float, poll_s: float = 0.5) -> list:
+  """Polls the other workers' servers until all accept connections or `timeout_s` passes;
+  returns the addresses still unreachable (empty when every peer is up)."""
+  task = tf_config.get('task', {})
+  me = tf_config['cluster'][task['type']][task['index']]
+  missing = [a for job in tf_config['cluster'].values() for a in job if a != me]
+  deadline = time.monotonic() + timeout_s
+  while missing:
+    missing = [a for a in missing if not _reachable(a)]
+    if not missing or time.monotonic() > deadline:
+      break
+    time.sleep(poll_s)
+  return missing
+
+
+_WATCHDOG = """
+import json, os, signal, sys
+sys.path.insert(0, {root!r})
+from poem_cvmim import distribute
+missing = distribute.missing_peers(json.loads({config!r}), {timeout!r})
+if missing:
+  sys.stderr.write({head!r} + ', '.join(missing) + {tail!r})
+  sys.stderr.flush()
+  os.kill({pid}, signal.SIGKILL)
+"""
+
+
+def _peer_watchdog(tf_config: dict, timeout_s: float) -> subprocess.Popen:
+  """A separate process that kills this one, naming the workers that never came up.
+
+  MultiWorkerMirroredStrategy blocks in C++ while a peer is missing, holding the interpreter
+  and ignoring SIGTERM, so neither an exception nor a thread could end the wait: a watchdog
+  process prints the missing addresses and sends SIGKILL.
+  """
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  code = _WATCHDOG.format(
+      root=root, config=json.dumps(tf_config), timeout=float(timeout_s), pid=os.getpid(),
+      head=f'error: Workers never came up within {timeout_s:.0f} s: ',
+      tail=f' (TF_CONFIG task {tf_config.get("task")}); stopping worker {os.getpid()}.\n')
+  return subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.DEVNULL)
+
+
+def create_strategy(name: str = 'mirrored', peer_timeout_s: float = 300.0):
+  """'mirrored' (all local devices), 'default' (no distribution) or 'multi_worker'.
+
+  'mirrored' turns into MultiWorkerMirroredStrategy when TF_CONFIG names several workers.
+  """
+  tf_config = cluster_from_env()
+  if name == 'multi_worker' or (name == 'mirrored' and num_workers(tf_config) > 1):
+    if num_workers(tf_config) < 1:
+      raise ValueError('strategy multi_worker needs TF_CONFIG naming the workers.')
+    watchdog = _peer_watchdog(tf_config, peer_timeout_s)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    watchdog.wait()  # training starts only once every peer answered
+    return strategy
+  if name == 'mirrored':
+    return tf.distribute.MirroredStrategy()
+  if name == 'default':
+    return tf.distribute.get_strategy()
+  raise ValueError(f'Unknown strategy {name!r}; valid: mirrored, multi_worker, default.')
+
+
+def worker_directory(directory: str) -> str:
+  """`directory` on the chief; a throw-away directory on the other workers."""
+  if is_chief(cluster_from_env()):
+    return directory
+  return tempfile.mkdtemp(prefix='poem_cvmim_worker_')

@@ -1,0 +1,169 @@
+"""Losses of CV-MIM (SPEC §5.1-5.3) as pure functions of tensors.
+
+Each returns a scalar. Batch sizes may be known only at run time. None of them knows about
+replicas: the algorithms call them on batches gathered across replicas (see algorithms.py).
+"""
+
+import math
+
+import tensorflow as tf
+
+MEASURES = ('GAN', 'JSD', 'KL', 'RKL', 'H2', 'W1')
+GENERATOR_LOSS_KINDS = ('NS', 'MM')  # non-saturating, minimax
+_LOG_2 = math.log(2.0)
+# Smallest count a masked mean divides by (an empty mask gives 0, not NaN).
+_COUNT_EPSILON = 1e-12
+
+
+def _check_measure(measure):
+  if measure not in MEASURES:
+    raise ValueError(f'Unknown measure {measure!r}; valid: {", ".join(MEASURES)}.')
+
+
+def positive_expectation(scores, measure):
+  """E+ of an f-divergence for positive-pair scores (element-wise)."""
+  _check_measure(measure)
+  return {
+      'GAN': lambda s: -tf.math.softplus(-s),
+      'JSD': lambda s: _LOG_2 - tf.math.softplus(-s),
+      'KL': lambda s: s,
+      'RKL': lambda s: -tf.exp(-s),
+      'H2': lambda s: 1.0 - tf.exp(-s),
+      'W1': lambda s: s,
+  }[measure](scores)
+
+
+def negative_expectation(scores, measure):
+  """E- of an f-divergence for negative-pair scores (element-wise)."""
+  _check_measure(measure)
+  return {
+      'GAN': tf.math.softplus,
+      'JSD': lambda s: tf.math.softplus(s) - _LOG_2,
+      'KL': lambda s: tf.exp(s - 1.0),
+      'RKL': lambda s: s - 1.0,
+      'H2': lambda s: tf.exp(s) - 1.0,
+      'W1': lambda s: s,
+  }[measure](scores)
+
+
+def _indicators(positive_indicator_matrix, batch_size, dtype):
+  if positive_indicator_matrix is None:
+    positive = tf.eye(batch_size, dtype=dtype)
+  else:
+    positive = tf.cast(positive_indicator_matrix, dtype)
+  return positive, 1.0 - positive
+
+
+def _masked_mean(values, mask):
+  return tf.reduce_sum(values * mask) / tf.maximum(tf.reduce_sum(mask), _COUNT_EPSILON)
+
+
+def fenchel_dual_loss(local, global_, measure, positive_indicator_matrix=None):
+  """f-divergence MI estimator (Hjelm et al. 2019), as a loss to minimise.
+
+  Args:
+    local: [B, L, d] local features (the critic's side).
+    global_: [B, G, d] global features.
+    measure: One of MEASURES.
+    positive_indicator_matrix: Optional [B, B], 1 for positive pairs (default identity).
+
+  Returns:
+    Scalar neg - pos, where pos (neg) is the mean of E+ (E-) over positive (negative) pairs of
+    the scores <local[i, l], global_[j, g]> averaged over l and g.
+  """
+  scores = tf.einsum('ild,jgd->iljg', local, global_)  # [B, L, B, G]
+  positive_scores = tf.reduce_mean(positive_expectation(scores, measure), axis=[1, 3])
+  negative_scores = tf.reduce_mean(negative_expectation(scores, measure), axis=[1, 3])
+  positive, negative = _indicators(positive_indicator_matrix, tf.shape(local)[0], local.dtype)
+  return _masked_mean(negative_scores, negative) - _masked_mean(positive_scores, positive)
+
+
+def info_nce_loss(local, global_, positive_indicator_matrix=None, temperature=1.0):
+  """InfoNCE (van den Oord et al. 2018) with a dot-product critic.
+
+  Args:
+    local: [B, L, d]; global_: [B, G, d].
+    positive_indicator_matrix: Optional [B, B]; positives other than the row's own pair are
+      left out of its negatives.
+    temperature: Scores are divided by it.
+
+  Returns:
+    Mean over (i, l, g) of -log softmax of the positive score <local[i, l], global_[i, g]>
+    against the negatives <local[j, l'], global_[i, g]> for all j not positive to i and all l'.
+  """
+  batch_size = tf.shape(local)[0]
+  positive_scores = tf.einsum('ild,igd->ilg', local, global_) / temperature  # [B, L, G]
+  scores = tf.einsum('jkd,igd->ijkg', local, global_) / temperature  # [B(i), B(j), L, G]
+  positive, _ = _indicators(positive_indicator_matrix, batch_size, local.dtype)
+  # Positive pairs are masked out of the negatives by a very negative logit.
+  negatives = scores - 1e12 * positive[:, :, tf.newaxis, tf.newaxis]
+  num_locals = tf.shape(local)[1]
+  negatives = tf.reshape(negatives, [batch_size, 1, -1, tf.shape(global_)[1]])
+  negatives = tf.tile(negatives, [1, num_locals, 1, 1])  # [B, L, B * L, G]
+  logits = tf.concat([positive_scores[:, :, tf.newaxis, :], negatives], axis=2)
+  return -tf.reduce_mean(tf.nn.log_softmax(logits, axis=2)[:, :, 0, :])
+
+
+def log_likelihood(mean, logvar, targets):
+  """Mean over batch and dims of the Gaussian log-density (up to a constant).
+
+  mean, logvar, targets: [B, d]. Returns mean of -(mean - y)^2 / (2 e^logvar) - logvar / 2.
+  """
+  return tf.reduce_mean(-tf.square(mean - targets) / (2.0 * tf.exp(logvar)) - logvar / 2.0)
+
+
+def contrastive_log_ratio(mean, logvar, targets, positive_indicator_matrix=None):
+  """CLUB upper bound of I(x; y) (Cheng et al. 2020) from q(y | x) = N(mean, e^logvar).
+
+  Args:
+    mean, logvar: [B, d] predicted from x_i; targets: [B, d] the y_j.
+    positive_indicator_matrix: Optional [B, B] (default identity).
+
+  Returns:
+    max(0, pos - neg) with M[i, j] the dim-mean log-density of y_j under q(. | x_i), pos its
+    mean over positive pairs and neg over negative pairs.
+  """
+  scores = (-tf.square(mean[:, tf.newaxis, :] - targets[tf.newaxis, :, :])
+            / (2.0 * tf.exp(logvar[:, tf.newaxis, :])) - logvar[:, tf.newaxis, :] / 2.0)
+  scores = tf.reduce_mean(scores, axis=-1)  # [B, B]
+  positive, negative = _indicators(positive_indicator_matrix, tf.shape(mean)[0], mean.dtype)
+  return tf.maximum(0.0, _masked_mean(scores, positive) - _masked_mean(scores, negative))
+
+
+def gradient_penalty(discriminator, inputs):
+  """Mean over the batch of ||dD(x)/dx||^2 (Mescheder et al. 2018, R1/R2).
+
+  Args:
+    discriminator: Callable [B, ...] -> [B, 1].
+    inputs: [B, ...].
+
+  Returns:
+    (penalty scalar, discriminator outputs [B, 1]) from one forward pass.
+  """
+  with tf.GradientTape() as tape:
+    tape.watch(inputs)
+    outputs = discriminator(inputs, training=True)
+  gradients = tape.gradient(outputs, inputs)
+  gradients = tf.reshape(gradients, [tf.shape(inputs)[0], -1])
+  return tf.reduce_mean(tf.reduce_sum(tf.square(gradients), axis=-1)), outputs
+
+
+def discriminator_loss(discriminator, real, fake):
+  """0.5 [mean softplus(-D(real)) + mean softplus(D(fake))] + 0.5 (GP(real) + GP(fake)).
+
+  Returns (loss, real_outputs, fake_outputs); the GAN terms reuse the penalty's forward passes.
+  """
+  real_penalty, real_outputs = gradient_penalty(discriminator, real)
+  fake_penalty, fake_outputs = gradient_penalty(discriminator, fake)
+  gan = 0.5 * (tf.reduce_mean(tf.math.softplus(-real_outputs))
+               + tf.reduce_mean(tf.math.softplus(fake_outputs)))
+  return gan + 0.5 * (real_penalty + fake_penalty), real_outputs, fake_outputs
+
+
+def generator_loss(fake_outputs, kind='NS'):
+  """NS: mean softplus(-D(fake)) (non-saturating); MM: mean softplus(D(fake)) (minimax)."""
+  if kind == 'NS':
+    return tf.reduce_mean(tf.math.softplus(-fake_outputs))
+  if kind == 'MM':
+    return tf.reduce_mean(tf.math.softplus(fake_outputs))
+  raise ValueError(f'Unknown generator loss {kind!r}; valid: {", ".join(GENERATOR_LOSS_KINDS)}.')

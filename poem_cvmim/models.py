@@ -1,0 +1,193 @@
+"""Networks of CV-MIM (SPEC §4): encoder, MI critic, fusion, Q estimators, prior discriminator.
+
+Keras 3 layers, subclassed by the book: sublayers are created in `__init__`, nothing is created
+in `call`. Block names (`flatten`, `fc0`, `res_fcs1`, ..., `embedder`) are the original's.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+EMBEDDER_POINT = 'POINT'
+EMBEDDER_GAUSSIAN = 'GAUSSIAN'
+EMBEDDER_TYPES = (EMBEDDER_POINT, EMBEDDER_GAUSSIAN)
+
+FUSION_CAT = 'CAT'  # concatenation
+FUSION_POE = 'POE'  # "product of experts": element-wise product
+FUSION_MOE = 'MOE'  # "mixture of experts": average
+FUSION_TYPES = (FUSION_CAT, FUSION_POE, FUSION_MOE)
+
+# The Gaussian embedder bounds its log-variance to (-10, 10) (SPEC §4.1).
+LOGVAR_BOUND = 10.0
+# Blocks of the encoder that the critic shares instead of owning (SPEC §4.2).
+SHARED_BLOCKS = ('flatten', 'fc0')
+
+
+def _dense(units, initializer, max_norm, name=None, activation=None):
+  constraint = keras.constraints.MaxNorm(max_norm) if max_norm > 0.0 else None
+  return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer,
+                            bias_initializer=initializer, kernel_constraint=constraint,
+                            bias_constraint=constraint, name=name)
+
+
+class LinearBlock(keras.layers.Layer):
+  """Dense -> [BatchNorm] -> ReLU -> Dropout, repeated; optionally residual (y = x + F(x))."""
+
+  def __init__(self, hidden_dim, num_layers, dropout_rate, use_batch_norm, initializer,
+               max_norm, residual, synchronized_batch_norm=False, **kwargs):
+    super().__init__(**kwargs)
+    self.residual = residual
+    self.sublayers = []
+    for i in range(num_layers):
+      self.sublayers.append(_dense(hidden_dim, initializer, max_norm, name=f'dense{i}'))
+      if use_batch_norm:
+        self.sublayers.append(keras.layers.BatchNormalization(
+            synchronized=synchronized_batch_norm, name=f'batch_norm{i}'))
+      self.sublayers.append(keras.layers.ReLU(name=f'relu{i}'))
+      self.sublayers.append(keras.layers.Dropout(dropout_rate, name=f'dropout{i}'))
+
+  def call(self, inputs, training=None):
+    x = inputs
+    for layer in self.sublayers:
+      x = layer(x, training=training)
+    return inputs + x if self.residual else x
+
+
+class GaussianEmbedder(keras.layers.Layer):
+  """Mean and log-variance heads; samples in training and adds the KL to N(0, I) as a loss."""
+
+  def __init__(self, units, initializer, max_norm, **kwargs):
+    super().__init__(**kwargs)
+    self.mean_layer = _dense(units, initializer, max_norm, name='mean')
+    self.logvar_layer = _dense(units, initializer, max_norm, name='logvar')
+
+  def build(self, input_shape):
+    self.mean_layer.build(input_shape)
+    self.logvar_layer.build(input_shape)  # also in inference, so checkpoints always match
+
+  def call(self, inputs, training=None):
+    mean = self.mean_layer(inputs)
+    if not training:
+      return mean
+    logvar = LOGVAR_BOUND * tf.tanh(self.logvar_layer(inputs))
+    # KL(N(mean, exp(logvar)) || N(0, I)), summed over dims, mean over the (local) batch.
+    kl = -0.5 * tf.reduce_sum(logvar - tf.square(mean) - tf.exp(logvar) + 1.0, axis=-1)
+    self.add_loss(tf.reduce_mean(kl))
+    return mean + tf.exp(logvar / 2.0) * tf.random.normal(tf.shape(mean))
+
+
+class SimpleModel(keras.Model):
+  """The "simple baseline" residual MLP encoder (SPEC §4.1).
+
+  `call(x, training)` returns `(output, activations)`; output has shape [B, *output_shape] and
+  activations maps the block names to their outputs.
+  """
+
+  def __init__(self, output_shape, embedder=EMBEDDER_POINT, hidden_dim=1024,
+               num_residual_linear_blocks=2, num_layers_per_block=2, dropout_rate=0.0,
+               use_batch_norm=True, weight_initializer='he_normal', weight_max_norm=0.0,
+               synchronized_batch_norm=False, shared_blocks=None, **kwargs):
+    super().__init__(**kwargs)
+    if embedder not in EMBEDDER_TYPES:
+      raise ValueError(f'Unknown embedder {embedder!r}; valid: {", ".join(EMBEDDER_TYPES)}.')
+    self.embedding_shape = tuple(output_shape)
+    self._config = dict(output_shape=list(output_shape), embedder=embedder,
+                        hidden_dim=hidden_dim,
+                        num_residual_linear_blocks=num_residual_linear_blocks,
+                        num_layers_per_block=num_layers_per_block, dropout_rate=dropout_rate,
+                        use_batch_norm=use_batch_norm, weight_initializer=weight_initializer,
+                        weight_max_norm=weight_max_norm)
+    block_kwargs = dict(dropout_rate=dropout_rate, use_batch_norm=use_batch_norm,
+                        initializer=weight_initializer, max_norm=weight_max_norm,
+                        synchronized_batch_norm=synchronized_batch_norm)
+    self.blocks = []
+    if shared_blocks is None:
+      self.blocks.append(keras.layers.Flatten(name='flatten'))
+      self.blocks.append(LinearBlock(hidden_dim, 1, residual=False, name='fc0',
+                                     **block_kwargs))
+    for i in range(num_residual_linear_blocks):
+      self.blocks.append(LinearBlock(hidden_dim, num_layers_per_block, residual=True,
+                                     name=f'res_fcs{i + 1}', **block_kwargs))
+    units = math.prod(self.embedding_shape)
+    if embedder == EMBEDDER_POINT:
+      self.blocks.append(_dense(units, weight_initializer, weight_max_norm, name='embedder'))
+    else:
+      self.blocks.append(GaussianEmbedder(units, weight_initializer, weight_max_norm,
+                                          name='embedder'))
+
+  def call(self, inputs, training=None):
+    x = inputs
+    activations = {}
+    for block in self.blocks:
+      x = block(x, training=training)
+      activations[block.name] = x
+    output = tf.reshape(x, tf.concat([tf.shape(x)[:1], self.embedding_shape], axis=0))
+    activations['embedder'] = output
+    return output, activations
+
+  def get_config(self):
+    return dict(super().get_config(), **self._config)
+
+
+def create_encoder(embedding_dim, embedder=EMBEDDER_POINT, dropout_rate=0.25,
+                   synchronized_batch_norm=False, name='encoder'):
+  """The encoder E with the original's defaults: 1024 wide, 2 residual blocks of 2 layers."""
+  return SimpleModel((embedding_dim,), embedder=embedder, dropout_rate=dropout_rate,
+                     synchronized_batch_norm=synchronized_batch_norm, name=name)
+
+
+def create_critic(sub_dim, dropout_rate=0.25, synchronized_batch_norm=False, name='critic'):
+  """The MI critic s(.): two fresh residual blocks + Dense(sub_dim), fed E's `fc0` output."""
+  return SimpleModel((sub_dim,), dropout_rate=dropout_rate, shared_blocks=SHARED_BLOCKS,
+                     synchronized_batch_norm=synchronized_batch_norm, name=name)
+
+
+def critic_dim(fusion, pose_dim, view_dim):
+  """Width of the critic's output for a fusion: Dp + Dv for CAT, Dp for POE and MOE."""
+  if fusion not in FUSION_TYPES:
+    raise ValueError(f'Unknown fusion {fusion!r}; valid: {", ".join(FUSION_TYPES)}.')
+  if fusion == FUSION_CAT:
+    return pose_dim + view_dim
+  if pose_dim != view_dim:
+    raise ValueError(f'Fusion {fusion} needs equal pose and view embedding widths, got '
+                     f'pose_embedding_dim={pose_dim} and view_embedding_dim={view_dim}.')
+  return pose_dim
+
+
+def fuse(pose_embeddings, view_embeddings, fusion):
+  """CAT: concat(z_p, z_v); POE: z_p * z_v; MOE: (z_p + z_v) / 2 (SPEC §4.3)."""
+  if fusion == FUSION_CAT:
+    return tf.concat([pose_embeddings, view_embeddings], axis=-1)
+  if fusion == FUSION_POE:
+    return pose_embeddings * view_embeddings
+  if fusion == FUSION_MOE:
+    return 0.5 * (pose_embeddings + view_embeddings)
+  raise ValueError(f'Unknown fusion {fusion!r}; valid: {", ".join(FUSION_TYPES)}.')
+
+
+class LikelihoodEstimator(keras.Model):
+  """Variational q(y | x) = N(mean(x), exp(logvar(x))) (SPEC §4.4). Returns (mean, logvar)."""
+
+  def __init__(self, output_dim, synchronized_batch_norm=False, **kwargs):
+    super().__init__(**kwargs)
+    def head(name, final_activation):
+      return keras.Sequential([
+          keras.layers.Dense(output_dim),
+          keras.layers.BatchNormalization(synchronized=synchronized_batch_norm),
+          keras.layers.ELU(),
+          keras.layers.Dense(output_dim, activation=final_activation)], name=name)
+    self.mean_head = head('mean', None)
+    self.logvar_head = head('logvar', 'tanh')
+
+  def call(self, inputs, training=None):
+    return (self.mean_head(inputs, training=training),
+            self.logvar_head(inputs, training=training))
+
+
+def create_discriminator(input_dim, name='discriminator'):
+  """Prior discriminator D: Dense(d, relu) -> Dense(d / 2, relu) -> Dense(1) (SPEC §4.5)."""
+  return keras.Sequential([
+      keras.layers.Dense(input_dim, activation='relu'),
+      keras.layers.Dense(input_dim // 2, activation='relu'),
+      keras.layers.Dense(1)], name=name)
