@@ -1,213 +1,22 @@
 r"""Generates the synthetic multi-view action set (SPEC §6.4), the embedded default data.
 
-  python -m data_prep.synthetic --output_dir=/tmp/synthetic
+  python -m data_prep.synthetic --output_dir=/tmp/synthetic [--seed=0] [--smoke]
 
-writes three record directories, each with a manifest.json:
-  pairs/      pair records (§3.2) with 3D, from the training subjects, split `train`;
-  penn_like/  sequence records (§3.3): every clip seen from front, back, left and right;
-  ntu_like/   sequence records: three cameras x two replications (views C1R1 ... C3R2).
-Sequence shards are named `<split>-<view>-NNNNN-of-NNNNN.tfrecord`, splits `train`/`test` by
-subject. The output depends only on the flags: one seed gives identical bytes.
+writes pairs/, penn_like/ and ntu_like/ record directories with manifests (see
+data_prep/synthetic_dataset.py). Same flags, same bytes.
 """
 
-import dataclasses
-import os
 import sys
-import time
 
 from absl import app
 from absl import flags
-import numpy as np
 
+from data_prep import synthetic_dataset
 from data_prep import synthetic_motion as motion
-from data_prep import synthetic_views as views
-from poem_cvmim import keypoints
-from poem_cvmim import records
-from poem_cvmim import shards
-
-PAIRS_DIR = 'pairs'
-TRAIN, TEST = 'train', 'test'
-# Stream ids that keep the random draws of each part independent of the others.
-_STREAM_BONES, _STREAM_CLIPS, _STREAM_PAIRS = 0, 1, 2
-_NUM_CAMERA_PAIRS = len(views.PAIR_CAMERAS) * (len(views.PAIR_CAMERAS) - 1)
-
-
-@dataclasses.dataclass(frozen=True)
-class SyntheticConfig:
-  """What to generate. `smoke()` is the tiny twin the tests use."""
-  seed: int = 0
-  num_subjects: int = 8
-  num_test_subjects: int = 2
-  num_classes: int = 10
-  clips_per_class: int = 4  # Performances per subject, class and view set.
-  view_sets: tuple = views.VIEW_SETS
-  sequence_length: int = motion.CLIP_LENGTH_RANGE[1]
-  pair_frame_stride: int = 2
-  pairs_per_frame: int = 1
-  records_per_shard: int = shards.DEFAULT_RECORDS_PER_SHARD
-
-  def __post_init__(self):
-    if self.num_subjects < 2:
-      raise ValueError(f'num_subjects must be at least 2 (train and test), got '
-                       f'{self.num_subjects}.')
-    if not 1 <= self.num_test_subjects < self.num_subjects:
-      raise ValueError(f'num_test_subjects must be in [1, {self.num_subjects - 1}], got '
-                       f'{self.num_test_subjects}.')
-    if not 2 <= self.num_classes <= len(motion.ACTIONS):
-      raise ValueError(f'num_classes must be in [2, {len(motion.ACTIONS)}], got '
-                       f'{self.num_classes}.')
-    if self.clips_per_class < 2:
-      raise ValueError(f'clips_per_class must be at least 2 (one per NTU-like replication), '
-                       f'got {self.clips_per_class}.')
-    unknown = set(self.view_sets) - set(views.VIEW_SETS)
-    if unknown or not self.view_sets:
-      raise ValueError(f'view_sets {list(self.view_sets)} invalid; choose from '
-                       f'{list(views.VIEW_SETS)}.')
-    if self.sequence_length < motion.CLIP_LENGTH_RANGE[1]:
-      raise ValueError(f'sequence_length must be at least the longest clip '
-                       f'({motion.CLIP_LENGTH_RANGE[1]}), got {self.sequence_length}.')
-    if self.pair_frame_stride < 1 or not 1 <= self.pairs_per_frame <= _NUM_CAMERA_PAIRS:
-      raise ValueError(f'pair_frame_stride must be >= 1 and pairs_per_frame in [1, '
-                       f'{_NUM_CAMERA_PAIRS}], got {self.pair_frame_stride} and '
-                       f'{self.pairs_per_frame}.')
-
-  @property
-  def classes(self) -> tuple:
-    return motion.ACTION_NAMES[:self.num_classes]
-
-  def split_of(self, subject: int) -> str:
-    return TEST if subject >= self.num_subjects - self.num_test_subjects else TRAIN
-
-
-def smoke_config(**overrides) -> SyntheticConfig:
-  """A few seconds of data: 3 subjects, 4 classes, 2 clips each."""
-  values = dict(num_subjects=3, num_test_subjects=1, num_classes=4, clips_per_class=2,
-                pair_frame_stride=8, pairs_per_frame=1, records_per_shard=40)
-  values.update(overrides)
-  return SyntheticConfig(**values)
-
-
-def subject_name(subject: int) -> str:
-  return f'S{subject + 1:02d}'
-
-
-def _rng(config, *stream):
-  return np.random.default_rng([config.seed, *stream])
-
-
-def performances(config: SyntheticConfig, view_set_index: int):
-  """Yields (clip, replication, {view: Camera}) in a fixed order for one view set."""
-  view_set = config.view_sets[view_set_index]
-  for subject in range(config.num_subjects):
-    bones = motion.subject_bones(_rng(config, _STREAM_BONES, subject))
-    for label in range(config.num_classes):
-      for index in range(config.clips_per_class):
-        rng = _rng(config, _STREAM_CLIPS, view_set_index, subject, label, index)
-        replication = index % len(views.NTU_FACING) + 1
-        facing, cameras = views.view_cameras(view_set, rng, replication)
-        yield motion.sample_clip(subject, bones, label, facing, rng), index, cameras
-
-
-def sequence_example(config, clip, index, view, camera, rng):
-  """One sequence record: the clip seen by one camera, replayed to the fixed length."""
-  keypoints_2d, scores = views.detect(clip.joints_xyz, camera, rng)
-  num_frames = len(keypoints_2d)
-  frames = np.arange(config.sequence_length) % num_frames  # replay from the start
-  sizes = np.tile([[views.IMAGE_HEIGHT, views.IMAGE_WIDTH]], (config.sequence_length, 1))
-  source = f'{subject_name(clip.subject)}_A{clip.label + 1:02d}_{index:03d}'
-  return records.make_example(
-      sizes, keypoints_2d[frames], scores[frames], labels=[clip.label],
-      metadata={'subject': subject_name(clip.subject), 'view': view, 'camera': view,
-                'num_frames': num_frames, 'source_id': f'{source}_{view}'})
-
-
-def write_sequences(config, view_set_index, directory, overwrite):
-  view_set = config.view_sets[view_set_index]
-  writer = shards.DatasetWriter(directory, f'synthetic_{view_set}', classes=config.classes,
-                                views=views.view_names(view_set), sources=['generated'],
-                                records_per_shard=config.records_per_shard,
-                                overwrite=overwrite)
-  for clip, index, cameras in performances(config, view_set_index):
-    for view, camera in cameras.items():
-      rng = _rng(config, _STREAM_CLIPS, view_set_index, clip.subject, clip.label, index,
-                 views.view_names(view_set).index(view) + 1)
-      example = sequence_example(config, clip, index, view, camera, rng)
-      writer.write(records.serialize(example), config.split_of(clip.subject), view,
-                   [clip.label])
-  return writer.close(_manifest_extra(config, view_set))
-
-
-def pair_examples(config, clip, index):
-  """Pair records of one training clip: a few ordered capture-camera pairs per frame."""
-  rng = _rng(config, _STREAM_PAIRS, clip.subject, clip.label, index)
-  cameras = [views.random_camera(np.degrees(clip.facing) + azimuth, rng)
-             for azimuth in views.PAIR_CAMERAS]
-  detections = [views.detect(clip.joints_xyz, camera, rng) for camera in cameras]
-  ordered = [(a, b) for a in range(len(cameras)) for b in range(len(cameras)) if a != b]
-  joints_yxz = motion.to_yxz(clip.joints_xyz)
-  sizes = [[views.IMAGE_HEIGHT, views.IMAGE_WIDTH]] * 2
-  subject = subject_name(clip.subject)
-  for frame in range(0, len(joints_yxz), config.pair_frame_stride):
-    for choice in rng.choice(len(ordered), config.pairs_per_frame, replace=False):
-      a, b = ordered[choice]
-      yield records.make_example(
-          sizes,
-          np.stack([detections[a][0][frame], detections[b][0][frame]]),
-          np.stack([detections[a][1][frame], detections[b][1][frame]]),
-          keypoints_3d=np.stack([joints_yxz[frame]] * 2),
-          metadata={'subject': [subject] * 2, 'camera': [f'cam{a + 1}', f'cam{b + 1}'],
-                    'frame_index': [frame] * 2,
-                    'source_id': f'{subject}_A{clip.label + 1:02d}_{index:03d}'})
-
-
-def write_pairs(config, directory, overwrite):
-  writer = shards.DatasetWriter(directory, 'synthetic_pairs', sources=['generated'],
-                                records_per_shard=config.records_per_shard,
-                                overwrite=overwrite)
-  for clip, index, _ in performances(config, 0):
-    if config.split_of(clip.subject) == TRAIN:
-      for example in pair_examples(config, clip, index):
-        writer.write(records.serialize(example), TRAIN)
-  return writer.close(_manifest_extra(config, PAIRS_DIR))
-
-
-def _manifest_extra(config, part):
-  return {'generator': dataclasses.asdict(config), 'part': part,
-          'subjects': {split: [subject_name(s) for s in range(config.num_subjects)
-                               if config.split_of(s) == split] for split in (TRAIN, TEST)},
-          'profile_2d': keypoints.LEGACY_2DCOCO13, 'profile_3d': keypoints.LEGACY_3DH36M17,
-          'sequence_length': config.sequence_length,
-          'image_size': [views.IMAGE_HEIGHT, views.IMAGE_WIDTH]}
-
-
-def generate(config: SyntheticConfig, output_dir: str, overwrite: bool = False,
-             log=print) -> dict:
-  """Writes pair and sequence records under `output_dir`; returns {part: manifest}."""
-  manifests = {}
-  start = time.time()
-  manifests[PAIRS_DIR] = write_pairs(config, os.path.join(output_dir, PAIRS_DIR), overwrite)
-  log(f'[synthetic] {PAIRS_DIR}: {manifests[PAIRS_DIR]["num_records"]} records '
-      f'({time.time() - start:.1f} s)')
-  for index, view_set in enumerate(config.view_sets):
-    manifests[view_set] = write_sequences(config, index, os.path.join(output_dir, view_set),
-                                          overwrite)
-    log(f'[synthetic] {view_set}: {manifests[view_set]["num_records"]} records '
-        f'({time.time() - start:.1f} s)')
-  return manifests
-
-
-def summarize(manifests: dict) -> str:
-  """A short human-readable table of what was written."""
-  lines = ['part        split  records  views']
-  for part, manifest in manifests.items():
-    for split, entry in manifest['splits'].items():
-      view_counts = ', '.join(f'{v}={n}' for v, n in entry['views'].items()) or '-'
-      lines.append(f'{part:<11} {split:<6} {entry["num_records"]:>7}  {view_counts}')
-  return '\n'.join(lines)
 
 
 FLAGS = flags.FLAGS
-_DEFAULTS = SyntheticConfig()
+_DEFAULTS = synthetic_dataset.SyntheticConfig()
 flags.DEFINE_string('output_dir', None, 'Directory to write pairs/, penn_like/, ntu_like/.')
 flags.DEFINE_integer('seed', _DEFAULTS.seed, 'Random seed; the output depends only on flags.')
 flags.DEFINE_integer('num_subjects', _DEFAULTS.num_subjects, 'Subjects (bone lengths differ).')
@@ -238,11 +47,14 @@ def main(argv):
                 pairs_per_frame=FLAGS.pairs_per_frame,
                 records_per_shard=FLAGS.records_per_shard)
   try:
-    config = smoke_config(seed=FLAGS.seed) if FLAGS.smoke else SyntheticConfig(**values)
-    manifests = generate(config, FLAGS.output_dir, overwrite=FLAGS.overwrite)
+    if FLAGS.smoke:
+      config = synthetic_dataset.smoke_config(seed=FLAGS.seed)
+    else:
+      config = synthetic_dataset.SyntheticConfig(**values)
+    manifests = synthetic_dataset.generate(config, FLAGS.output_dir, overwrite=FLAGS.overwrite)
   except (ValueError, FileExistsError) as error:
     sys.exit(f'error: {error}')
-  print(summarize(manifests))
+  print(synthetic_dataset.summarize(manifests))
 
 
 if __name__ == '__main__':

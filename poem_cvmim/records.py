@@ -139,6 +139,11 @@ def make_example(image_sizes, keypoints_2d, keypoint_scores_2d, keypoints_3d=Non
   if features is not None:
     fmap[KEY_FEATURES].float_list.value.extend(
         np.asarray(features, np.float32).ravel().tolist())
+  _put_metadata(fmap, metadata)
+  return example
+
+
+def _put_metadata(fmap, metadata):
   for name, value in (metadata or {}).items():
     if name not in METADATA_KEYS:
       raise ValueError(f'Unknown metadata {name!r}; valid: {sorted(METADATA_KEYS)}.')
@@ -147,7 +152,28 @@ def make_example(image_sizes, keypoints_2d, keypoint_scores_2d, keypoints_3d=Non
       fmap[key].int64_list.value.extend(np.asarray(value, np.int64).ravel().tolist())
     else:
       fmap[key].bytes_list.value.extend(_strings(value))
+
+
+def make_feature_example(features, labels: Sequence[int],
+                         metadata: Optional[Mapping] = None) -> tf.train.Example:
+  """A feature-table record: per-frame features [T, D] flattened to `feature/data`, labels and
+  metadata (no keypoints)."""
+  example = tf.train.Example()
+  fmap = example.features.feature
+  fmap[KEY_FEATURES].float_list.value.extend(np.asarray(features, np.float32).ravel().tolist())
+  fmap[KEY_CLASS_LABEL].int64_list.value.extend([int(label) for label in labels])
+  fmap[KEY_CLASS_CONFIDENCE].float_list.value.extend([1.0] * len(labels))
+  _put_metadata(fmap, metadata)
   return example
+
+
+def stored_length(serialized: bytes, key: str = KEY_IMAGE_HEIGHT) -> int:
+  """How many values a record holds under `key` (its T for a sequence record)."""
+  feature = tf.train.Example.FromString(serialized).features.feature
+  if key not in feature:
+    raise ValueError(f'The record has no key {key!r}.')
+  kind = feature[key].WhichOneof('kind')
+  return len(getattr(feature[key], kind).value)
 
 
 def _check_shape(name, array, expected):

@@ -134,6 +134,11 @@ class DatasetWriter:
     for label in labels:
       counts['classes'][self._class_name(label)] += 1
 
+  def count(self, split: str, view: Optional[str] = None) -> int:
+    """Records written so far to (split, view)."""
+    writer = self._writers.get((split, view))
+    return writer.count if writer else 0
+
   def _class_name(self, label: int) -> str:
     if self._classes is None:
       return str(label)

@@ -6,7 +6,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import pytest  # pylint: disable=g-import-not-at-top
 
-from data_prep import synthetic  # pylint: disable=g-import-not-at-top
+from data_prep import synthetic_dataset as synthetic  # pylint: disable=g-import-not-at-top
 
 
 @pytest.fixture(scope='session')

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_prep import synthetic
+from data_prep import synthetic_dataset as synthetic
 from data_prep import synthetic_motion
 from data_prep import synthetic_views
 from poem_cvmim import keypoints

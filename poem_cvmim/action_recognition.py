@@ -1,0 +1,107 @@
+"""Temporal action classifiers on per-frame features (SPEC §7.2) and their metrics.
+
+`get_temporal_classifier(classifier_type, input_shape, num_classes)` returns a Keras model
+mapping [B, T', D] to logits [B, C].
+"""
+
+import keras
+import numpy as np
+
+CONVNET = 'CONVNET'
+RESNET = 'RESNET'
+RESTCN = 'RESTCN'
+CLASSIFIER_TYPES = (CONVNET, RESNET, RESTCN)
+
+_CONVNET_CHANNELS = (64, 128, 256)
+_CONVNET_KERNEL = 7
+_CONVNET_DROPOUT = 0.5
+_RESNET_WIDTHS_STRIDES = ((64, 2), (128, 2), (256, 1))
+_RESNET_DROPOUT = 0.5  # SPEC is silent on the rate; the ConvNet's is used.
+_RESTCN_KERNEL = 8
+_RESTCN_UNITS = (64, 64, 64, 128, 128, 128, 256, 256, 256)
+_RESTCN_DROPOUT = 0.5
+_RESTCN_L1 = 1e-4
+
+
+def _conv(filters, kernel, stride=1, **kwargs):
+  return keras.layers.Conv1D(filters, kernel, strides=stride, padding='same', **kwargs)
+
+
+def _convnet(inputs, num_classes):
+  """Three strided conv blocks, global average pooling, a linear layer ("Temporal ConvNet")."""
+  x = inputs
+  for channels in _CONVNET_CHANNELS:
+    x = _conv(channels, _CONVNET_KERNEL, 2, kernel_initializer='he_normal',
+              bias_initializer='he_normal')(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Dropout(_CONVNET_DROPOUT)(x)
+  x = keras.layers.GlobalAveragePooling1D()(x)
+  return keras.layers.Dense(num_classes, kernel_initializer='he_normal',
+                            bias_initializer='he_normal')(x)
+
+
+def _resnet(inputs, num_classes):
+  """A 1D ResNet: stem, three bottleneck-free residual blocks with projection shortcuts."""
+  x = keras.layers.ReLU()(keras.layers.BatchNormalization()(_conv(64, 7)(inputs)))
+  for width, stride in _RESNET_WIDTHS_STRIDES:
+    y = _conv(width, 7, stride)(x)
+    y = keras.layers.Dropout(_RESNET_DROPOUT)(
+        keras.layers.ReLU()(keras.layers.BatchNormalization()(y)))
+    y = _conv(width, 5)(y)
+    y = keras.layers.Dropout(_RESNET_DROPOUT)(
+        keras.layers.ReLU()(keras.layers.BatchNormalization()(y)))
+    y = keras.layers.BatchNormalization()(_conv(width, 3)(y))
+    shortcut = keras.layers.BatchNormalization()(_conv(width, 1, stride)(x))
+    x = keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
+  x = keras.layers.GlobalAveragePooling1D()(x)
+  return keras.layers.Dense(num_classes)(x)
+
+
+def _restcn(inputs, num_classes):
+  """Res-TCN (Kim & Reiter 2017) with pre-activation units.
+
+  The original applied a softmax before a loss that expects logits; this head returns logits.
+  """
+  l1 = keras.regularizers.L1(_RESTCN_L1)
+  x = _conv(_RESTCN_UNITS[0], _RESTCN_KERNEL, kernel_regularizer=l1)(inputs)
+  width = _RESTCN_UNITS[0]
+  for index, units in enumerate(_RESTCN_UNITS):
+    stride = 2 if index > 0 and units != _RESTCN_UNITS[index - 1] else 1
+    y = keras.layers.BatchNormalization()(x)
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Dropout(_RESTCN_DROPOUT)(y)
+    y = _conv(units, _RESTCN_KERNEL, stride, kernel_regularizer=l1)(y)
+    shortcut = x
+    if units != width or stride != 1:
+      shortcut = _conv(units, 1, stride, kernel_regularizer=l1)(x)
+    x = keras.layers.Add()([shortcut, y])
+    width = units
+  x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
+  x = keras.layers.GlobalAveragePooling1D()(x)
+  return keras.layers.Dense(num_classes, kernel_regularizer=l1)(x)
+
+
+_BUILDERS = {CONVNET: _convnet, RESNET: _resnet, RESTCN: _restcn}
+
+
+def get_temporal_classifier(classifier_type: str, input_shape, num_classes: int):
+  """A Keras model [B, T', D] -> logits [B, C]; an unknown type lists the valid ones."""
+  if classifier_type not in _BUILDERS:
+    raise ValueError(f'Unknown classifier {classifier_type!r}; valid: '
+                     f'{", ".join(CLASSIFIER_TYPES)}.')
+  if len(input_shape) != 2 or num_classes < 2:
+    raise ValueError(f'input_shape must be (T, D) and num_classes >= 2, got {input_shape} '
+                     f'and {num_classes}.')
+  inputs = keras.Input(shape=tuple(input_shape), name='features')
+  return keras.Model(inputs, _BUILDERS[classifier_type](inputs, num_classes),
+                     name=classifier_type.lower())
+
+
+def top_k_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
+  """Fraction of rows whose label is among the k largest logits (ties broken by order)."""
+  logits, labels = np.asarray(logits), np.asarray(labels)
+  if len(labels) == 0:
+    raise ValueError('top_k_accuracy of an empty set.')
+  top = np.argsort(-logits, axis=-1, kind='stable')[:, :k]
+  return float(np.mean(np.any(top == labels[:, None], axis=-1)))

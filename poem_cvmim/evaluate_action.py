@@ -1,0 +1,67 @@
+r"""Evaluates a trained action classifier run on (a split of) a feature table.
+
+  python -m poem_cvmim.evaluate_action --run_dir=runs/action/CV-MIM/single_shot/front/fraction1/seed0 \
+      --feature_dir=out/features/cvmim [--split=test] [--views=left,right]
+
+Restores the run's checkpoint (model and optimizer), evaluates its moving-average weights and
+writes eval_<split>.json beside it: top-1 and top-5 over all clips and per view.
+"""
+
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+import keras
+import tensorflow as tf
+
+from poem_cvmim import action_recognition
+from poem_cvmim import classify
+from poem_cvmim import features
+from poem_cvmim import shards
+
+
+def evaluate_run(run_dir: str, feature_dir: str, split: str = 'test', views=None) -> dict:
+  """Scores of the run's EMA weights on the feature table's split."""
+  result_path = os.path.join(run_dir, 'result.json')
+  if not os.path.exists(result_path):
+    raise FileNotFoundError(f'No result.json in {run_dir}: not a finished classifier run.')
+  with open(result_path) as f:
+    run = json.load(f)
+  manifest = shards.read_manifest(feature_dir)
+  data = features.load_feature_set(feature_dir, split, views)
+  model = action_recognition.get_temporal_classifier(
+      run['classifier'], data.features.shape[1:], len(manifest['classes']))
+  optimizer = keras.optimizers.Adam(use_ema=True)
+  optimizer.build(model.trainable_variables)
+  checkpoint = tf.train.latest_checkpoint(run_dir)
+  if not checkpoint:
+    raise FileNotFoundError(f'No checkpoint in {run_dir}.')
+  tf.train.Checkpoint(model=model, optimizer=optimizer).read(checkpoint).expect_partial()
+  optimizer.finalize_variable_values(model.trainable_variables)
+  return classify.evaluate(model, data)
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('run_dir', None, 'A run directory written by poem_cvmim.train_action.')
+flags.DEFINE_string('feature_dir', None, 'The feature table to evaluate on.')
+flags.DEFINE_string('split', 'test', 'Split to evaluate.')
+flags.DEFINE_list('views', None, 'Views to evaluate (default: all).')
+
+
+def main(argv):
+  del argv
+  if not (FLAGS.run_dir and FLAGS.feature_dir):
+    raise app.UsageError('--run_dir and --feature_dir are required.')
+  try:
+    scores = evaluate_run(FLAGS.run_dir, FLAGS.feature_dir, FLAGS.split, FLAGS.views)
+  except (ValueError, FileNotFoundError) as error:
+    sys.exit(f'error: {error}')
+  with open(os.path.join(FLAGS.run_dir, f'eval_{FLAGS.split}.json'), 'w') as f:
+    json.dump(scores, f, indent=2)
+  print(json.dumps(scores, indent=2))
+
+
+if __name__ == '__main__':
+  app.run(main)

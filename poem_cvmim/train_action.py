@@ -1,0 +1,70 @@
+r"""Trains and evaluates action classifiers on a feature table under a protocol.
+
+  python -m poem_cvmim.train_action --feature_dir=out/features/cvmim --name=CV-MIM \
+      --protocol=single_shot --seeds=0,1,2 --output_dir=runs/action
+
+Protocols: single_shot (one run per training view, tested on all views), fully_supervised,
+limited (--fractions=0.01,0.05,0.1,0.25,0.5,1). Each run writes result.json (top-1 and top-5
+per test view and over all) and its checkpoint under
+<output_dir>/<name>/<protocol>/<train view>/fraction<f>/seed<k>/; a run that finds its
+checkpoint resumes. The table of every result under --output_dir is written as
+<output_dir>/<protocol>_table.{md,csv,tex} and printed.
+"""
+
+import dataclasses
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+from poem_cvmim import classify
+from poem_cvmim import protocols
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('feature_dir', None, 'Feature table (poem_cvmim.extract_features).')
+flags.DEFINE_string('name', None, 'Row name in the tables (default: the directory name).')
+flags.DEFINE_string('protocol', protocols.SINGLE_SHOT, ', '.join(protocols.PROTOCOLS))
+flags.DEFINE_list('train_views', None, 'Single-shot training views (default: all).')
+flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds (Penn Action: 5 in the paper).')
+flags.DEFINE_list('fractions', ['0.01', '0.05', '0.1', '0.25', '0.5', '1'],
+                  'Fractions of training clips per class (limited protocol).')
+flags.DEFINE_string('preset', 'synthetic', f'Batch size and steps: {sorted(classify.PRESETS)}.')
+flags.DEFINE_string('classifier', None, 'CONVNET, RESNET or RESTCN (default: the preset).')
+flags.DEFINE_integer('batch_size', None, 'Batch size (default: the preset).')
+flags.DEFINE_integer('num_steps', None, 'Training steps (default: the preset).')
+flags.DEFINE_float('learning_rate', 5e-3, 'Adam learning rate (constant).')
+flags.DEFINE_string('output_dir', None, 'Root of result JSON files and checkpoints.')
+
+
+def classifier_config() -> classify.ClassifierConfig:
+  if FLAGS.preset not in classify.PRESETS:
+    raise ValueError(f'Unknown preset {FLAGS.preset!r}; valid: {sorted(classify.PRESETS)}.')
+  overrides = {k: getattr(FLAGS, k) for k in ('classifier', 'batch_size', 'num_steps')
+               if getattr(FLAGS, k) is not None}
+  return dataclasses.replace(classify.PRESETS[FLAGS.preset], learning_rate=FLAGS.learning_rate,
+                             **overrides)
+
+
+def main(argv):
+  del argv
+  if not (FLAGS.feature_dir and FLAGS.output_dir):
+    raise app.UsageError('--feature_dir and --output_dir are required.')
+  name = FLAGS.name or os.path.basename(os.path.normpath(FLAGS.feature_dir))
+  try:
+    protocols.run_protocol(
+        name, FLAGS.feature_dir, FLAGS.protocol, classifier_config(),
+        [int(s) for s in FLAGS.seeds], FLAGS.output_dir, train_views=FLAGS.train_views,
+        fractions=[float(f) for f in FLAGS.fractions])
+    results = protocols.load_results(FLAGS.output_dir)
+    table = (protocols.single_shot_table(results) if FLAGS.protocol == protocols.SINGLE_SHOT
+             else protocols.fraction_table(results))
+    markdown = protocols.write_table(table, os.path.join(FLAGS.output_dir,
+                                                         f'{FLAGS.protocol}_table'))
+  except (ValueError, FileNotFoundError, FloatingPointError) as error:
+    sys.exit(f'error: {error}')
+  print(markdown)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,173 @@
+"""Action recognition: classifiers, metrics, feature tables, protocols, tables and errors."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from poem_cvmim import action_recognition
+from poem_cvmim import classify
+from poem_cvmim import evaluate_action
+from poem_cvmim import features
+from poem_cvmim import keypoints
+from poem_cvmim import protocols
+from poem_cvmim import records
+from poem_cvmim import shards
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _count(variables):
+  return sum(int(np.prod(v.shape)) for v in variables)
+
+
+def test_convnet_parameter_count():
+  model = action_recognition.get_temporal_classifier('CONVNET', (332, 32), 14)
+  assert _count(model.weights) == 306_894
+  assert _count(model.trainable_weights) == 305_998
+
+
+@pytest.mark.parametrize('kind', action_recognition.CLASSIFIER_TYPES)
+def test_classifiers_map_sequences_to_logits(kind):
+  model = action_recognition.get_temporal_classifier(kind, (83, 32), 7)
+  logits = model(tf.random.normal([3, 83, 32]), training=False)
+  assert logits.shape == (3, 7)
+  assert not np.allclose(logits.numpy().sum(-1), 1.0)  # logits, not probabilities
+  if kind == 'RESTCN':
+    assert model.losses  # L1 on kernels
+
+
+def test_unknown_classifier_lists_valid_ones():
+  with pytest.raises(ValueError, match='CONVNET, RESNET, RESTCN'):
+    action_recognition.get_temporal_classifier('LSTM', (10, 4), 3)
+
+
+def test_top_k_accuracy_against_a_loop():
+  rng = np.random.default_rng(0)
+  logits, labels = rng.normal(size=(50, 9)), rng.integers(0, 9, 50)
+  for k in (1, 5):
+    expected = np.mean([labels[i] in sorted(range(9), key=lambda c: -logits[i, c])[:k]
+                        for i in range(50)])
+    assert action_recognition.top_k_accuracy(logits, labels, k) == pytest.approx(expected)
+
+
+@pytest.fixture(scope='module')
+def raw_table(smoke_dir, tmp_path_factory):
+  directory = str(tmp_path_factory.mktemp('features') / 'raw')
+  features.write_feature_table(os.path.join(smoke_dir, 'penn_like'), directory,
+                               features.load_embedder(features.RAW), downsample_rate=2,
+                               log=lambda _: None)
+  return directory
+
+
+def test_raw_features_are_the_normalised_keypoints(smoke_dir, raw_table):
+  manifest = shards.read_manifest(raw_table)
+  assert manifest['feature_dim'] == 26 and manifest['sequence_length'] == 80
+  assert manifest['splits']['test']['views'] == {'back': 8, 'front': 8, 'left': 8, 'right': 8}
+  table = features.load_feature_set(raw_table, 'test', ['left'])
+  files = sorted(glob.glob(shards.shard_pattern(os.path.join(smoke_dir, 'penn_like'), 'test',
+                                                'left')))
+  first = records.parse_sequence_example(next(iter(tf.data.TFRecordDataset(files))), 160, 4)
+  pixels = first['keypoints_2d'].numpy() * first['image_sizes'].numpy()[:, None, :]
+  normalized, _, _ = keypoints.get_profile('LEGACY_2DCOCO13').normalize(pixels[::2])
+  np.testing.assert_allclose(table.features[0], normalized.reshape(80, 26), rtol=1e-5,
+                             atol=1e-6)
+  assert table.labels[0] == np.argmax(first['class_targets'].numpy())
+  assert set(table.views) == {'left'}
+
+
+def test_feature_table_errors(smoke_dir, raw_table, tmp_path):
+  with pytest.raises(ValueError, match='width 26, but the classifier expects 32'):
+    features.load_feature_set(raw_table, 'train', feature_dim=32)
+  with pytest.raises(ValueError, match=r"Unknown view\(s\) \['top'\].*'front'"):
+    features.load_feature_set(raw_table, 'train', ['top'])
+  with pytest.raises(ValueError, match='sequences of 160 frames, but num_frames is 300'):
+    features.write_feature_table(os.path.join(smoke_dir, 'penn_like'), str(tmp_path / 'x'),
+                                 features.load_embedder(features.RAW), num_frames=300)
+  with pytest.raises(ValueError, match='empty'):
+    empty = features.load_feature_set(raw_table, 'train').select(np.zeros(64, bool))
+    classify.train_classifier(classify.PRESETS['smoke'], empty, 4)
+  with pytest.raises(ValueError, match='neither'):
+    features.load_embedder(str(tmp_path))
+
+
+def test_single_shot_protocol_results_and_table(raw_table, tmp_path):
+  results = protocols.run_protocol('Raw', raw_table, protocols.SINGLE_SHOT,
+                                   classify.PRESETS['smoke'], [0, 1], str(tmp_path),
+                                   train_views=['front', 'left'], log=lambda _: None)
+  assert len(results) == 4
+  for result in results:
+    assert result['num_train_clips'] == 16  # 2 subjects x 4 classes x 2 clips, one view
+    assert set(result['per_view']) == {'back', 'front', 'left', 'right'}
+    assert result['all']['num_clips'] == 32
+    assert 0.0 <= result['all']['top1'] <= result['all']['top5'] <= 1.0
+  table = protocols.single_shot_table(protocols.load_results(str(tmp_path)))
+  assert list(table.columns) == ['front', 'left', 'Average']
+  assert '±' in table.loc['Raw', 'Average']
+  front = [r['all']['top1'] for r in results if r['train_view'] == 'front']
+  assert table.loc['Raw', 'front'] == (f'{100 * np.mean(front):.1f} ± '
+                                       f'{100 * np.std(front):.1f}')
+  markdown = protocols.write_table(table, str(tmp_path / 'table'))
+  assert markdown.splitlines()[0] == '|  | front | left | Average |'
+  assert os.path.exists(tmp_path / 'table.csv') and os.path.exists(tmp_path / 'table.tex')
+  with pytest.raises(ValueError, match=r"Unknown training view\(s\) \['top'\]"):
+    protocols.run_protocol('Raw', raw_table, protocols.SINGLE_SHOT, classify.PRESETS['smoke'],
+                           [0], str(tmp_path), train_views=['top'])
+  run_dir = os.path.dirname(glob.glob(str(tmp_path / 'Raw' / '**' / 'result.json'),
+                                      recursive=True)[0])
+  again = evaluate_action.evaluate_run(run_dir, raw_table)
+  with open(os.path.join(run_dir, 'result.json')) as f:
+    assert again['all'] == json.load(f)['all']
+
+
+def test_limited_supervision_runs_three_fractions(raw_table, tmp_path):
+  results = protocols.run_protocol('Raw', raw_table, protocols.LIMITED,
+                                   classify.PRESETS['smoke'], [0], str(tmp_path),
+                                   fractions=[0.25, 0.5, 1.0], log=lambda _: None)
+  assert [r['num_train_clips'] for r in results] == [16, 32, 64]
+  assert len(glob.glob(str(tmp_path / '**' / 'result.json'), recursive=True)) == 3
+  table = protocols.fraction_table(results)
+  assert list(table.columns) == ['25%', '50%', '100%']
+
+
+def test_sample_fraction_keeps_every_class():
+  data = features.FeatureSet(np.zeros((40, 2, 3)), np.repeat(np.arange(4), 10),
+                             np.array(['v'] * 40), np.array(['s'] * 40))
+  subset = protocols.sample_fraction(data, 0.05, seed=3)
+  assert list(np.bincount(subset.labels)) == [1, 1, 1, 1]
+  assert list(np.bincount(protocols.sample_fraction(data, 0.5, 3).labels)) == [5] * 4
+
+
+def test_classifier_resumes_from_its_checkpoint(raw_table, tmp_path):
+  data = features.load_feature_set(raw_table, 'train', ['front'])
+  config = classify.ClassifierConfig(batch_size=8, num_steps=3, steps_per_loop=3,
+                                     checkpoint_interval=3)
+  classify.train_classifier(config, data, 4, output_dir=str(tmp_path))
+  assert tf.train.latest_checkpoint(str(tmp_path)).endswith('ckpt-3')
+  longer = classify.ClassifierConfig(batch_size=8, num_steps=6, steps_per_loop=3,
+                                     checkpoint_interval=3)
+  classify.train_classifier(longer, data, 4, output_dir=str(tmp_path))
+  assert tf.train.latest_checkpoint(str(tmp_path)).endswith('ckpt-6')
+
+
+def test_extract_and_train_commands(smoke_dir, tmp_path):
+  table = tmp_path / 'raw'
+  result = subprocess.run(
+      [sys.executable, '-m', 'poem_cvmim.extract_features',
+       f'--sequence_dir={os.path.join(smoke_dir, "penn_like")}', '--embedder=raw',
+       f'--output_dir={table}', '--downsample_rate=2'],
+      cwd=_ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  result = subprocess.run(
+      [sys.executable, '-m', 'poem_cvmim.train_action', f'--feature_dir={table}',
+       '--preset=smoke', '--seeds=0', '--train_views=front,nowhere',
+       f'--output_dir={tmp_path / "runs"}'],
+      cwd=_ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode != 0
+  assert "Unknown training view(s) ['nowhere']; available views: ['front', 'back', 'left', " \
+         "'right']" in result.stderr.strip().splitlines()[-1]
