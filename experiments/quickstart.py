@@ -38,7 +38,7 @@ class QuickstartConfig:
   data: synthetic.SyntheticConfig = synthetic.SyntheticConfig()
   view_set: str = 'penn_like'
   cvmim_batch_size: int = 128
-  cvmim_steps: int = 600
+  cvmim_steps: int = 1200
   classifier: classify.ClassifierConfig = classify.PRESETS['synthetic']
   seeds: tuple = (0, 1, 2)
   downsample_rate: int = 2  # Penn's rate (SPEC §7.1)
@@ -113,8 +113,8 @@ flags.DEFINE_string('output_dir', 'out/quickstart', 'Where data, runs and tables
 flags.DEFINE_boolean('smoke', False, 'The one-minute smoke preset.')
 flags.DEFINE_integer('num_subjects', None, 'Synthetic subjects (default 8).')
 flags.DEFINE_integer('clips_per_class', None, 'Synthetic clips per class and subject (4).')
-flags.DEFINE_integer('cvmim_steps', None, 'CV-MIM training steps (600).')
-flags.DEFINE_integer('classifier_steps', None, 'Classifier training steps (400).')
+flags.DEFINE_integer('cvmim_steps', None, 'CV-MIM training steps (1200).')
+flags.DEFINE_integer('classifier_steps', None, 'Classifier training steps (300).')
 flags.DEFINE_list('seeds', None, 'Classifier seeds (0,1,2).')
 
 

@@ -35,12 +35,15 @@ def evaluate_run(run_dir: str, feature_dir: str, split: str = 'test', views=None
       run['classifier'], data.features.shape[1:], len(manifest['classes']))
   optimizer = keras.optimizers.Adam(use_ema=True)
   optimizer.build(model.trainable_variables)
+  dim = data.features.shape[-1]
+  mean, std = tf.Variable(tf.zeros([dim])), tf.Variable(tf.ones([dim]))
   checkpoint = tf.train.latest_checkpoint(run_dir)
   if not checkpoint:
     raise FileNotFoundError(f'No checkpoint in {run_dir}.')
-  tf.train.Checkpoint(model=model, optimizer=optimizer).read(checkpoint).expect_partial()
+  tf.train.Checkpoint(model=model, optimizer=optimizer, feature_mean=mean,
+                      feature_std=std).read(checkpoint).expect_partial()
   optimizer.finalize_variable_values(model.trainable_variables)
-  return classify.evaluate(model, data)
+  return classify.evaluate(classify.TrainedClassifier(model, mean, std), data)
 
 
 FLAGS = flags.FLAGS

@@ -43,9 +43,9 @@ def run_one(name, protocol, train, test, num_classes, config, seed, output_dir,
   """Trains and evaluates one classifier; writes and returns its result JSON."""
   directory = classify.run_dir(output_dir, name, protocol, train_view, f'fraction{fraction:g}',
                                f'seed{seed}')
-  model = classify.train_classifier(config, train, num_classes, seed=seed,
-                                    output_dir=directory)
-  scores = classify.evaluate(model, test)
+  classifier = classify.train_classifier(config, train, num_classes, seed=seed,
+                                         output_dir=directory)
+  scores = classify.evaluate(classifier, test)
   result = {'name': name, 'protocol': protocol, 'train_view': train_view, 'seed': seed,
             'fraction': fraction, 'num_train_clips': len(train),
             'classifier': config.classifier, 'num_steps': config.num_steps,
