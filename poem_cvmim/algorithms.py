@@ -10,6 +10,7 @@ share it. Gradients are summed over replicas by the optimizers, so each replica 
 (global) loss by the number of replicas.
 """
 
+import abc
 import contextlib
 
 import keras
@@ -53,7 +54,7 @@ def _adagrad(config: configs.AlgorithmConfig):
                                   epsilon=config.epsilon)
 
 
-class Algorithm:
+class Algorithm(abc.ABC):
   """Base class: players, the train step, building and checkpointable parts."""
 
   def __init__(self, config: configs.AlgorithmConfig, synchronized_batch_norm=False):
@@ -66,12 +67,13 @@ class Algorithm:
   def _player_names(self) -> tuple:
     return (ENCODER,)
 
+  @abc.abstractmethod
   def player_variables(self, player: str) -> list:
-    raise NotImplementedError(f'{type(self).__name__} defines no players')
+    """The trainable variables a player's optimizer updates."""
 
+  @abc.abstractmethod
   def compute_losses(self, anchor, positive):
     """Returns ({term name: scalar}, {player: total loss}) for one batch of pairs."""
-    raise NotImplementedError(f'{type(self).__name__} defines no losses')
 
   @property
   def pose_dim(self) -> int:
@@ -141,8 +143,9 @@ class Algorithm:
     for name in self.players:
       self.optimizers[name].build(self.player_variables(name))
 
+  @abc.abstractmethod
   def networks(self) -> dict:
-    raise NotImplementedError(f'{type(self).__name__} defines no networks')
+    """The Keras models by name (what checkpoints hold besides the optimizers)."""
 
   def non_trainable_variables(self) -> list:
     return [v for net in self.networks().values() for v in net.non_trainable_variables]
