@@ -39,12 +39,12 @@ def sample_fraction(train: features_lib.FeatureSet, fraction: float, seed: int):
 
 
 def run_one(name, protocol, train, test, num_classes, config, seed, output_dir,
-            train_view=ALL_VIEWS, fraction=1.0, log=print) -> dict:
+            train_view=ALL_VIEWS, fraction=1.0, log=print, verbose=False) -> dict:
   """Trains and evaluates one classifier; writes and returns its result JSON."""
   directory = classify.run_dir(output_dir, name, protocol, train_view, f'fraction{fraction:g}',
                                f'seed{seed}')
   classifier = classify.train_classifier(config, train, num_classes, seed=seed,
-                                         output_dir=directory)
+                                         output_dir=directory, verbose=verbose)
   scores = classify.evaluate(classifier, test)
   result = {'name': name, 'protocol': protocol, 'train_view': train_view, 'seed': seed,
             'fraction': fraction, 'num_train_clips': len(train),
@@ -59,8 +59,11 @@ def run_one(name, protocol, train, test, num_classes, config, seed, output_dir,
 
 
 def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_views=None,
-                 fractions=(1.0,), log=print) -> list:
-  """Every run of a protocol on one feature table; returns the result dicts."""
+                 fractions=(1.0,), log=print, verbose=False) -> list:
+  """Every run of a protocol on one feature table; returns the result dicts.
+
+  `verbose` shows a progress bar for each classifier's training.
+  """
   if protocol not in PROTOCOLS:
     raise ValueError(f'Unknown protocol {protocol!r}; valid: {", ".join(PROTOCOLS)}.')
   manifest = shards.read_manifest(feature_dir)
@@ -80,13 +83,13 @@ def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_v
         raise ValueError(f'No training clips of view {view!r} in {feature_dir}.')
       for seed in seeds:
         results.append(run_one(name, protocol, train, test, num_classes, config, seed,
-                               output_dir, train_view=view, log=log))
+                               output_dir, train_view=view, log=log, verbose=verbose))
     return results
   for fraction in (fractions if protocol == LIMITED else (1.0,)):
     for seed in seeds:
       train = sample_fraction(train_all, fraction, seed) if fraction < 1.0 else train_all
       results.append(run_one(name, protocol, train, test, num_classes, config, seed,
-                             output_dir, fraction=fraction, log=log))
+                             output_dir, fraction=fraction, log=log, verbose=verbose))
   return results
 
 

@@ -55,7 +55,7 @@ def main(argv):
     protocols.run_protocol(
         name, FLAGS.feature_dir, FLAGS.protocol, classifier_config(),
         [int(s) for s in FLAGS.seeds], FLAGS.output_dir, train_views=FLAGS.train_views,
-        fractions=[float(f) for f in FLAGS.fractions])
+        fractions=[float(f) for f in FLAGS.fractions], verbose=True)
     results = protocols.load_results(FLAGS.output_dir)
     table = (protocols.single_shot_table(results) if FLAGS.protocol == protocols.SINGLE_SHOT
              else protocols.fraction_table(results))

@@ -13,6 +13,7 @@ from poem_cvmim import algorithms
 from poem_cvmim import configs
 from poem_cvmim import embed
 from poem_cvmim import export
+from poem_cvmim import features
 from poem_cvmim import keypoints
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -80,6 +81,15 @@ def test_embed_command_reads_csv_and_writes_csv(exported, tmp_path):
   normalized, _, _ = keypoints.get_profile('LEGACY_2DCOCO13').normalize(points)
   pose, view = algorithm.embed(tf.constant(normalized))
   np.testing.assert_allclose(written, np.concatenate([pose, view], -1), rtol=1e-4, atol=1e-5)
+
+
+def test_saved_model_serves_as_a_feature_embedder(exported):
+  algorithm, directory = exported
+  embedder = features.load_embedder(str(directory / 'model'))
+  assert embedder.dim == 8
+  poses = tf.random.normal([4, 13, 2])
+  np.testing.assert_allclose(embedder.fn(poses).numpy(), algorithm.embed(poses)[0].numpy(),
+                             rtol=1e-4, atol=1e-5)
 
 
 def test_embed_input_errors_name_file_and_row(tmp_path):
