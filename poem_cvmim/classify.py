@@ -62,6 +62,28 @@ class TrainedClassifier:
     return self.model((features - self.mean) / self.std, training=False)
 
 
+def _checkpoint(model, optimizer, mean, std) -> tf.train.Checkpoint:
+  """The one layout of a classifier run's checkpoint (training and re-evaluation share it)."""
+  return tf.train.Checkpoint(model=model, optimizer=optimizer, feature_mean=mean,
+                             feature_std=std)
+
+
+def restore_classifier(run_dir: str, classifier_type: str, input_shape,
+                       num_classes: int) -> TrainedClassifier:
+  """The EMA weights and standardisation of the latest checkpoint in `run_dir`."""
+  checkpoint_path = tf.train.latest_checkpoint(run_dir)
+  if not checkpoint_path:
+    raise FileNotFoundError(f'No checkpoint in {run_dir}.')
+  model = action_recognition.get_temporal_classifier(classifier_type, input_shape, num_classes)
+  optimizer = keras.optimizers.Adam(use_ema=True)
+  optimizer.build(model.trainable_variables)
+  mean = tf.Variable(tf.zeros([input_shape[-1]]), trainable=False)
+  std = tf.Variable(tf.ones([input_shape[-1]]), trainable=False)
+  _checkpoint(model, optimizer, mean, std).read(checkpoint_path).expect_partial()
+  optimizer.finalize_variable_values(model.trainable_variables)
+  return TrainedClassifier(model, mean, std)
+
+
 def _standardization(train: features_lib.FeatureSet):
   mean = train.features.mean(axis=(0, 1))
   std = train.features.std(axis=(0, 1)) + 1e-6  # a constant dimension is left unscaled
@@ -95,8 +117,7 @@ def train_classifier(config: ClassifierConfig, train: features_lib.FeatureSet,
     mean, std = tf.Variable(mean, trainable=False), tf.Variable(std, trainable=False)
   manager = None
   if output_dir:
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, feature_mean=mean,
-                                     feature_std=std)
+    checkpoint = _checkpoint(model, optimizer, mean, std)
     manager = tf.train.CheckpointManager(checkpoint, output_dir, max_to_keep=1)
     manager.restore_or_initialize()
 

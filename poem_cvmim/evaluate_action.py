@@ -13,10 +13,7 @@ import sys
 
 from absl import app
 from absl import flags
-import keras
-import tensorflow as tf
 
-from poem_cvmim import action_recognition
 from poem_cvmim import classify
 from poem_cvmim import features
 from poem_cvmim import shards
@@ -31,19 +28,9 @@ def evaluate_run(run_dir: str, feature_dir: str, split: str = 'test', views=None
     run = json.load(f)
   manifest = shards.read_manifest(feature_dir)
   data = features.load_feature_set(feature_dir, split, views)
-  model = action_recognition.get_temporal_classifier(
-      run['classifier'], data.features.shape[1:], len(manifest['classes']))
-  optimizer = keras.optimizers.Adam(use_ema=True)
-  optimizer.build(model.trainable_variables)
-  dim = data.features.shape[-1]
-  mean, std = tf.Variable(tf.zeros([dim])), tf.Variable(tf.ones([dim]))
-  checkpoint = tf.train.latest_checkpoint(run_dir)
-  if not checkpoint:
-    raise FileNotFoundError(f'No checkpoint in {run_dir}.')
-  tf.train.Checkpoint(model=model, optimizer=optimizer, feature_mean=mean,
-                      feature_std=std).read(checkpoint).expect_partial()
-  optimizer.finalize_variable_values(model.trainable_variables)
-  return classify.evaluate(classify.TrainedClassifier(model, mean, std), data)
+  classifier = classify.restore_classifier(run_dir, run['classifier'],
+                                          data.features.shape[1:], len(manifest['classes']))
+  return classify.evaluate(classifier, data)
 
 
 FLAGS = flags.FLAGS
