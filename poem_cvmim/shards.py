@@ -68,6 +68,16 @@ class ShardedWriter:
     self._temp_paths.append(path)
     self._writer = tf.io.TFRecordWriter(path)
 
+  def abort(self) -> None:
+    """Closes and deletes the unfinished shards (nothing half-written stays behind)."""
+    if self._writer is not None:
+      self._writer.close()
+      self._writer = None
+    for temp in self._temp_paths:
+      if os.path.exists(temp):
+        os.remove(temp)
+    self._temp_paths = []
+
   def close(self) -> list:
     """Renames the finished shards to their final names; returns the final paths."""
     if self._writer is not None:
@@ -146,9 +156,18 @@ class DatasetWriter:
       raise ValueError(f'Label {label} outside the {len(self._classes)} classes.')
     return self._classes[label]
 
-  def skip(self, source: str, reason: str) -> None:
-    """Lists an input that was not converted, with why (file and line where known)."""
-    self._skipped.append({'source': source, 'reason': reason})
+  def skip(self, source: str, reason: str, line: Optional[int] = None) -> None:
+    """Lists an input that was not converted, with why (and the line, where known)."""
+    entry = {'source': source, 'reason': reason}
+    if line is not None:
+      entry['line'] = int(line)
+    self._skipped.append(entry)
+
+  def abort(self) -> None:
+    """Deletes every unfinished shard; no manifest is written (after an error)."""
+    for writer in self._writers.values():
+      writer.abort()
+    self._writers = {}
 
   def close(self, extra: Optional[dict] = None) -> dict:
     """Finishes every shard and writes `manifest.json`; returns the manifest."""

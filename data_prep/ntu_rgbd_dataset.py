@@ -1,0 +1,252 @@
+"""NTU RGB+D skeletons -> sequence records and cross-view pair records (SPEC §6.3).
+
+`convert(config)` writes, under the output directory,
+  sequences/  one sequence record per file: the main actor's Kinect colour-image 2D,
+              replayed to 300 frames, shards `<split>-<view>-*` (views C1R1 ... C3R2);
+  pairs/      pair records: the same instant seen by two of the three cameras that filmed
+              at once (files equal in S, P, R, A), with 3D in each camera's space (3DSTD13).
+Each with a manifest.json. Only the single-person classes A1-A49 are converted (label A - 1);
+the official samples with missing skeletons are skipped, as is any malformed file.
+"""
+
+import dataclasses
+import os
+import numpy as np
+
+from data_prep import conversion
+from data_prep import ntu_skeleton as skeleton
+from poem_cvmim import keypoints
+from poem_cvmim import records
+from poem_cvmim import shards
+
+DATASET = 'ntu_rgbd'
+SEQUENCES, PAIRS = 'sequences', 'pairs'
+MODES = {SEQUENCES: (SEQUENCES,), PAIRS: (PAIRS,), 'both': (SEQUENCES, PAIRS)}
+XSUB, XVIEW = 'xsub', 'xview'
+TRAIN, TEST = 'train', 'test'
+# Sequence length after replay padding (the paper's padding for NTU).
+SEQUENCE_LENGTH = 300
+# Kinect v2 colour image (the colorX / colorY fields are its pixels).
+IMAGE_HEIGHT, IMAGE_WIDTH = 1080, 1920
+NUM_CLASSES = 49  # single-person actions A1-A49
+CLASSES = tuple(f'A{action:03d}' for action in range(1, NUM_CLASSES + 1))
+VIEWS = tuple(f'C{c}R{r}' for c in (1, 2, 3) for r in (1, 2))
+# Cross-subject training performers and cross-view training cameras (the dataset's paper).
+XSUB_TRAIN_PERFORMERS = frozenset(
+    (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38))
+XVIEW_TRAIN_CAMERAS = frozenset((2, 3))
+# Score of a joint by Kinect tracking state: 0 not tracked, 1 inferred, 2 tracked.
+TRACKING_SCORES = np.array([0.0, 0.5, 1.0], np.float32)
+MISSING_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data',
+                            'ntu_rgbd_missing_skeletons.txt')
+
+
+@dataclasses.dataclass(frozen=True)
+class NtuConfig:
+  """What to convert and how. `pair_frame_stride` thins pair records only."""
+  input_dir: str
+  output_dir: str
+  mode: str = SEQUENCES
+  benchmark: str = XSUB
+  missing_list: str = MISSING_LIST
+  pair_frame_stride: int = 1
+  num_workers: int = 1
+  strict: bool = False
+  overwrite: bool = False
+  records_per_shard: int = shards.DEFAULT_RECORDS_PER_SHARD
+
+  def __post_init__(self):
+    if self.mode not in MODES:
+      raise ValueError(f'mode must be one of {sorted(MODES)}, got {self.mode!r}.')
+    if self.benchmark not in (XSUB, XVIEW):
+      raise ValueError(f'benchmark must be {XSUB!r} or {XVIEW!r}, got {self.benchmark!r}.')
+    if self.pair_frame_stride < 1 or self.num_workers < 1:
+      raise ValueError(f'pair_frame_stride and num_workers must be >= 1, got '
+                       f'{self.pair_frame_stride} and {self.num_workers}.')
+    if not os.path.isfile(self.missing_list):
+      raise FileNotFoundError(f'Missing-skeleton list {self.missing_list} does not exist.')
+
+
+def split_of(name: skeleton.SampleName, benchmark: str) -> str:
+  if benchmark == XSUB:
+    return TRAIN if name.performer in XSUB_TRAIN_PERFORMERS else TEST
+  return TRAIN if name.camera in XVIEW_TRAIN_CAMERAS else TEST
+
+
+def keypoints_2d(joints: np.ndarray):
+  """(y, x) normalised by the colour image size [T, 13, 2] and scores [T, 13]."""
+  chosen = joints[:, keypoints.NTU25_TO_COCO13]
+  points = np.stack([chosen[..., skeleton.FIELD_COLOR_Y] / IMAGE_HEIGHT,
+                     chosen[..., skeleton.FIELD_COLOR_X] / IMAGE_WIDTH], axis=-1)
+  states = np.clip(chosen[..., skeleton.FIELD_TRACKING].astype(np.int64), 0, 2)
+  return points, TRACKING_SCORES[states]
+
+
+def keypoints_3d(joints: np.ndarray) -> np.ndarray:
+  """Camera-space 3D of the 13 3DSTD13 joints in (y, x, z) order: [T, 13, 3]."""
+  xyz = joints[:, keypoints.NTU25_TO_COCO13, skeleton.FIELDS_XYZ]
+  return xyz[..., [1, 0, 2]]
+
+
+def sequence_record(name: skeleton.SampleName, joints: np.ndarray) -> bytes:
+  """One clip of one view, replayed from its start to SEQUENCE_LENGTH frames (or cut)."""
+  num_frames = len(joints)
+  frames = np.arange(SEQUENCE_LENGTH) % num_frames
+  points, scores = keypoints_2d(joints[frames])
+  sizes = np.tile([[IMAGE_HEIGHT, IMAGE_WIDTH]], (SEQUENCE_LENGTH, 1))
+  return records.serialize(records.make_example(
+      sizes, points, scores, labels=[name.action - 1],
+      metadata={'subject': f'P{name.performer:03d}', 'view': name.view,
+                'camera': f'C{name.camera:03d}', 'subaction': f'R{name.replication:03d}',
+                'num_frames': min(num_frames, SEQUENCE_LENGTH), 'source_id': name.stem}))
+
+
+def _main_actor(path):
+  """Joints [T, 25, 12] of the file's main actor, or a skip reason."""
+  parsed = skeleton.read_skeleton(path)
+  if parsed.num_frames == 0:
+    return None, 'the file declares 0 frames'
+  try:
+    return skeleton.main_actor(parsed)[1], None
+  except ValueError as error:
+    return None, str(error)
+
+
+def convert_sequence_file(item) -> conversion.Result:
+  """Worker: (path, benchmark) -> one sequence record (or a skip)."""
+  path, benchmark = item
+  name = skeleton.parse_name(path)
+  result = conversion.Result()
+  joints, reason = _main_actor(path)
+  if joints is None:
+    return result.skip(path, reason)
+  result.outputs.append(conversion.Output(sequence_record(name, joints),
+                                          split_of(name, benchmark), name.view,
+                                          (name.action - 1,)))
+  return result
+
+
+def pair_split(names, benchmark: str) -> str:
+  if benchmark == XSUB:
+    return split_of(names[0], XSUB)
+  return TRAIN if all(n.camera in XVIEW_TRAIN_CAMERAS for n in names) else TEST
+
+
+def convert_pair_group(item) -> conversion.Result:
+  """Worker: (paths of one motion seen by several cameras, benchmark, stride) -> pairs.
+
+  Frames are aligned by index and the clips truncated to the shortest; every ordered pair of
+  cameras gives a record per `stride`-th frame.
+  """
+  paths, benchmark, stride = item
+  result = conversion.Result()
+  views = []
+  for path in paths:
+    try:
+      joints, reason = _main_actor(path)
+    except conversion.MalformedInput as error:
+      result.skip_malformed(error)
+      continue
+    if joints is None:
+      result.skip(path, reason)
+    else:
+      views.append((skeleton.parse_name(path), joints))
+  if len(views) < 2:
+    return result
+  length = min(len(joints) for _, joints in views)
+  points = [keypoints_2d(joints[:length]) for _, joints in views]
+  points_3d = [keypoints_3d(joints[:length]) for _, joints in views]
+  sizes = [[IMAGE_HEIGHT, IMAGE_WIDTH]] * 2
+  first = views[0][0]
+  group = f'S{first.setup:03d}P{first.performer:03d}R{first.replication:03d}A{first.action:03d}'
+  for frame in range(0, length, stride):
+    for a in range(len(views)):
+      for b in range(len(views)):
+        if a == b:
+          continue
+        names = (views[a][0], views[b][0])
+        example = records.make_example(
+            sizes, np.stack([points[a][0][frame], points[b][0][frame]]),
+            np.stack([points[a][1][frame], points[b][1][frame]]),
+            keypoints_3d=np.stack([points_3d[a][frame], points_3d[b][frame]]),
+            profile_3d=keypoints.STD_3D13,
+            metadata={'subject': [f'P{first.performer:03d}'] * 2,
+                      'camera': [f'C{n.camera:03d}' for n in names],
+                      'view': [n.view for n in names], 'frame_index': [frame] * 2,
+                      'subaction': [f'R{first.replication:03d}'] * 2, 'source_id': group})
+        result.outputs.append(conversion.Output(records.serialize(example),
+                                                pair_split(names, benchmark)))
+  return result
+
+
+def select_files(config: NtuConfig, writer_skip):
+  """The convertible files (sorted), calling `writer_skip(source, reason)` for the others."""
+  files = conversion.list_inputs(config.input_dir, '*' + skeleton.FILE_SUFFIX,
+                                 'NTU RGB+D .skeleton files')
+  missing = skeleton.read_name_list(config.missing_list)
+  kept = []
+  for path in files:
+    try:
+      name = skeleton.parse_name(path)
+    except ValueError as error:
+      writer_skip(path, str(error))
+      continue
+    if name.stem in missing:
+      writer_skip(path, f'listed in {os.path.basename(config.missing_list)} (missing '
+                  'skeletons)')
+    elif not 1 <= name.action <= NUM_CLASSES:
+      writer_skip(path, f'action A{name.action:03d} is not a single-person class '
+                  f'(A001-A{NUM_CLASSES:03d})')
+    else:
+      kept.append((path, name))
+  return kept
+
+
+def _groups(kept, benchmark, stride):
+  by_motion = {}
+  for path, name in kept:
+    by_motion.setdefault(name.motion_key, []).append(path)
+  return [(tuple(paths), benchmark, stride) for _, paths in sorted(by_motion.items())]
+
+
+def _convert_part(config, part, log):
+  directory = os.path.join(config.output_dir, part)
+  writer = shards.DatasetWriter(
+      directory, DATASET, classes=CLASSES if part == SEQUENCES else None,
+      views=VIEWS if part == SEQUENCES else None, sources=[os.path.abspath(config.input_dir)],
+      records_per_shard=config.records_per_shard, overwrite=config.overwrite)
+  try:
+    kept = select_files(config, writer.skip)
+    if part == SEQUENCES:
+      items = [(path, config.benchmark) for path, _ in kept]
+      function, unit = convert_sequence_file, 'files'
+    else:
+      items = _groups(kept, config.benchmark, config.pair_frame_stride)
+      function, unit = convert_pair_group, 'motions'
+    counters = conversion.run(function, items, writer, f'{DATASET}/{part}', config.num_workers,
+                              config.strict, log=log, unit=unit)
+  except BaseException:
+    writer.abort()
+    raise
+  manifest = writer.close(_manifest_extra(config, part))
+  log_fn = log or print
+  log_fn(f'[{DATASET}/{part}] {counters["records"]} records in {counters["seconds"]:.1f} s')
+  return manifest
+
+
+def _manifest_extra(config, part):
+  extra = {'part': part, 'benchmark': config.benchmark,
+           'missing_list': os.path.abspath(config.missing_list),
+           'image_size': [IMAGE_HEIGHT, IMAGE_WIDTH], 'profile_2d': keypoints.LEGACY_2DCOCO13,
+           'two_d_source': 'Kinect colour-image projection (colorX, colorY), not a detector'}
+  if part == SEQUENCES:
+    extra['sequence_length'] = SEQUENCE_LENGTH
+  else:
+    extra.update(profile_3d=keypoints.STD_3D13, pair_frame_stride=config.pair_frame_stride)
+  return extra
+
+
+def convert(config: NtuConfig, log=None) -> dict:
+  """Converts what `config.mode` asks for; returns {part: manifest}."""
+  return {part: _convert_part(config, part, log) for part in MODES[config.mode]}
+

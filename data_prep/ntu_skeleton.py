@@ -1,0 +1,214 @@
+"""The NTU RGB+D `.skeleton` text format (SPEC §6.3): names, parsing, the main actor, writing.
+
+A file named SsssCcccPpppRrrrAaaa.skeleton holds: the frame count; per frame a body count (0 or
+more); per body a 10-field info line (body id first), a joint count (25) and one line per joint
+of 12 fields: x y z (camera space, metres), depthX depthY, colorX colorY (pixels of the 1920 x
+1080 colour image), orientation w x y z, tracking state (0 not tracked, 1 inferred, 2 tracked).
+Files use CRLF line endings; both endings are read.
+"""
+
+import dataclasses
+import os
+import re
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from data_prep.conversion import MalformedInput
+
+NAME_PATTERN = re.compile(r'S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})')
+FILE_SUFFIX = '.skeleton'
+NUM_JOINTS = 25
+BODY_INFO_FIELDS = 10
+JOINT_FIELDS = 12
+# Field positions in a joint line.
+FIELDS_XYZ = slice(0, 3)
+FIELD_COLOR_X, FIELD_COLOR_Y = 5, 6
+FIELD_TRACKING = 11
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleName:
+  """The parts of SsssCcccPpppRrrrAaaa."""
+  setup: int
+  camera: int
+  performer: int
+  replication: int
+  action: int
+
+  @property
+  def stem(self) -> str:
+    return (f'S{self.setup:03d}C{self.camera:03d}P{self.performer:03d}'
+            f'R{self.replication:03d}A{self.action:03d}')
+
+  @property
+  def view(self) -> str:
+    """Camera x replication: C1R1 ... C3R2."""
+    return f'C{self.camera}R{self.replication}'
+
+  @property
+  def motion_key(self) -> Tuple[int, int, int, int]:
+    """Equal for the files the three cameras recorded at once (all but the camera)."""
+    return (self.setup, self.performer, self.replication, self.action)
+
+
+def parse_name(path: str) -> SampleName:
+  """SampleName of a file name; ValueError if it does not follow the pattern."""
+  base = os.path.basename(path)
+  match = NAME_PATTERN.fullmatch(base[:-len(FILE_SUFFIX)] if base.endswith(FILE_SUFFIX)
+                                 else base)
+  if not match:
+    raise ValueError(f'{base} does not follow SsssCcccPpppRrrrAaaa{FILE_SUFFIX}.')
+  return SampleName(*(int(group) for group in match.groups()))
+
+
+def read_name_list(path: str) -> frozenset:
+  """Sample names listed in a file (the official missing-skeleton list); other lines, such as
+  its header, are not names and are ignored."""
+  with open(path) as f:
+    return frozenset(m.group(0) for m in (NAME_PATTERN.fullmatch(line.strip()) for line in f)
+                     if m)
+
+
+@dataclasses.dataclass
+class Body:
+  """The frames a body id appears in and its joints there: [n, 25, 12]."""
+  frames: List[int]
+  joints: List[np.ndarray]
+
+
+@dataclasses.dataclass
+class Skeleton:
+  num_frames: int
+  bodies: Dict[str, Body]  # by body id, in order of first appearance
+
+
+class _Lines:
+  """Line reader that knows its 1-based line number, for error messages."""
+
+  def __init__(self, text: str, source: str):
+    self.lines = text.splitlines()
+    self.source = source
+    self.index = 0
+
+  def error(self, reason: str, line: int = None) -> MalformedInput:
+    return MalformedInput(self.source, reason, line or min(self.index + 1, len(self.lines) + 1))
+
+  def take(self, count: int, what: str) -> List[str]:
+    if self.index + count > len(self.lines):
+      raise self.error(f'file ends after {len(self.lines)} lines while reading {what} '
+                       f'(truncated?)', len(self.lines) + 1)
+    block = self.lines[self.index:self.index + count]
+    self.index += count
+    return block
+
+  def integer(self, what: str) -> int:
+    text = self.take(1, what)[0].strip()
+    try:
+      value = int(text)
+    except ValueError:
+      raise self.error(f'expected {what} (an integer), found {text[:40]!r}',
+                       self.index) from None
+    if value < 0:
+      raise self.error(f'{what} is negative ({value})', self.index)
+    return value
+
+
+def parse_skeleton(text: str, source: str = '<skeleton>') -> Skeleton:
+  """Parses the text of one `.skeleton` file; MalformedInput names the line at fault."""
+  lines = _Lines(text, source)
+  num_frames = lines.integer('the frame count')
+  bodies = {}
+  for frame in range(num_frames):
+    for _ in range(lines.integer(f'the body count of frame {frame}')):
+      info = lines.take(1, f'a body info line of frame {frame}')[0].split()
+      if len(info) != BODY_INFO_FIELDS:
+        raise lines.error(f'body info line has {len(info)} fields, expected '
+                          f'{BODY_INFO_FIELDS}', lines.index)
+      num_joints = lines.integer(f'the joint count of frame {frame}')
+      if num_joints != NUM_JOINTS:
+        raise lines.error(f'joint count is {num_joints}, expected {NUM_JOINTS}', lines.index)
+      first = lines.index + 1
+      joints = _joint_block(lines.take(NUM_JOINTS, f'the joints of frame {frame}'), first,
+                            lines)
+      body = bodies.setdefault(info[0], Body([], []))
+      body.frames.append(frame)
+      body.joints.append(joints)
+  rest = [i for i in range(lines.index, len(lines.lines)) if lines.lines[i].strip()]
+  if rest:
+    raise lines.error(f'unexpected content after the {num_frames} frames the file declares',
+                      rest[0] + 1)
+  return Skeleton(num_frames, bodies)
+
+
+def _joint_block(block: Sequence[str], first_line: int, lines: _Lines) -> np.ndarray:
+  """[25, 12] floats of 25 joint lines, checking field counts line by line on failure."""
+  values = ' '.join(block).split()
+  try:
+    if len(values) == NUM_JOINTS * JOINT_FIELDS:
+      return np.array(values, np.float64).reshape(NUM_JOINTS, JOINT_FIELDS)
+  except ValueError:
+    pass
+  for offset, line in enumerate(block):
+    fields = line.split()
+    if len(fields) != JOINT_FIELDS:
+      raise lines.error(f'joint line has {len(fields)} fields, expected {JOINT_FIELDS}',
+                        first_line + offset)
+    try:
+      [float(field) for field in fields]
+    except ValueError:
+      raise lines.error(f'joint line holds a non-number: {line.strip()[:60]!r}',
+                        first_line + offset) from None
+  raise lines.error('unreadable joint block', first_line)
+
+
+def read_skeleton(path: str) -> Skeleton:
+  with open(path, newline='') as f:
+    return parse_skeleton(f.read(), path)
+
+
+def motion_energy(body: Body) -> float:
+  """Sum over joints and axes of the variance of x, y, z over the body's frames."""
+  xyz = np.stack(body.joints)[:, :, FIELDS_XYZ]
+  return float(np.sum(np.var(xyz, axis=0)))
+
+
+def main_actor(skeleton: Skeleton) -> Tuple[str, np.ndarray]:
+  """(body id, joints [num_frames, 25, 12]) of the body with the largest motion energy.
+
+  Frames where that body is absent are filled from the nearest frame where it is present (the
+  earlier one on a tie). Ties in energy go to the body seen first. Raises ValueError when no
+  frame has a body.
+  """
+  if not skeleton.bodies:
+    raise ValueError('no body in any frame')
+  energies = [(motion_energy(body), -order, body_id)
+              for order, (body_id, body) in enumerate(skeleton.bodies.items())]
+  body_id = max(energies)[2]
+  body = skeleton.bodies[body_id]
+  present = np.asarray(body.frames)
+  frames = np.arange(skeleton.num_frames)
+  after = np.clip(np.searchsorted(present, frames), 0, len(present) - 1)
+  before = np.clip(after - 1, 0, len(present) - 1)
+  use_before = np.abs(frames - present[before]) <= np.abs(present[after] - frames)
+  nearest = np.where(use_before, before, after)
+  return body_id, np.stack(body.joints)[nearest]
+
+
+def format_skeleton(frames: Sequence[Sequence[Tuple[str, np.ndarray]]],
+                    newline: str = '\r\n') -> str:
+  """The text of a `.skeleton` file: `frames[t]` lists (body id, joints [25, 12]).
+
+  Used to write fixtures and benchmark inputs; the info line's other 9 fields get the values a
+  tracked, unrestricted body has in the real files.
+  """
+  out = [str(len(frames))]
+  for bodies in frames:
+    out.append(str(len(bodies)))
+    for body_id, joints in bodies:
+      out.append(f'{body_id} 0 1 1 1 1 0 0.01 -0.2 2')
+      out.append(str(NUM_JOINTS))
+      for joint in np.asarray(joints):
+        fields = [f'{v:.7g}' for v in joint[:FIELD_TRACKING]] + [str(int(joint[FIELD_TRACKING]))]
+        out.append(' '.join(fields))
+  return newline.join(out) + newline
