@@ -94,7 +94,57 @@ def write_ntu(directory: str) -> None:
     f.write(NTU_MISSING_LIST)
 
 
-WRITERS = {NTU: write_ntu}
+# ------------------------------------------------------------------------------------------
+# Penn Action: labels/NNNN.mat as in the release (MATLAB v5, written with scipy).
+
+PENN_IMAGE = (480, 640)  # (height, width); `dimensions` stores [height, width, nframes]
+# clip id: (action, pose, train, nframes, with bbox, visibility rule)
+PENN_CLIPS = {
+    '0001': ('baseball_pitch', 'front', 1, 8, True, 'all'),
+    '0002': ('bench_press', 'left', -1, 5, False, 'some'),  # no bbox field
+    '0003': ('strum_guitar', 'front', 1, 4, True, 'all'),  # class not used
+    '0004': ('squat', 'right', 1, 6, True, 'none'),  # person invisible
+    '0005': ('golf_swing', 'back', -1, 6, True, 'all'),
+    '0006': ('pushup', 'front', 1, 4, True, 'all'),  # malformed: x has a wrong shape
+}
+PENN_MALFORMED = '0006'
+PENN_HIDDEN = (1, 5)  # (frame, joint) hidden in the 'some' clip
+
+
+def penn_xy(num_frames: int):
+  """x, y [nframes, 13] pixels: x = 10 + 5 j + t, y = 20 + 3 j + 2 t."""
+  t = np.arange(num_frames, dtype=np.float64)[:, None]
+  j = np.arange(13, dtype=np.float64)[None, :]
+  return 10 + 5 * j + t, 20 + 3 * j + 2 * t
+
+
+def penn_visibility(rule: str, num_frames: int) -> np.ndarray:
+  visibility = np.ones((num_frames, 13), np.uint8)
+  if rule == 'some':
+    visibility[PENN_HIDDEN] = 0
+  elif rule == 'none':
+    visibility[:, 3:] = 0  # 3 of 13 joints visible in every frame
+  return visibility
+
+
+def write_penn(directory: str) -> None:
+  import scipy.io  # pylint: disable=g-import-not-at-top
+  labels = os.path.join(directory, 'labels')
+  os.makedirs(labels, exist_ok=True)
+  for clip_id, (action, pose, train, frames, bbox, rule) in PENN_CLIPS.items():
+    x, y = penn_xy(frames)
+    if clip_id == PENN_MALFORMED:
+      x = x[:, :12]
+    mat = {'action': action, 'pose': pose, 'x': x, 'y': y,
+           'visibility': penn_visibility(rule, frames), 'train': np.array([[train]], float),
+           'dimensions': np.array([[PENN_IMAGE[0], PENN_IMAGE[1], frames]], float),
+           'nframes': np.array([[frames]], float)}
+    if bbox:
+      mat['bbox'] = np.column_stack([x.min(1), y.min(1), x.max(1), y.max(1)])
+    scipy.io.savemat(os.path.join(labels, f'{clip_id}.mat'), mat)
+
+
+WRITERS = {NTU: write_ntu, PENN: write_penn}
 
 
 def write_all(output_dir: str) -> None:

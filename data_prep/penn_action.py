@@ -1,0 +1,51 @@
+r"""Converts Penn Action label files to sequence records (SPEC §6.2).
+
+  python -m data_prep.penn_action --input_dir=Penn_Action --output_dir=out/penn_action \
+      [--num_workers=2] [--min_visible_joints=0.5] [--min_visible_frames=0.5]
+
+reads Penn_Action/labels/*.mat and writes `<split>-<view>-*.tfrecord` shards and a manifest
+(data_prep/README.md).
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from data_prep import conversion
+from data_prep import penn_action_dataset as penn
+from poem_cvmim import shards
+
+FLAGS = flags.FLAGS
+_DEFAULTS = penn.PennConfig(input_dir='', output_dir='')
+flags.DEFINE_string('input_dir', None, 'Penn Action root (holding labels/) or the labels dir.')
+flags.DEFINE_string('output_dir', None, 'Directory for the shards and manifest.json.')
+flags.DEFINE_float('min_visible_joints', _DEFAULTS.min_visible_joints,
+                   'A frame counts as visible when this fraction of its joints is visible.')
+flags.DEFINE_float('min_visible_frames', _DEFAULTS.min_visible_frames,
+                   'Clips with fewer visible frames than this fraction are dropped.')
+flags.DEFINE_integer('num_workers', conversion.default_workers(), 'Worker processes.')
+flags.DEFINE_integer('records_per_shard', shards.DEFAULT_RECORDS_PER_SHARD, 'Shard size.')
+flags.DEFINE_boolean('strict', False, 'Stop at the first malformed file instead of skipping.')
+flags.DEFINE_boolean('overwrite', False, 'Replace the shards of an earlier run.')
+
+
+def main(argv):
+  del argv
+  if not FLAGS.input_dir or not FLAGS.output_dir:
+    raise app.UsageError('--input_dir and --output_dir are required.')
+  try:
+    config = penn.PennConfig(
+        input_dir=FLAGS.input_dir, output_dir=FLAGS.output_dir,
+        min_visible_joints=FLAGS.min_visible_joints,
+        min_visible_frames=FLAGS.min_visible_frames, num_workers=FLAGS.num_workers,
+        strict=FLAGS.strict, overwrite=FLAGS.overwrite,
+        records_per_shard=FLAGS.records_per_shard)
+    manifest = penn.convert(config)
+  except (ValueError, FileNotFoundError, FileExistsError) as error:
+    sys.exit(f'error: {error}')
+  print(conversion.summarize(manifest))
+
+
+if __name__ == '__main__':
+  app.run(main)
