@@ -144,7 +144,115 @@ def write_penn(directory: str) -> None:
     scipy.io.savemat(os.path.join(labels, f'{clip_id}.mat'), mat)
 
 
-WRITERS = {NTU: write_ntu, PENN: write_penn}
+# ------------------------------------------------------------------------------------------
+# Human3.6M: a 3d-pose-baseline .h5 tree with a detection CSV, VideoPose3D .npz files and an
+# official D3_Positions .cdf.
+
+H36M_CAMERAS = ('54138969', '55011271', '58860488', '60457274')
+H36M_SIZES = {'54138969': (1002, 1000), '55011271': (1000, 1000), '58860488': (1000, 1000),
+              '60457274': (1002, 1000)}  # (height, width)
+# (subject, file stem as stored, frames); 'Photo' is the alias of 'TakingPhoto'.
+H36M_H5 = (('S1', 'Directions 1', 4), ('S9', 'Photo', 3))
+H36M_H5_MALFORMED = ('S5', 'Eating')  # '3D_positions' of shape (95, 2)
+H36M_VIDEOPOSE3D = (('S1', 'Directions 1', 4), ('S11', 'WalkDog', 3))
+H36M_CDF = ('S5', 'Directions', 3)
+H36M_CSV_MISSING = ('60457274', 3)  # (camera, frame) of S1 'Directions 1' without a row
+H36M_CSV_BAD_LINE = 6  # a row with a wrong number of columns
+COCO13 = ('NOSE_TIP', 'LEFT_SHOULDER', 'RIGHT_SHOULDER', 'LEFT_ELBOW', 'RIGHT_ELBOW',
+          'LEFT_WRIST', 'RIGHT_WRIST', 'LEFT_HIP', 'RIGHT_HIP', 'LEFT_KNEE', 'RIGHT_KNEE',
+          'LEFT_ANKLE', 'RIGHT_ANKLE')
+
+
+def h36m_pose(frame: int, subject: str) -> np.ndarray:
+  """[32, 3] world mm of a standing person near the origin (z up)."""
+  j = np.arange(32, dtype=np.float64)
+  shift = 10.0 * int(subject[1:])
+  return np.stack([40 * (j % 5) - 80 + 10 * frame + shift, 30 * (j % 3) - 30,
+                   100 + 50 * j], axis=-1)
+
+
+def h36m_poses(subject: str, frames: int) -> np.ndarray:
+  return np.stack([h36m_pose(t, subject) for t in range(frames)])
+
+
+def h36m_detection(camera_index: int, frame: int) -> np.ndarray:
+  """[13, 3] CSV detection (x, y, score), normalised."""
+  j = np.arange(13, dtype=np.float64)
+  return np.stack([0.3 + 0.01 * j + 0.001 * frame + 0.05 * camera_index,
+                   0.2 + 0.02 * j + 0.002 * frame, 0.9 - 0.01 * j], axis=-1)
+
+
+def videopose3d_2d(camera_index: int, frames: int) -> np.ndarray:
+  """[frames, 17, 2] pixels (x, y) of VideoPose3D joint k: (100 + 10 k + t + 7 c, 200 + 20 k + 2 t)."""
+  t = np.arange(frames, dtype=np.float64)[:, None]
+  k = np.arange(17, dtype=np.float64)[None, :]
+  return np.stack(np.broadcast_arrays(100 + 10 * k + t + 7 * camera_index,
+                                      200 + 20 * k + 2 * t), axis=-1)
+
+
+def _csv_entry(subject, action, camera_index, frame):
+  camera = H36M_CAMERAS[camera_index]
+  height, width = H36M_SIZES[camera]
+  values = [f'{v:.6f}' for v in h36m_detection(camera_index, frame).ravel()]
+  # Cameras are named by id, except the second, named by its 1-based index.
+  name = str(camera_index + 1) if camera_index == 1 else camera
+  return [subject, action, name, str(frame), str(width), str(height)] + values
+
+
+def h36m_csv() -> str:
+  header = ['subject', 'subaction', 'camera', 'frame', 'width', 'height'] + [
+      f'{n}_{c}' for n in COCO13 for c in ('x', 'y', 'score')]
+  rows = [header]
+  for frame in range(4):  # S1: cameras 1-2 as single entries, cameras 3-4 as a pair
+    rows.append(_csv_entry('S1', 'Directions 1', 0, frame))
+    rows.append(_csv_entry('S1', 'Directions 1', 1, frame))
+    if (H36M_CAMERAS[3], frame) != H36M_CSV_MISSING:
+      rows.append(_csv_entry('S1', 'Directions 1', 2, frame) +
+                  _csv_entry('S1', 'Directions 1', 3, frame))
+    else:
+      rows.append(_csv_entry('S1', 'Directions 1', 2, frame))
+  rows.insert(H36M_CSV_BAD_LINE - 1, ['S1', 'Directions 1', '54138969', '0', '1000'])
+  for frame in range(3):
+    for camera_index in range(4):
+      rows.append(_csv_entry('S9', 'TakingPhoto', camera_index, frame))
+  return ''.join(','.join(row) + '\n' for row in rows)
+
+
+def write_h36m(directory: str) -> None:
+  import cdflib.cdfwrite  # pylint: disable=g-import-not-at-top
+  import h5py  # pylint: disable=g-import-not-at-top
+  for subject, stem, frames in H36M_H5 + (H36M_H5_MALFORMED + (2,),):
+    folder = os.path.join(directory, 'h5', subject, 'MyPoses', '3D_positions')
+    os.makedirs(folder, exist_ok=True)
+    data = h36m_poses(subject, frames).reshape(frames, 96).T
+    if (subject, stem) == H36M_H5_MALFORMED:
+      data = data[:95]
+    with h5py.File(os.path.join(folder, f'{stem}.h5'), 'w') as f:
+      f.create_dataset('3D_positions', data=data, track_order=False)
+  with open(os.path.join(directory, 'detections.csv'), 'w') as f:
+    f.write(h36m_csv())
+  positions_3d, positions_2d = {}, {}
+  for subject, action, frames in H36M_VIDEOPOSE3D:
+    positions_3d.setdefault(subject, {})[action] = h36m_poses(subject, frames) / 1000.0
+    positions_2d.setdefault(subject, {})[action] = [videopose3d_2d(c, frames)
+                                                    for c in range(4)]
+  np.savez(os.path.join(directory, 'data_3d_h36m.npz'), positions_3d=positions_3d)
+  np.savez(os.path.join(directory, 'data_2d_h36m_gt.npz'), positions_2d=positions_2d,
+           metadata={'layout_name': 'h36m', 'num_joints': 17})
+  subject, stem, frames = H36M_CDF
+  folder = os.path.join(directory, 'cdf', subject, 'MyPoseFeatures', 'D3_Positions')
+  os.makedirs(folder, exist_ok=True)
+  path = os.path.join(folder, f'{stem}.cdf')
+  if os.path.exists(path):
+    os.remove(path)
+  writer = cdflib.cdfwrite.CDF(path)
+  writer.write_var({'Variable': 'Pose', 'Data_Type': cdflib.cdfwrite.CDF.CDF_DOUBLE,
+                    'Num_Elements': 1, 'Rec_Vary': True, 'Dim_Sizes': [frames, 96]},
+                   var_data=h36m_poses(subject, frames).reshape(1, frames, 96))
+  writer.close()
+
+
+WRITERS = {NTU: write_ntu, PENN: write_penn, H36M: write_h36m}
 
 
 def write_all(output_dir: str) -> None:

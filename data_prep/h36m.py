@@ -1,0 +1,53 @@
+r"""Converts Human3.6M to pair records: all 12 ordered camera pairs per frame (SPEC §6.1).
+
+One 3D source, optionally one 2D source (without one, 2D is the 3D projected with the shipped
+cameras):
+  python -m data_prep.h36m --output_dir=out/h36m --h5_dir=h36m [--csv=detections.csv]
+  python -m data_prep.h36m --output_dir=out/h36m --npz_3d=data_3d_h36m.npz \
+      [--npz_2d=data_2d_h36m_cpn_ft_h36m_dbb.npz]
+  python -m data_prep.h36m --output_dir=out/h36m --cdf_dir=H36M_ROOT
+with [--subjects=train|val|all|S1,S5] [--frame_stride=1] [--num_workers=2].
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from data_prep import conversion
+from data_prep import h36m_dataset as h36m
+from poem_cvmim import shards
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('output_dir', None, 'Directory for the shards and manifest.json.')
+flags.DEFINE_string('h5_dir', None, '3d-pose-baseline tree: <Subject>/MyPoses/3D_positions/*.h5')
+flags.DEFINE_string('npz_3d', None, 'VideoPose3D data_3d_h36m.npz.')
+flags.DEFINE_string('cdf_dir', None, 'Official tree: <Subject>/MyPoseFeatures/D3_Positions/*.cdf')
+flags.DEFINE_string('csv', None, '2D detections CSV (one entry or a pair per row).')
+flags.DEFINE_string('npz_2d', None, 'VideoPose3D data_2d_h36m_<detector>.npz.')
+flags.DEFINE_string('subjects', 'all', 'train (S1,S5-S8), val (S9,S11), all, or S1,S5,...')
+flags.DEFINE_integer('frame_stride', 1, 'Use every n-th frame.')
+flags.DEFINE_integer('num_workers', conversion.default_workers(), 'Worker processes.')
+flags.DEFINE_integer('records_per_shard', shards.DEFAULT_RECORDS_PER_SHARD, 'Shard size.')
+flags.DEFINE_boolean('strict', False, 'Stop at the first malformed input instead of skipping.')
+flags.DEFINE_boolean('overwrite', False, 'Replace the shards of an earlier run.')
+
+
+def main(argv):
+  del argv
+  if not FLAGS.output_dir:
+    raise app.UsageError('--output_dir is required.')
+  try:
+    config = h36m.H36mConfig(
+        output_dir=FLAGS.output_dir, h5_dir=FLAGS.h5_dir, npz_3d=FLAGS.npz_3d,
+        cdf_dir=FLAGS.cdf_dir, csv=FLAGS.csv, npz_2d=FLAGS.npz_2d, subjects=FLAGS.subjects,
+        frame_stride=FLAGS.frame_stride, num_workers=FLAGS.num_workers, strict=FLAGS.strict,
+        overwrite=FLAGS.overwrite, records_per_shard=FLAGS.records_per_shard)
+    manifest = h36m.convert(config)
+  except (ValueError, FileNotFoundError, FileExistsError) as error:
+    sys.exit(f'error: {error}')
+  print(conversion.summarize(manifest))
+
+
+if __name__ == '__main__':
+  app.run(main)
