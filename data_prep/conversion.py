@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import sys
 import time
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from poem_cvmim import shards
 
@@ -114,7 +114,10 @@ def _results(function, items, num_workers, chunk_size):
 
 
 def default_workers() -> int:
-  return max(1, min(len(os.sched_getaffinity(0)), os.cpu_count() or 1))
+  """The cores this process may use (all of them where the OS cannot say)."""
+  if hasattr(os, 'sched_getaffinity'):
+    return max(1, len(os.sched_getaffinity(0)))
+  return os.cpu_count() or 1
 
 
 def run(function: Callable, items: Sequence, writer: shards.DatasetWriter, name: str,
@@ -163,11 +166,3 @@ def summarize(manifest: dict) -> str:
     views = ', '.join(f'{v}={n}' for v, n in entry['views'].items()) or '-'
     lines.append(f'  {split:<6} {entry["num_records"]:>8}  {views}')
   return '\n'.join(lines)
-
-
-def parse_number_list(text: str, what: str) -> Iterable[int]:
-  """'1,2,5' -> (1, 2, 5), with an error naming the flag."""
-  try:
-    return tuple(int(value) for value in text.split(',') if value.strip())
-  except ValueError:
-    raise ValueError(f'{what} must be comma-separated integers, got {text!r}.') from None

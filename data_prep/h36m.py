@@ -9,14 +9,11 @@ cameras):
 with [--subjects=train|val|all|S1,S5] [--frame_stride=1] [--num_workers=2].
 """
 
-import sys
-
 from absl import app
 from absl import flags
 
-from data_prep import conversion
+from data_prep import converter_cli
 from data_prep import h36m_dataset as h36m
-from poem_cvmim import shards
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('output_dir', None, 'Directory for the shards and manifest.json.')
@@ -27,26 +24,21 @@ flags.DEFINE_string('csv', None, '2D detections CSV (one entry or a pair per row
 flags.DEFINE_string('npz_2d', None, 'VideoPose3D data_2d_h36m_<detector>.npz.')
 flags.DEFINE_string('subjects', 'all', 'train (S1,S5-S8), val (S9,S11), all, or S1,S5,...')
 flags.DEFINE_integer('frame_stride', 1, 'Use every n-th frame.')
-flags.DEFINE_integer('num_workers', conversion.default_workers(), 'Worker processes.')
-flags.DEFINE_integer('records_per_shard', shards.DEFAULT_RECORDS_PER_SHARD, 'Shard size.')
-flags.DEFINE_boolean('strict', False, 'Stop at the first malformed input instead of skipping.')
-flags.DEFINE_boolean('overwrite', False, 'Replace the shards of an earlier run.')
+converter_cli.define_common_flags(FLAGS)
 
 
 def main(argv):
   del argv
   if not FLAGS.output_dir:
     raise app.UsageError('--output_dir is required.')
-  try:
-    config = h36m.H36mConfig(
+
+  def convert():  # config errors too become a one-line message
+    return h36m.convert(h36m.H36mConfig(
         output_dir=FLAGS.output_dir, h5_dir=FLAGS.h5_dir, npz_3d=FLAGS.npz_3d,
         cdf_dir=FLAGS.cdf_dir, csv=FLAGS.csv, npz_2d=FLAGS.npz_2d, subjects=FLAGS.subjects,
-        frame_stride=FLAGS.frame_stride, num_workers=FLAGS.num_workers, strict=FLAGS.strict,
-        overwrite=FLAGS.overwrite, records_per_shard=FLAGS.records_per_shard)
-    manifest = h36m.convert(config)
-  except (ValueError, FileNotFoundError, FileExistsError) as error:
-    sys.exit(f'error: {error}')
-  print(conversion.summarize(manifest))
+        frame_stride=FLAGS.frame_stride, **converter_cli.common_values(FLAGS)))
+
+  converter_cli.run(convert)
 
 
 if __name__ == '__main__':

@@ -7,14 +7,11 @@ reads Penn_Action/labels/*.mat and writes `<split>-<view>-*.tfrecord` shards and
 (data_prep/README.md).
 """
 
-import sys
-
 from absl import app
 from absl import flags
 
-from data_prep import conversion
+from data_prep import converter_cli
 from data_prep import penn_action_dataset as penn
-from poem_cvmim import shards
 
 FLAGS = flags.FLAGS
 _DEFAULTS = penn.PennConfig(input_dir='', output_dir='')
@@ -24,27 +21,21 @@ flags.DEFINE_float('min_visible_joints', _DEFAULTS.min_visible_joints,
                    'A frame counts as visible when this fraction of its joints is visible.')
 flags.DEFINE_float('min_visible_frames', _DEFAULTS.min_visible_frames,
                    'Clips with fewer visible frames than this fraction are dropped.')
-flags.DEFINE_integer('num_workers', conversion.default_workers(), 'Worker processes.')
-flags.DEFINE_integer('records_per_shard', shards.DEFAULT_RECORDS_PER_SHARD, 'Shard size.')
-flags.DEFINE_boolean('strict', False, 'Stop at the first malformed file instead of skipping.')
-flags.DEFINE_boolean('overwrite', False, 'Replace the shards of an earlier run.')
+converter_cli.define_common_flags(FLAGS)
 
 
 def main(argv):
   del argv
   if not FLAGS.input_dir or not FLAGS.output_dir:
     raise app.UsageError('--input_dir and --output_dir are required.')
-  try:
-    config = penn.PennConfig(
+
+  def convert():  # config errors too become a one-line message
+    return penn.convert(penn.PennConfig(
         input_dir=FLAGS.input_dir, output_dir=FLAGS.output_dir,
         min_visible_joints=FLAGS.min_visible_joints,
-        min_visible_frames=FLAGS.min_visible_frames, num_workers=FLAGS.num_workers,
-        strict=FLAGS.strict, overwrite=FLAGS.overwrite,
-        records_per_shard=FLAGS.records_per_shard)
-    manifest = penn.convert(config)
-  except (ValueError, FileNotFoundError, FileExistsError) as error:
-    sys.exit(f'error: {error}')
-  print(conversion.summarize(manifest))
+        min_visible_frames=FLAGS.min_visible_frames, **converter_cli.common_values(FLAGS)))
+
+  converter_cli.run(convert)
 
 
 if __name__ == '__main__':

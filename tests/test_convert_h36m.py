@@ -3,6 +3,8 @@
 import collections
 import dataclasses
 import os
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -190,3 +192,14 @@ def test_action_aliases():
   assert h36m_sources.canonical_action('Photo 1') == 'TakingPhoto 1'
   assert h36m_sources.canonical_action('WalkDog') == 'WalkingDog'
   assert h36m_sources.canonical_action('Walking 1') == 'Walking 1'
+
+
+def test_entry_point_converts_and_summarises(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'data_prep.h36m', f'--h5_dir={H5_DIR}', '--subjects=S1',
+       f'--output_dir={tmp_path}/out', '--num_workers=1'], capture_output=True, text=True,
+      check=False, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert result.returncode == 0, result.stderr
+  assert 'h36m: 48 records, 0 skipped' in result.stdout
+  assert '[h36m] 1/1 sequences' in result.stderr
+  assert rr.manifest(tmp_path / 'out')['subjects'] == 'S1'

@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -119,3 +121,13 @@ def test_unreadable_file_is_skipped(tmp_path):
   assert any(s['source'].endswith('0007.mat') and 'not a readable' in s['reason']
              for s in manifest['skipped'])
   assert manifest['num_records'] == 3
+
+
+def test_entry_point_strict_error_is_one_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'data_prep.penn_action', f'--input_dir={ROOT}', '--strict',
+       f'--output_dir={tmp_path}/out', '--num_workers=1'], capture_output=True, text=True,
+      check=False, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith('error: ')
+  assert "0006.mat: field 'x'" in result.stderr

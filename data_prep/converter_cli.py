@@ -1,0 +1,42 @@
+"""Flags and error handling that the converter entry points share (no flags at import).
+
+An entry point calls `define_common_flags(FLAGS)` once at module level, builds its config
+with `**common_values(FLAGS)`, and runs its conversion through `run(...)`, which turns an input
+problem into a one-line `error: ...` exit instead of a traceback.
+"""
+
+import sys
+from typing import Callable
+
+from absl import flags
+
+from data_prep import conversion
+from poem_cvmim import shards
+
+
+def define_common_flags(flag_values: flags.FlagValues) -> None:
+  flags.DEFINE_integer('num_workers', conversion.default_workers(), 'Worker processes.',
+                       flag_values=flag_values)
+  flags.DEFINE_integer('records_per_shard', shards.DEFAULT_RECORDS_PER_SHARD, 'Shard size.',
+                       flag_values=flag_values)
+  flags.DEFINE_boolean('strict', False, 'Stop at the first malformed input instead of '
+                       'skipping it.', flag_values=flag_values)
+  flags.DEFINE_boolean('overwrite', False, 'Replace the shards of an earlier run.',
+                       flag_values=flag_values)
+
+
+def common_values(flag_values: flags.FlagValues) -> dict:
+  """The shared config fields, read from parsed flags."""
+  return {name: flag_values[name].value
+          for name in ('num_workers', 'records_per_shard', 'strict', 'overwrite')}
+
+
+def run(convert: Callable[[], object]) -> None:
+  """Runs `convert()` (returning a manifest or {part: manifest}) and prints a summary."""
+  try:
+    result = convert()
+  except (ValueError, FileNotFoundError, FileExistsError) as error:
+    sys.exit(f'error: {error}')
+  manifests = result.values() if 'dataset' not in result else [result]
+  for manifest in manifests:
+    print(conversion.summarize(manifest))
