@@ -85,19 +85,21 @@ class H36mConfig:
 
 
 def projected_views(poses17: np.ndarray, subject: str) -> dict:
-  """{camera id: (image size, [N, 13, 2] normalised (y, x), [N, 13] scores)} by projection."""
+  """{camera id: FrameTable} of the 13 joints projected into each camera (score 1)."""
   joints = poses17[:, keypoints.H36M17_TO_COCO13]
-  views = {}
-  for camera in h36m_cameras.load_cameras()[subject]:
-    views[camera.id] = (camera.image_size, h36m_cameras.project_normalized(joints, camera),
-                        np.ones(joints.shape[:2]))
-  return views
+  num = len(joints)
+  return {camera.id: sources.FrameTable(
+              np.arange(num), np.tile([camera.image_size], (num, 1)),
+              h36m_cameras.project_normalized(joints, camera), np.ones(joints.shape[:2]))
+          for camera in h36m_cameras.load_cameras()[subject]}
 
 
 def _pair_example(seq, frame, a, b, views, poses_yxz):
-  (size_a, points_a, scores_a), (size_b, points_b, scores_b) = views[a][frame], views[b][frame]
+  (table_a, row_a), (table_b, row_b) = views[a], views[b]
   return records.make_example(
-      [size_a, size_b], np.stack([points_a, points_b]), np.stack([scores_a, scores_b]),
+      [table_a.image_sizes[row_a], table_b.image_sizes[row_b]],
+      np.stack([table_a.points[row_a], table_b.points[row_b]]),
+      np.stack([table_a.scores[row_a], table_b.scores[row_b]]),
       keypoints_3d=np.stack([poses_yxz[frame]] * 2),
       metadata={'subject': [seq.subject] * 2, 'subaction': [seq.action] * 2,
                 'camera': [a, b], 'frame_index': [frame] * 2,
@@ -105,7 +107,7 @@ def _pair_example(seq, frame, a, b, views, poses_yxz):
 
 
 def convert_sequence(item) -> conversion.Result:
-  """Worker: (Sequence3D, detections {camera: {frame: Detection}} or None, stride) -> pairs."""
+  """Worker: (Sequence3D, detections {camera: FrameTable} or None, stride) -> pair records."""
   seq, detections, stride = item
   result = conversion.Result()
   poses = seq.poses if seq.poses is not None else sources.read_poses(seq.path)
@@ -115,18 +117,17 @@ def convert_sequence(item) -> conversion.Result:
   if detections is None:
     if seq.subject not in h36m_cameras.load_cameras():
       return result.skip(seq.source, f'no camera parameters for subject {seq.subject}')
-    projected = projected_views(poses17, seq.subject)
-    views = {c: {t: (size, points[t], scores[t]) for t in frames}
-             for c, (size, points, scores) in projected.items()}
-  else:
-    views = {c: {t: (d.image_size, d.points, d.scores) for t, d in by_frame.items()}
-             for c, by_frame in detections.items()}
+    detections = projected_views(poses17, seq.subject)
   missing = 0
   for frame in frames:
-    present = [c for c in h36m_cameras.CAMERA_IDS if frame in views.get(c, {})]
-    missing += NUM_CAMERAS - len(present)
-    for a in present:
-      for b in present:
+    views = {}
+    for camera_id in h36m_cameras.CAMERA_IDS:
+      row = detections[camera_id].row(frame) if camera_id in detections else None
+      if row is not None:
+        views[camera_id] = (detections[camera_id], row)
+    missing += NUM_CAMERAS - len(views)
+    for a in views:
+      for b in views:
         if a != b:
           example = _pair_example(seq, frame, a, b, views, poses_yxz)
           result.outputs.append(conversion.Output(records.serialize(example),

@@ -133,14 +133,29 @@ def read_videopose3d(path: str) -> List[Sequence3D]:
 
 
 @dataclasses.dataclass
-class Detection:
-  image_size: Tuple[int, int]  # (height, width)
-  points: np.ndarray  # [13, 2] (y, x) normalised
-  scores: np.ndarray  # [13]
+class FrameTable:
+  """The 2D of one camera over one sequence: a row per frame in `frames` (sorted, unique)."""
+  frames: np.ndarray  # [n] frame indices
+  image_sizes: np.ndarray  # [n, 2] (height, width)
+  points: np.ndarray  # [n, 13, 2] (y, x) normalised
+  scores: np.ndarray  # [n, 13]
+
+  @classmethod
+  def build(cls, frames, image_sizes, points, scores) -> 'FrameTable':
+    """From rows in any order; for a frame given twice, the later row wins."""
+    frames = np.asarray(frames, np.int64)
+    last = len(frames) - 1 - np.unique(frames[::-1], return_index=True)[1]
+    return cls(frames[last], np.asarray(image_sizes, np.int64)[last],
+               np.asarray(points, np.float32)[last], np.asarray(scores, np.float32)[last])
+
+  def row(self, frame: int) -> Optional[int]:
+    """Row of `frame`, or None when the camera has no 2D for it."""
+    index = int(np.searchsorted(self.frames, frame))
+    return index if index < len(self.frames) and self.frames[index] == frame else None
 
 
-# {(subject, canonical action): {camera id: {frame index: Detection}}}
-Detections = Dict[Tuple[str, str], Dict[str, Dict[int, Detection]]]
+# {(subject, canonical action): {camera id: FrameTable}}
+Detections = Dict[Tuple[str, str], Dict[str, FrameTable]]
 
 
 def read_videopose3d_2d(path: str) -> Detections:
@@ -156,9 +171,11 @@ def read_videopose3d_2d(path: str) -> Detections:
       for camera_id, points in zip(h36m_cameras.CAMERA_IDS, views):
         height, width = cameras[camera_id].image_size
         points = np.asarray(points, np.float64)[:, to_13]
-        normalized = np.stack([points[..., 1] / height, points[..., 0] / width], axis=-1)
-        by_camera[camera_id] = {t: Detection((height, width), normalized[t], np.ones(13))
-                                for t in range(len(points))}
+        num = len(points)
+        by_camera[camera_id] = FrameTable(
+            np.arange(num), np.tile([[height, width]], (num, 1)),
+            np.stack([points[..., 1] / height, points[..., 0] / width], axis=-1).astype(
+                np.float32), np.ones((num, 13), np.float32))
   return detections
 
 
@@ -174,22 +191,21 @@ def _camera_id(text: str) -> str:
 def _csv_entry(fields):
   subject, action, camera, frame, width, height = fields[:6]
   values = np.asarray([float(v) for v in fields[6:]], np.float64).reshape(13, 3)
-  size = (int(float(height)), int(float(width)))
-  return ((subject.strip(), canonical_action(action)), _camera_id(camera),
-          int(float(frame)), Detection(size, values[:, [1, 0]], values[:, 2]))
+  return ((subject.strip(), canonical_action(action)), _camera_id(camera), int(float(frame)),
+          (int(float(height)), int(float(width))), values)
 
 
 def read_detection_csv(path: str, on_bad_row) -> Detections:
   """Detections of a CSV; `on_bad_row(MalformedInput)` is called for each unreadable row."""
-  detections = {}
+  rows = {}  # (key, camera) -> ([frames], [sizes], [points], [scores])
   with open(path, newline='') as f:
     for line, row in enumerate(csv.reader(f), start=1):
       if not row or (line == 1 and not _is_number(row[3] if len(row) > 3 else '')):
         continue  # blank line or header
       if len(row) not in (CSV_ENTRY_FIELDS, 2 * CSV_ENTRY_FIELDS):
-        on_bad_row(conversion.MalformedInput(path, f'row has {len(row)} columns, expected '
-                                  f'{CSV_ENTRY_FIELDS} (one entry) or {2 * CSV_ENTRY_FIELDS} '
-                                  '(a pair)', line))
+        on_bad_row(conversion.MalformedInput(
+            path, f'row has {len(row)} columns, expected {CSV_ENTRY_FIELDS} (one entry) or '
+            f'{2 * CSV_ENTRY_FIELDS} (a pair)', line))
         continue
       try:
         entries = [_csv_entry(row[i:i + CSV_ENTRY_FIELDS])
@@ -197,8 +213,13 @@ def read_detection_csv(path: str, on_bad_row) -> Detections:
       except ValueError as error:
         on_bad_row(conversion.MalformedInput(path, str(error), line))
         continue
-      for key, camera_id, frame, detection in entries:
-        detections.setdefault(key, {}).setdefault(camera_id, {})[frame] = detection
+      for key, camera_id, frame, size, values in entries:
+        table = rows.setdefault((key, camera_id), ([], [], [], []))
+        for column, value in zip(table, (frame, size, values[:, [1, 0]], values[:, 2])):
+          column.append(value)
+  detections = {}
+  for (key, camera_id), columns in sorted(rows.items()):
+    detections.setdefault(key, {})[camera_id] = FrameTable.build(*columns)
   return detections
 
 

@@ -203,3 +203,14 @@ def test_entry_point_converts_and_summarises(tmp_path):
   assert 'h36m: 48 records, 0 skipped' in result.stdout
   assert '[h36m] 1/1 sequences' in result.stderr
   assert rr.manifest(tmp_path / 'out')['subjects'] == 'S1'
+
+
+def test_frame_table_sorts_rows_and_keeps_the_later_duplicate():
+  table = h36m_sources.FrameTable.build(
+      [5, 2, 5], [[10, 10], [20, 20], [30, 30]], np.zeros((3, 13, 2)), [[1.0] * 13,
+                                                                        [2.0] * 13,
+                                                                        [3.0] * 13])
+  assert table.frames.tolist() == [2, 5]
+  assert table.image_sizes.tolist() == [[20, 20], [30, 30]]
+  assert table.row(5) == 1 and table.row(2) == 0
+  assert table.row(3) is None and table.row(9) is None
