@@ -132,15 +132,18 @@ def pair_split(names, benchmark: str) -> str:
   return TRAIN if all(n.camera in XVIEW_TRAIN_CAMERAS for n in names) else TEST
 
 
-def convert_pair_group(item) -> conversion.Result:
-  """Worker: (paths of one motion seen by several cameras, benchmark, stride) -> pairs.
+@dataclasses.dataclass
+class _CameraView:
+  """One camera's file of a motion, cut to the common length."""
+  name: skeleton.SampleName
+  points: np.ndarray  # [T, 13, 2]
+  scores: np.ndarray  # [T, 13]
+  points_3d: np.ndarray  # [T, 13, 3]
 
-  Frames are aligned by index and the clips truncated to the shortest; every ordered pair of
-  cameras gives a record per `stride`-th frame.
-  """
-  paths, benchmark, stride = item
-  result = conversion.Result()
-  views = []
+
+def _camera_views(paths, result):
+  """The main actor of each readable file, truncated to the shortest; skips the others."""
+  found = []
   for path in paths:
     try:
       joints, reason = _main_actor(path)
@@ -150,32 +153,44 @@ def convert_pair_group(item) -> conversion.Result:
     if joints is None:
       result.skip(path, reason)
     else:
-      views.append((skeleton.parse_name(path), joints))
+      found.append((skeleton.parse_name(path), joints))
+  length = min((len(joints) for _, joints in found), default=0)
+  return [_CameraView(name, *keypoints_2d(joints[:length]), keypoints_3d(joints[:length]))
+          for name, joints in found]
+
+
+def _pair_example(a: _CameraView, b: _CameraView, frame: int) -> bytes:
+  motion = a.name
+  return records.serialize(records.make_example(
+      [[IMAGE_HEIGHT, IMAGE_WIDTH]] * 2, np.stack([a.points[frame], b.points[frame]]),
+      np.stack([a.scores[frame], b.scores[frame]]),
+      keypoints_3d=np.stack([a.points_3d[frame], b.points_3d[frame]]),
+      profile_3d=keypoints.STD_3D13,
+      metadata={'subject': [f'P{motion.performer:03d}'] * 2,
+                'camera': [f'C{a.name.camera:03d}', f'C{b.name.camera:03d}'],
+                'view': [a.name.view, b.name.view], 'frame_index': [frame] * 2,
+                'subaction': [f'R{motion.replication:03d}'] * 2,
+                'source_id': (f'S{motion.setup:03d}P{motion.performer:03d}'
+                              f'R{motion.replication:03d}A{motion.action:03d}')}))
+
+
+def convert_pair_group(item) -> conversion.Result:
+  """Worker: (paths of one motion seen by several cameras, benchmark, stride) -> pairs.
+
+  Frames are aligned by index and the clips truncated to the shortest; every ordered pair of
+  cameras gives a record per `stride`-th frame.
+  """
+  paths, benchmark, stride = item
+  result = conversion.Result()
+  views = _camera_views(paths, result)
   if len(views) < 2:
     return result
-  length = min(len(joints) for _, joints in views)
-  points = [keypoints_2d(joints[:length]) for _, joints in views]
-  points_3d = [keypoints_3d(joints[:length]) for _, joints in views]
-  sizes = [[IMAGE_HEIGHT, IMAGE_WIDTH]] * 2
-  first = views[0][0]
-  group = f'S{first.setup:03d}P{first.performer:03d}R{first.replication:03d}A{first.action:03d}'
-  for frame in range(0, length, stride):
-    for a in range(len(views)):
-      for b in range(len(views)):
-        if a == b:
-          continue
-        names = (views[a][0], views[b][0])
-        example = records.make_example(
-            sizes, np.stack([points[a][0][frame], points[b][0][frame]]),
-            np.stack([points[a][1][frame], points[b][1][frame]]),
-            keypoints_3d=np.stack([points_3d[a][frame], points_3d[b][frame]]),
-            profile_3d=keypoints.STD_3D13,
-            metadata={'subject': [f'P{first.performer:03d}'] * 2,
-                      'camera': [f'C{n.camera:03d}' for n in names],
-                      'view': [n.view for n in names], 'frame_index': [frame] * 2,
-                      'subaction': [f'R{first.replication:03d}'] * 2, 'source_id': group})
-        result.outputs.append(conversion.Output(records.serialize(example),
-                                                pair_split(names, benchmark)))
+  for frame in range(0, len(views[0].points), stride):
+    for a in views:
+      for b in views:
+        if a is not b:
+          result.outputs.append(conversion.Output(
+              _pair_example(a, b, frame), pair_split((a.name, b.name), benchmark)))
   return result
 
 
