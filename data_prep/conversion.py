@@ -120,6 +120,11 @@ def default_workers() -> int:
   return os.cpu_count() or 1
 
 
+def log_to_stderr(message: str) -> None:
+  """Where converters report progress by default (stdout keeps the summary)."""
+  print(message, file=sys.stderr, flush=True)
+
+
 def run(function: Callable, items: Sequence, writer: shards.DatasetWriter, name: str,
         num_workers: int = 1, strict: bool = False, chunk_size: int = DEFAULT_CHUNK_SIZE,
         log: Callable = None, unit: str = 'files') -> dict:
@@ -129,7 +134,7 @@ def run(function: Callable, items: Sequence, writer: shards.DatasetWriter, name:
     MalformedInput: With `strict`, at the first malformed item (nothing is renamed into place:
       the writer's shards stay hidden temporary files).
   """
-  log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+  log = log or log_to_stderr
   counters = {'items': 0, 'records': 0, 'skipped': 0, 'malformed': 0}
   start = last = time.time()
   for result in _results(function, items, num_workers, chunk_size):
@@ -159,7 +164,7 @@ def _progress_line(name, counters, total, seconds, unit):
 
 
 def summarize(manifest: dict) -> str:
-  """A short table of a converted directory: records per split and view."""
+  """A short table of a record directory (converted or generated): records per split, view."""
   lines = [f'{manifest["dataset"]}: {manifest["num_records"]} records, '
            f'{len(manifest["skipped"])} skipped']
   for split, entry in manifest['splits'].items():

@@ -238,15 +238,12 @@ def _convert_part(config, part, log):
     else:
       items = _groups(kept, config.benchmark, config.pair_frame_stride)
       function, unit = convert_pair_group, 'motions'
-    counters = conversion.run(function, items, writer, f'{DATASET}/{part}', config.num_workers,
-                              config.strict, log=log, unit=unit)
+    conversion.run(function, items, writer, f'{DATASET}/{part}', config.num_workers,
+                   config.strict, log=log, unit=unit)
   except BaseException:
     writer.abort()
     raise
-  manifest = writer.close(_manifest_extra(config, part))
-  log_fn = log or print
-  log_fn(f'[{DATASET}/{part}] {counters["records"]} records in {counters["seconds"]:.1f} s')
-  return manifest
+  return writer.close(_manifest_extra(config, part))
 
 
 def _manifest_extra(config, part):

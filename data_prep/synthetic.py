@@ -11,6 +11,7 @@ import sys
 from absl import app
 from absl import flags
 
+from data_prep import conversion
 from data_prep import synthetic_dataset
 from data_prep import synthetic_motion as motion
 
@@ -54,7 +55,8 @@ def main(argv):
     manifests = synthetic_dataset.generate(config, FLAGS.output_dir, overwrite=FLAGS.overwrite)
   except (ValueError, FileExistsError) as error:
     sys.exit(f'error: {error}')
-  print(synthetic_dataset.summarize(manifests))
+  for manifest in manifests.values():
+    print(conversion.summarize(manifest))
 
 
 if __name__ == '__main__':

@@ -189,13 +189,3 @@ def generate(config: SyntheticConfig, output_dir: str, overwrite: bool = False,
     log(f'[synthetic] {view_set}: {manifests[view_set]["num_records"]} records '
         f'({time.time() - start:.1f} s)')
   return manifests
-
-
-def summarize(manifests: dict) -> str:
-  """A short human-readable table of what was written."""
-  lines = ['part        split  records  views']
-  for part, manifest in manifests.items():
-    for split, entry in manifest['splits'].items():
-      view_counts = ', '.join(f'{v}={n}' for v, n in entry['views'].items()) or '-'
-      lines.append(f'{part:<11} {split:<6} {entry["num_records"]:>7}  {view_counts}')
-  return '\n'.join(lines)

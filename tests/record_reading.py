@@ -1,7 +1,6 @@
 """Test helpers: read converted shards back as plain Python values, by key."""
 
 import glob
-import json
 import os
 
 import tensorflow as tf
@@ -39,11 +38,6 @@ def point_3d(example: dict, joint: str, index: int) -> tuple:
 
 def score(example: dict, joint: str, index: int) -> float:
   return example[records.score_key_2d(joint)][index]
-
-
-def manifest(directory: str) -> dict:
-  with open(os.path.join(directory, 'manifest.json')) as f:
-    return json.load(f)
 
 
 def leftovers(directory: str) -> list:

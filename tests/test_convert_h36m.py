@@ -15,6 +15,7 @@ from data_prep import h36m_cameras
 from data_prep import h36m_dataset as h36m
 from data_prep import h36m_sources
 from poem_cvmim import keypoints
+from poem_cvmim import shards
 from tests import record_reading as rr
 from tests.testdata import make_fixtures as fx
 
@@ -202,7 +203,7 @@ def test_entry_point_converts_and_summarises(tmp_path):
   assert result.returncode == 0, result.stderr
   assert 'h36m: 48 records, 0 skipped' in result.stdout
   assert '[h36m] 1/1 sequences' in result.stderr
-  assert rr.manifest(tmp_path / 'out')['subjects'] == 'S1'
+  assert shards.read_manifest(str(tmp_path / 'out'))['subjects'] == 'S1'
 
 
 def test_frame_table_sorts_rows_and_keeps_the_later_duplicate():

@@ -11,6 +11,7 @@ import scipy.io
 
 from data_prep import conversion
 from data_prep import penn_action_dataset as penn
+from poem_cvmim import shards
 from tests import record_reading as rr
 from tests.testdata import make_fixtures as fx
 
@@ -50,7 +51,7 @@ def test_fixture_fields_read_as_in_the_release():
 
 def test_counts_drops_and_views(converted):
   out, manifest = converted
-  assert manifest == rr.manifest(out)
+  assert manifest == shards.read_manifest(str(out))
   assert manifest['classes'] == list(penn.CLASSES) and len(penn.CLASSES) == 14
   assert 'strum_guitar' not in manifest['classes']
   assert manifest['views'] == ['back', 'front', 'left']  # from the data ('right' dropped)
