@@ -5,9 +5,11 @@ r"""The main job: the whole pipeline on the synthetic set, ending in a per-view 
 1. generates the synthetic multi-view set (SPEC §6.4);
 2. trains CV-MIM on its pair records;
 3. computes per-frame features of the penn-like clips: CV-MIM's z_p and raw 2D keypoints;
-4. runs the single-shot cross-view protocol (train on one view, test on all) for both over
+4. measures cross-view retrieval on the held-out subjects' clips (Hit@k of z_p against raw
+   keypoints; how often z_v's nearest neighbour comes from the same camera);
+5. runs the single-shot cross-view protocol (train on one view, test on all) for both over
    several seeds with the Temporal ConvNet;
-5. prints the table (Markdown) and writes it, with every run's JSON, under --output_dir.
+6. prints the table (Markdown) and writes it, with every run's JSON, under --output_dir.
 Scale it up with --num_subjects, --clips_per_class, --cvmim_steps, --classifier_steps, --seeds.
 """
 
@@ -27,6 +29,7 @@ from poem_cvmim import classify
 from poem_cvmim import configs
 from poem_cvmim import features
 from poem_cvmim import protocols
+from poem_cvmim import retrieval
 from poem_cvmim import trainer
 
 CVMIM, RAW = 'CV-MIM', 'Raw keypoints'
@@ -41,7 +44,8 @@ class QuickstartConfig:
   cvmim_steps: int = 1200
   classifier: classify.ClassifierConfig = classify.PRESETS['synthetic']
   seeds: tuple = (0, 1, 2)
-  downsample_rate: int = 2  # Penn's rate (SPEC §7.1)
+  downsample_rate: int = 2  # Penn's rate
+  retrieval_frame_stride: int = 4  # every 4th frame of each test clip is a query
   seed: int = 0
 
   def __post_init__(self):
@@ -66,9 +70,9 @@ def run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
     log(f'[quickstart {time.time() - start:6.0f} s] {message}')
 
   data_dir = os.path.join(output_dir, 'data')
-  stage('1/4 generating the synthetic multi-view set')
+  stage('1/5 generating the synthetic multi-view set')
   synthetic.generate(config.data, data_dir, overwrite=True, log=log)
-  stage(f'2/4 training CV-MIM ({config.cvmim_steps} steps, batch {config.cvmim_batch_size})')
+  stage(f'2/5 training CV-MIM ({config.cvmim_steps} steps, batch {config.cvmim_batch_size})')
   cvmim_dir = os.path.join(output_dir, 'cvmim')
   train_config = configs.TrainConfig(
       input_table=os.path.join(data_dir, synthetic.PAIRS_DIR, 'train-*'),
@@ -76,7 +80,7 @@ def run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
       checkpoint_interval=config.cvmim_steps, summary_interval=max(1, config.cvmim_steps // 10),
       shuffle_buffer_size=8192, seed=config.seed)
   trainer.Trainer(train_config, log=log).train()
-  stage('3/4 computing per-frame features (CV-MIM z_p and raw keypoints)')
+  stage('3/5 computing per-frame features (CV-MIM z_p and raw keypoints)')
   sequences = os.path.join(data_dir, config.view_set)
   feature_dirs = {}
   for name, source in ((CVMIM, cvmim_dir), (RAW, features.RAW)):
@@ -85,7 +89,11 @@ def run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
     features.write_feature_table(sequences, feature_dirs[name], features.load_embedder(source),
                                  downsample_rate=config.downsample_rate, overwrite=True,
                                  log=lambda _: None)
-  stage(f'4/4 single-shot cross-view protocol, seeds {list(config.seeds)}')
+  stage('4/5 cross-view retrieval on the test subjects\' clips')
+  retrieval_summary = cross_view_retrieval(cvmim_dir, sequences, config.retrieval_frame_stride)
+  with open(os.path.join(output_dir, 'retrieval.json'), 'w') as f:
+    json.dump(retrieval_summary, f, indent=2)
+  stage(f'5/5 single-shot cross-view protocol, seeds {list(config.seeds)}')
   results_dir = os.path.join(output_dir, 'runs')
   results = []
   for name, directory in feature_dirs.items():
@@ -95,7 +103,25 @@ def run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
   markdown = protocols.write_table(table, os.path.join(output_dir, 'single_shot_table'))
   stage('done')
   return {'table': table, 'markdown': markdown, 'results': results,
-          'seconds': time.time() - start}
+          'retrieval': retrieval_summary, 'seconds': time.time() - start}
+
+
+def cross_view_retrieval(run_dir: str, sequence_dir: str, frame_stride: int) -> dict:
+  """Hit@1/5/10 over every ordered pair of views of the test clips, for z_p of the trained
+  encoder and for raw keypoints, and the same-camera rate of z_v's and z_p's neighbours."""
+  frames = retrieval.load_multiview_frames(sequence_dir, 'test', frame_stride)
+  algorithm, _, step = trainer.load_algorithm(run_dir)
+  pose, view = {}, {}
+  for name, data in frames.items():
+    pose[name], view[name] = (e.numpy() for e in algorithm.embed(
+        tf.constant(data['poses'], tf.float32)))
+  raw = {name: data['poses'].reshape(len(data['poses']), -1) for name, data in frames.items()}
+  return {'step': step, 'num_queries_per_view': len(next(iter(frames.values()))['clips']),
+          'hit_rates': {'z_p': retrieval.cross_view_hit_rates(pose, frames)['mean'],
+                        'raw': retrieval.cross_view_hit_rates(raw, frames)['mean']},
+          'same_view_rate': {'z_v': retrieval.same_view_rate(view, frames),
+                             'z_p': retrieval.same_view_rate(pose, frames),
+                             'chance': 1.0 / len(frames)}}
 
 
 def view_gains(results: list) -> dict:
@@ -116,6 +142,8 @@ flags.DEFINE_integer('clips_per_class', None, 'Synthetic clips per class and sub
 flags.DEFINE_integer('cvmim_steps', None, 'CV-MIM training steps (1200).')
 flags.DEFINE_integer('classifier_steps', None, 'Classifier training steps (300).')
 flags.DEFINE_list('seeds', None, 'Classifier seeds (0,1,2).')
+flags.DEFINE_boolean('standardize_features', True,
+                     'Standardise classifier inputs with the training clips\' statistics.')
 
 
 def config_from_flags() -> QuickstartConfig:
@@ -133,6 +161,9 @@ def config_from_flags() -> QuickstartConfig:
                                                   num_steps=FLAGS.classifier_steps)
   if FLAGS.seeds:
     overrides['seeds'] = tuple(int(s) for s in FLAGS.seeds)
+  if not FLAGS.standardize_features:
+    overrides['classifier'] = dataclasses.replace(
+        overrides.get('classifier', config.classifier), standardize_features=False)
   return dataclasses.replace(config, **overrides)
 
 
@@ -147,10 +178,18 @@ def main(argv):
     sys.exit(f'error: {error}')
   gains = view_gains(outcome['results'])
   with open(os.path.join(FLAGS.output_dir, 'summary.json'), 'w') as f:
-    json.dump({'seconds': outcome['seconds'], 'gain_points_per_view': gains}, f, indent=2)
+    json.dump({'seconds': outcome['seconds'], 'gain_points_per_view': gains,
+               'retrieval': outcome['retrieval']}, f, indent=2)
   print('\nSingle-shot cross-view top-1 (%) on all test views of the synthetic penn-like set,'
         f' mean ± std over {len(config.seeds)} seeds (columns: the training view):\n')
   print(outcome['markdown'])
+  hits = outcome['retrieval']['hit_rates']
+  print('\nCross-view retrieval on the test clips, Hit@1 / @5 / @10 (%): z_p '
+        + ' / '.join(f'{100 * hits["z_p"][k]:.1f}' for k in (1, 5, 10)) + ', raw keypoints '
+        + ' / '.join(f'{100 * hits["raw"][k]:.1f}' for k in (1, 5, 10))
+        + f'; z_v nearest neighbour from the same camera '
+        f'{100 * outcome["retrieval"]["same_view_rate"]["z_v"]:.0f} % (chance '
+        f'{100 * outcome["retrieval"]["same_view_rate"]["chance"]:.0f} %)')
   print('\nCV-MIM gain over raw keypoints (points): '
         + ', '.join(f'{view} {gain:+.1f}' for view, gain in gains.items()))
   print(f'Wall time {outcome["seconds"] / 60:.1f} min. Tables: '

@@ -151,9 +151,11 @@ class Algorithm(abc.ABC):
     return [v for net in self.networks().values() for v in net.non_trainable_variables]
 
   def checkpoint_items(self) -> dict:
-    """Everything a checkpoint must hold: networks and optimizers by name."""
+    """Everything a checkpoint must hold: networks, optimizers and dropout seed states."""
     items = dict(self.networks())
     items.update({f'{name}_optimizer': opt for name, opt in self.optimizers.items()})
+    items['random_states'] = {name: models.seed_states(network)
+                              for name, network in self.networks().items()}
     return items
 
   def embed(self, inputs):
@@ -233,6 +235,10 @@ class Disentangle(Algorithm):
     t['encoder/regularization_loss'] = c.regularization_loss_weight * (anchor_kl + positive_kl)
     t['encoder/view_loss'] = 2.0 * c.view_loss_weight * _jsd(anchor_pose, positive_pose)
     encoder_total = sum(t.values())
+    # How far the cross-view MI term is from its optimum (0 = anchors and positives perfectly
+    # matched); logged only, not part of any loss.
+    t['encoder/view_loss_gap'] = (t['encoder/view_loss']
+                                  - 2.0 * c.view_loss_weight * losses.JSD_MINIMUM)
     totals = {}
     if c.use_prior:
       anchor_prior, anchor_d = self._prior(anchor_pose, anchor_view)

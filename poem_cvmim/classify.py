@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from poem_cvmim import action_recognition
 from poem_cvmim import features as features_lib
+from poem_cvmim import models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,9 @@ class ClassifierConfig:
   ema_momentum: float = 0.99
   checkpoint_interval: int = 1000
   steps_per_loop: int = 50
+  # Standardise each feature dimension with the training clips' mean and std (kept in the
+  # checkpoint). False feeds features as they are (mean 0, std 1 stored).
+  standardize_features: bool = True
 
   def __post_init__(self):
     if self.classifier not in action_recognition.CLASSIFIER_TYPES:
@@ -65,7 +69,7 @@ class TrainedClassifier:
 def _checkpoint(model, optimizer, mean, std) -> tf.train.Checkpoint:
   """The one layout of a classifier run's checkpoint (training and re-evaluation share it)."""
   return tf.train.Checkpoint(model=model, optimizer=optimizer, feature_mean=mean,
-                             feature_std=std)
+                             feature_std=std, random_states=models.seed_states(model))
 
 
 def restore_classifier(run_dir: str, classifier_type: str, input_shape,
@@ -84,7 +88,10 @@ def restore_classifier(run_dir: str, classifier_type: str, input_shape,
   return TrainedClassifier(model, mean, std)
 
 
-def _standardization(train: features_lib.FeatureSet):
+def _standardization(train: features_lib.FeatureSet, standardize: bool = True):
+  if not standardize:
+    dim = train.features.shape[-1]
+    return np.zeros(dim, np.float32), np.ones(dim, np.float32)
   mean = train.features.mean(axis=(0, 1))
   std = train.features.std(axis=(0, 1)) + 1e-6  # a constant dimension is left unscaled
   return mean.astype(np.float32), std.astype(np.float32)
@@ -113,7 +120,7 @@ def train_classifier(config: ClassifierConfig, train: features_lib.FeatureSet,
     optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=True,
                                       ema_momentum=config.ema_momentum)
     optimizer.build(model.trainable_variables)
-    mean, std = _standardization(train)
+    mean, std = _standardization(train, config.standardize_features)
     mean, std = tf.Variable(mean, trainable=False), tf.Variable(std, trainable=False)
   manager = None
   if output_dir:

@@ -11,6 +11,8 @@ import tensorflow as tf
 MEASURES = ('GAN', 'JSD', 'KL', 'RKL', 'H2', 'W1')
 GENERATOR_LOSS_KINDS = ('NS', 'MM')  # non-saturating, minimax
 _LOG_2 = math.log(2.0)
+# The JSD estimator's infimum: softplus terms at 0 leave -2 log 2 (perfectly separated scores).
+JSD_MINIMUM = -2.0 * _LOG_2
 # Smallest count a masked mean divides by (an empty mask gives 0, not NaN).
 _COUNT_EPSILON = 1e-12
 

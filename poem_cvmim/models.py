@@ -24,6 +24,16 @@ LOGVAR_BOUND = 10.0
 SHARED_BLOCKS = ('flatten', 'fc0')
 
 
+def seed_states(model: keras.layers.Layer) -> list:
+  """The state variables of the random-seed generators (dropout) of every layer of `model`.
+
+  Keras keeps them outside TensorFlow's object graph, so checkpoints list them explicitly:
+  a resumed run then draws the dropout masks the uninterrupted run would have drawn.
+  """
+  return [layer.seed_generator.state for layer in model._flatten_layers()  # pylint: disable=protected-access
+          if isinstance(getattr(layer, 'seed_generator', None), keras.random.SeedGenerator)]
+
+
 def _dense(units, initializer, max_norm, name=None, activation=None):
   constraint = keras.constraints.MaxNorm(max_norm) if max_norm > 0.0 else None
   return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer,
@@ -32,20 +42,33 @@ def _dense(units, initializer, max_norm, name=None, activation=None):
 
 
 class LinearBlock(keras.layers.Layer):
-  """Dense -> [BatchNorm] -> ReLU -> Dropout, repeated; optionally residual (y = x + F(x))."""
+  """Dense -> [BatchNorm] -> ReLU -> Dropout, repeated; optionally residual (y = x + F(x)).
+
+  Every sublayer is an attribute of its own (`dense0`, `batch_norm0`, ...): TensorFlow
+  checkpoints and SavedModels follow attributes, not Keras' tracked lists, so a sublayer kept
+  only in a list would lose its batch-norm statistics on save.
+  """
 
   def __init__(self, hidden_dim, num_layers, dropout_rate, use_batch_norm, initializer,
                max_norm, residual, synchronized_batch_norm=False, **kwargs):
     super().__init__(**kwargs)
     self.residual = residual
-    self.sublayers = []
+    self._order = []
     for i in range(num_layers):
-      self.sublayers.append(_dense(hidden_dim, initializer, max_norm, name=f'dense{i}'))
+      self._add(_dense(hidden_dim, initializer, max_norm, name=f'dense{i}'))
       if use_batch_norm:
-        self.sublayers.append(keras.layers.BatchNormalization(
-            synchronized=synchronized_batch_norm, name=f'batch_norm{i}'))
-      self.sublayers.append(keras.layers.ReLU(name=f'relu{i}'))
-      self.sublayers.append(keras.layers.Dropout(dropout_rate, name=f'dropout{i}'))
+        self._add(keras.layers.BatchNormalization(synchronized=synchronized_batch_norm,
+                                                  name=f'batch_norm{i}'))
+      self._add(keras.layers.ReLU(name=f'relu{i}'))
+      self._add(keras.layers.Dropout(dropout_rate, name=f'dropout{i}'))
+
+  def _add(self, layer):
+    setattr(self, layer.name, layer)
+    self._order.append(layer.name)
+
+  @property
+  def sublayers(self):
+    return [getattr(self, name) for name in self._order]
 
   def call(self, inputs, training=None):
     x = inputs
@@ -101,20 +124,28 @@ class SimpleModel(keras.Model):
     block_kwargs = dict(dropout_rate=dropout_rate, use_batch_norm=use_batch_norm,
                         initializer=weight_initializer, max_norm=weight_max_norm,
                         synchronized_batch_norm=synchronized_batch_norm)
-    self.blocks = []
+    # Blocks are attributes named as in the original (`fc0`, `res_fcs1`, ...) so that
+    # checkpoints and SavedModels hold every variable; `_order` keeps the call order.
+    self._order = []
     if shared_blocks is None:
-      self.blocks.append(keras.layers.Flatten(name='flatten'))
-      self.blocks.append(LinearBlock(hidden_dim, 1, residual=False, name='fc0',
-                                     **block_kwargs))
+      self._add(keras.layers.Flatten(name='flatten'))
+      self._add(LinearBlock(hidden_dim, 1, residual=False, name='fc0', **block_kwargs))
     for i in range(num_residual_linear_blocks):
-      self.blocks.append(LinearBlock(hidden_dim, num_layers_per_block, residual=True,
-                                     name=f'res_fcs{i + 1}', **block_kwargs))
+      self._add(LinearBlock(hidden_dim, num_layers_per_block, residual=True,
+                            name=f'res_fcs{i + 1}', **block_kwargs))
     units = math.prod(self.embedding_shape)
     if embedder == EMBEDDER_POINT:
-      self.blocks.append(_dense(units, weight_initializer, weight_max_norm, name='embedder'))
+      self._add(_dense(units, weight_initializer, weight_max_norm, name='embedder'))
     else:
-      self.blocks.append(GaussianEmbedder(units, weight_initializer, weight_max_norm,
-                                          name='embedder'))
+      self._add(GaussianEmbedder(units, weight_initializer, weight_max_norm, name='embedder'))
+
+  def _add(self, block):
+    setattr(self, block.name, block)
+    self._order.append(block.name)
+
+  @property
+  def blocks(self):
+    return [getattr(self, name) for name in self._order]
 
   def call(self, inputs, training=None):
     x = inputs

@@ -65,12 +65,14 @@ def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_bu
 
 def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=True,
                       seed=None):
-  """Normalised (anchor, positive) 2D poses [b, J, 2] from a parsed batch of pair records."""
+  """Normalised (anchor, positive) 2D poses [b, J, 2] from a parsed batch of pair records,
+  and the fraction of the virtual views used for which the camera guard moved the camera."""
   sizes = tf.cast(batch[records.IMAGE_SIZES], tf.float32)  # [b, 2, 2] (height, width)
   keypoints_2d = batch[records.KEYPOINTS_2D] * sizes[..., tf.newaxis, :]
   keypoints_3d = batch.get(records.KEYPOINTS_3D)
-  inputs = cameras.create_model_input(keypoints_2d, keypoints_3d, input_type, profile_2d,
-                                      profile_3d, seed=seed)  # [b, 2, J, 2]
+  inputs, guarded_fraction = cameras.create_model_input(
+      keypoints_2d, keypoints_3d, input_type, profile_2d, profile_3d, seed=seed,
+      return_guarded_fraction=True)  # [b, 2, J, 2]
   if shuffle:
     inputs = tf.gather(inputs, tf.random.shuffle(tf.range(tf.shape(inputs)[0]), seed=seed))
-  return inputs[:, 0], inputs[:, 1]
+  return inputs[:, 0], inputs[:, 1], guarded_fraction

@@ -18,6 +18,9 @@ from poem_cvmim import distribute
 from poem_cvmim import pipeline
 
 CONFIG_NAME = 'config.json'
+# Logged beside the loss terms: of the virtual views used as input in the step, the fraction
+# for which the camera guard moved the camera back (poem_cvmim.cameras).
+GUARDED_VIEW_FRACTION = 'input/guarded_view_fraction'
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -67,13 +70,16 @@ class Trainer:
   def replica_step(self, batch):
     """Per-replica step: model inputs from parsed records, then one update."""
     c = self.config
-    anchor, positive = pipeline.make_model_inputs(batch, c.input_type, c.profile_2d,
-                                                  c.profile_3d, shuffle=c.shuffle_in_step)
-    return self.algorithm.train_step(anchor, positive)
+    anchor, positive, guarded = pipeline.make_model_inputs(
+        batch, c.input_type, c.profile_2d, c.profile_3d, shuffle=c.shuffle_in_step)
+    terms = self.algorithm.train_step(anchor, positive)
+    terms[GUARDED_VIEW_FRACTION] = guarded
+    return terms
 
   def _loop_fn(self, iterator, num_steps):
     """`num_steps` compiled steps; stops early at a non-finite loss. Returns the last terms."""
     terms = {name: tf.constant(0.0) for name in self.algorithm.term_names}
+    terms[GUARDED_VIEW_FRACTION] = tf.constant(0.0)
     for _ in tf.range(num_steps):
       terms = self._reduce(self.strategy.run(self._step_fn, args=(next(iterator),)))
       if not self._all_finite(terms):

@@ -6,11 +6,12 @@ import os
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PACKAGES = ('poem_cvmim', 'data_prep', 'experiments', 'tests')
 _RULES = ('py_library', 'py_binary', 'py_test')
+BUILD_PATH = os.path.join(_ROOT, 'BUILD')
 
 
 def _targets():
   """{name: (rule, srcs, deps)} from BUILD (Starlark is a subset of Python syntax)."""
-  with open(os.path.join(_ROOT, 'BUILD')) as f:
+  with open(BUILD_PATH) as f:
     tree = ast.parse(f.read(), 'BUILD')
   targets = {}
   for node in tree.body:
