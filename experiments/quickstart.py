@@ -142,7 +142,7 @@ flags.DEFINE_integer('clips_per_class', None, 'Synthetic clips per class and sub
 flags.DEFINE_integer('cvmim_steps', None, 'CV-MIM training steps (1200).')
 flags.DEFINE_integer('classifier_steps', None, 'Classifier training steps (300).')
 flags.DEFINE_list('seeds', None, 'Classifier seeds (0,1,2).')
-flags.DEFINE_boolean('standardize_features', True,
+flags.DEFINE_boolean('standardize_features', False,
                      'Standardise classifier inputs with the training clips\' statistics.')
 
 
@@ -161,9 +161,9 @@ def config_from_flags() -> QuickstartConfig:
                                                   num_steps=FLAGS.classifier_steps)
   if FLAGS.seeds:
     overrides['seeds'] = tuple(int(s) for s in FLAGS.seeds)
-  if not FLAGS.standardize_features:
+  if FLAGS.standardize_features:
     overrides['classifier'] = dataclasses.replace(
-        overrides.get('classifier', config.classifier), standardize_features=False)
+        overrides.get('classifier', config.classifier), standardize_features=True)
   return dataclasses.replace(config, **overrides)
 
 
