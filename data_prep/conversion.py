@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from poem_cvmim import shards
+from poem_cvmim.core import shards
 
 # Work items handed to a worker process at a time: large enough to amortise the pickling,
 # small enough that progress moves.

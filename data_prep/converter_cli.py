@@ -1,6 +1,6 @@
 """Flags and error handling that the converter entry points share (no flags at import).
 
-An entry point calls `define_common_flags(FLAGS)` once at module level, builds its config
+An entry point calls `define_common_flags(FLAGS)` in its `define_flags()`, builds its config
 with `**common_values(FLAGS)`, and runs its conversion through `run(...)`, which turns an input
 problem into a one-line `error: ...` exit instead of a traceback.
 """
@@ -11,7 +11,7 @@ from typing import Callable
 from absl import flags
 
 from data_prep import conversion
-from poem_cvmim import shards
+from poem_cvmim.core import shards
 
 
 def define_common_flags(flag_values: flags.FlagValues) -> None:

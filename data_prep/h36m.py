@@ -16,15 +16,18 @@ from data_prep import converter_cli
 from data_prep import h36m_dataset as h36m
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('output_dir', None, 'Directory for the shards and manifest.json.')
-flags.DEFINE_string('h5_dir', None, '3d-pose-baseline tree: <Subject>/MyPoses/3D_positions/*.h5')
-flags.DEFINE_string('npz_3d', None, 'VideoPose3D data_3d_h36m.npz.')
-flags.DEFINE_string('cdf_dir', None, 'Official tree: <Subject>/MyPoseFeatures/D3_Positions/*.cdf')
-flags.DEFINE_string('csv', None, '2D detections CSV (one entry or a pair per row).')
-flags.DEFINE_string('npz_2d', None, 'VideoPose3D data_2d_h36m_<detector>.npz.')
-flags.DEFINE_string('subjects', 'all', 'train (S1,S5-S8), val (S9,S11), all, or S1,S5,...')
-flags.DEFINE_integer('frame_stride', 1, 'Use every n-th frame.')
-converter_cli.define_common_flags(FLAGS)
+
+
+def define_flags():
+  flags.DEFINE_string('output_dir', None, 'Directory for the shards and manifest.json.')
+  flags.DEFINE_string('h5_dir', None, '3d-pose-baseline tree: <Subject>/MyPoses/3D_positions/*.h5')
+  flags.DEFINE_string('npz_3d', None, 'VideoPose3D data_3d_h36m.npz.')
+  flags.DEFINE_string('cdf_dir', None, 'Official tree: <Subject>/MyPoseFeatures/D3_Positions/*.cdf')
+  flags.DEFINE_string('csv', None, '2D detections CSV (one entry or a pair per row).')
+  flags.DEFINE_string('npz_2d', None, 'VideoPose3D data_2d_h36m_<detector>.npz.')
+  flags.DEFINE_string('subjects', 'all', 'train (S1,S5-S8), val (S9,S11), all, or S1,S5,...')
+  flags.DEFINE_integer('frame_stride', 1, 'Use every n-th frame.')
+  converter_cli.define_common_flags(FLAGS)
 
 
 def main(argv):
@@ -42,4 +45,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -17,9 +17,9 @@ import numpy as np
 from data_prep import conversion
 from data_prep import h36m_cameras
 from data_prep import h36m_sources as sources
-from poem_cvmim import keypoints
-from poem_cvmim import records
-from poem_cvmim import shards
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
 
 DATASET = 'h36m'
 TRAIN, VAL = 'train', 'val'

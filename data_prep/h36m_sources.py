@@ -25,7 +25,7 @@ import numpy as np
 
 from data_prep import conversion
 from data_prep import h36m_cameras
-from poem_cvmim import keypoints
+from poem_cvmim.core import keypoints
 
 NUM_JOINTS_32 = 32
 MM_PER_METRE = 1000.0

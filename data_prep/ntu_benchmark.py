@@ -20,10 +20,13 @@ from data_prep import ntu_rgbd_dataset as ntu
 from data_prep import ntu_skeleton
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer('num_files', 2000, 'Skeleton files to generate.')
-flags.DEFINE_list('workers', ['1', '2'], 'Worker counts to time.')
-flags.DEFINE_string('work_dir', None, 'Where to write inputs and outputs (default: a temp dir).')
-flags.DEFINE_integer('seed', 0, 'Seed of the generated files.')
+
+
+def define_flags():
+  flags.DEFINE_integer('num_files', 2000, 'Skeleton files to generate.')
+  flags.DEFINE_list('workers', ['1', '2'], 'Worker counts to time.')
+  flags.DEFINE_string('work_dir', None, 'Where to write inputs and outputs (default: a temp dir).')
+  flags.DEFINE_integer('seed', 0, 'Seed of the generated files.')
 
 _FRAME_RANGE = (80, 121)
 _TWO_BODY_RATE = 1 / 3
@@ -88,4 +91,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

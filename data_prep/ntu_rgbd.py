@@ -13,14 +13,17 @@ from data_prep import converter_cli
 from data_prep import ntu_rgbd_dataset as ntu
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('input_dir', None, 'Directory holding the .skeleton files.')
-flags.DEFINE_string('output_dir', None, 'Directory to write sequences/ and pairs/ under.')
-flags.DEFINE_enum('mode', ntu.SEQUENCES, sorted(ntu.MODES), 'Which records to write.')
-flags.DEFINE_enum('benchmark', ntu.XSUB, [ntu.XSUB, ntu.XVIEW], 'Train/test split.')
-flags.DEFINE_string('missing_list', ntu.MISSING_LIST,
-                    'Samples with missing skeletons to skip (default: the shipped list).')
-flags.DEFINE_integer('pair_frame_stride', 1, 'Pair records from every n-th frame.')
-converter_cli.define_common_flags(FLAGS)
+
+
+def define_flags():
+  flags.DEFINE_string('input_dir', None, 'Directory holding the .skeleton files.')
+  flags.DEFINE_string('output_dir', None, 'Directory to write sequences/ and pairs/ under.')
+  flags.DEFINE_enum('mode', ntu.SEQUENCES, sorted(ntu.MODES), 'Which records to write.')
+  flags.DEFINE_enum('benchmark', ntu.XSUB, [ntu.XSUB, ntu.XVIEW], 'Train/test split.')
+  flags.DEFINE_string('missing_list', ntu.MISSING_LIST,
+                      'Samples with missing skeletons to skip (default: the shipped list).')
+  flags.DEFINE_integer('pair_frame_stride', 1, 'Pair records from every n-th frame.')
+  converter_cli.define_common_flags(FLAGS)
 
 
 def main(argv):
@@ -38,4 +41,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

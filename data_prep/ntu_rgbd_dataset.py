@@ -15,9 +15,9 @@ import numpy as np
 
 from data_prep import conversion
 from data_prep import ntu_skeleton as skeleton
-from poem_cvmim import keypoints
-from poem_cvmim import records
-from poem_cvmim import shards
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
 
 DATASET = 'ntu_rgbd'
 SEQUENCES, PAIRS = 'sequences', 'pairs'

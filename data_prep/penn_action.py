@@ -15,13 +15,16 @@ from data_prep import penn_action_dataset as penn
 
 FLAGS = flags.FLAGS
 _DEFAULTS = penn.PennConfig(input_dir='', output_dir='')
-flags.DEFINE_string('input_dir', None, 'Penn Action root (holding labels/) or the labels dir.')
-flags.DEFINE_string('output_dir', None, 'Directory for the shards and manifest.json.')
-flags.DEFINE_float('min_visible_joints', _DEFAULTS.min_visible_joints,
-                   'A frame counts as visible when this fraction of its joints is visible.')
-flags.DEFINE_float('min_visible_frames', _DEFAULTS.min_visible_frames,
-                   'Clips with fewer visible frames than this fraction are dropped.')
-converter_cli.define_common_flags(FLAGS)
+
+
+def define_flags():
+  flags.DEFINE_string('input_dir', None, 'Penn Action root (holding labels/) or the labels dir.')
+  flags.DEFINE_string('output_dir', None, 'Directory for the shards and manifest.json.')
+  flags.DEFINE_float('min_visible_joints', _DEFAULTS.min_visible_joints,
+                     'A frame counts as visible when this fraction of its joints is visible.')
+  flags.DEFINE_float('min_visible_frames', _DEFAULTS.min_visible_frames,
+                     'Clips with fewer visible frames than this fraction are dropped.')
+  converter_cli.define_common_flags(FLAGS)
 
 
 def main(argv):
@@ -39,4 +42,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -15,9 +15,9 @@ import numpy as np
 import scipy.io
 
 from data_prep import conversion
-from poem_cvmim import keypoints
-from poem_cvmim import records
-from poem_cvmim import shards
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
 
 DATASET = 'penn_action'
 TRAIN, TEST = 'train', 'test'

@@ -18,23 +18,26 @@ from data_prep import synthetic_motion as motion
 
 FLAGS = flags.FLAGS
 _DEFAULTS = synthetic_dataset.SyntheticConfig()
-flags.DEFINE_string('output_dir', None, 'Directory to write pairs/, penn_like/, ntu_like/.')
-flags.DEFINE_integer('seed', _DEFAULTS.seed, 'Random seed; the output depends only on flags.')
-flags.DEFINE_integer('num_subjects', _DEFAULTS.num_subjects, 'Subjects (bone lengths differ).')
-flags.DEFINE_integer('num_test_subjects', _DEFAULTS.num_test_subjects,
-                     'The last subjects form the test split.')
-flags.DEFINE_integer('num_classes', _DEFAULTS.num_classes,
-                     f'Action classes, at most {len(motion.ACTIONS)}.')
-flags.DEFINE_integer('clips_per_class', _DEFAULTS.clips_per_class,
-                     'Performances per subject, class and view set.')
-flags.DEFINE_list('view_sets', list(_DEFAULTS.view_sets), 'Camera sets to render.')
-flags.DEFINE_integer('pair_frame_stride', _DEFAULTS.pair_frame_stride,
-                     'Take pair records from every n-th frame.')
-flags.DEFINE_integer('pairs_per_frame', _DEFAULTS.pairs_per_frame,
-                     'Ordered camera pairs written per frame.')
-flags.DEFINE_integer('records_per_shard', _DEFAULTS.records_per_shard, 'Shard size.')
-flags.DEFINE_boolean('overwrite', False, 'Replace the shards of an earlier run.')
-flags.DEFINE_boolean('smoke', False, 'Generate the tiny smoke preset (tests, demos).')
+
+
+def define_flags():
+  flags.DEFINE_string('output_dir', None, 'Directory to write pairs/, penn_like/, ntu_like/.')
+  flags.DEFINE_integer('seed', _DEFAULTS.seed, 'Random seed; the output depends only on flags.')
+  flags.DEFINE_integer('num_subjects', _DEFAULTS.num_subjects, 'Subjects (bone lengths differ).')
+  flags.DEFINE_integer('num_test_subjects', _DEFAULTS.num_test_subjects,
+                       'The last subjects form the test split.')
+  flags.DEFINE_integer('num_classes', _DEFAULTS.num_classes,
+                       f'Action classes, at most {len(motion.ACTIONS)}.')
+  flags.DEFINE_integer('clips_per_class', _DEFAULTS.clips_per_class,
+                       'Performances per subject, class and view set.')
+  flags.DEFINE_list('view_sets', list(_DEFAULTS.view_sets), 'Camera sets to render.')
+  flags.DEFINE_integer('pair_frame_stride', _DEFAULTS.pair_frame_stride,
+                       'Take pair records from every n-th frame.')
+  flags.DEFINE_integer('pairs_per_frame', _DEFAULTS.pairs_per_frame,
+                       'Ordered camera pairs written per frame.')
+  flags.DEFINE_integer('records_per_shard', _DEFAULTS.records_per_shard, 'Shard size.')
+  flags.DEFINE_boolean('overwrite', False, 'Replace the shards of an earlier run.')
+  flags.DEFINE_boolean('smoke', False, 'Generate the tiny smoke preset (tests, demos).')
 
 
 def main(argv):
@@ -60,4 +63,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -16,9 +16,9 @@ import numpy as np
 
 from data_prep import synthetic_motion as motion
 from data_prep import synthetic_views as views
-from poem_cvmim import keypoints
-from poem_cvmim import records
-from poem_cvmim import shards
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
 
 PAIRS_DIR = 'pairs'
 TRAIN, TEST = 'train', 'test'

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from poem_cvmim import keypoints
+from poem_cvmim.core import keypoints
 
 JOINTS = keypoints.get_profile(keypoints.LEGACY_3DH36M17).keypoint_names
 _J = {name: i for i, name in enumerate(JOINTS)}

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from poem_cvmim import keypoints
+from poem_cvmim.core import keypoints
 
 IMAGE_HEIGHT, IMAGE_WIDTH = 1080, 1920
 FOCAL_LENGTH_PX = 1000.0

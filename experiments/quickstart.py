@@ -22,15 +22,19 @@ import time
 from absl import app
 from absl import flags
 from absl import logging
+import keras
 import tensorflow as tf
 
 from data_prep import synthetic_dataset as synthetic
-from poem_cvmim import classify
-from poem_cvmim import configs
-from poem_cvmim import features
-from poem_cvmim import protocols
-from poem_cvmim import retrieval
-from poem_cvmim import trainer
+from poem_cvmim.action import classify
+from poem_cvmim.representation import configs
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import features
+from poem_cvmim.evaluation import tables
+from poem_cvmim.representation import restore
+from poem_cvmim.action import protocols
+from poem_cvmim.evaluation import retrieval
+from poem_cvmim.representation import trainer
 
 CVMIM, RAW = 'CV-MIM', 'Raw keypoints'
 
@@ -42,11 +46,13 @@ class QuickstartConfig:
   view_set: str = 'penn_like'
   cvmim_batch_size: int = 128
   cvmim_steps: int = 1200
+  cvmim_shuffle_buffer_size: int = 8192  # the synthetic set holds 13,264 pair records
   classifier: classify.ClassifierConfig = classify.PRESETS['synthetic']
   seeds: tuple = (0, 1, 2)
   downsample_rate: int = 2  # Penn's rate
   retrieval_frame_stride: int = 4  # every 4th frame of each test clip is a query
   seed: int = 0
+  deterministic: bool = True  # op determinism: the same table on every re-run here
 
   def __post_init__(self):
     if self.view_set not in self.data.view_sets:
@@ -78,15 +84,16 @@ def run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
       input_table=os.path.join(data_dir, synthetic.PAIRS_DIR, 'train-*'),
       output_dir=cvmim_dir, batch_size=config.cvmim_batch_size, num_steps=config.cvmim_steps,
       checkpoint_interval=config.cvmim_steps, summary_interval=max(1, config.cvmim_steps // 10),
-      shuffle_buffer_size=8192, seed=config.seed)
+      shuffle_buffer_size=config.cvmim_shuffle_buffer_size, seed=config.seed,
+      deterministic=config.deterministic)
   trainer.Trainer(train_config, log=log).train()
   stage('3/5 computing per-frame features (CV-MIM z_p and raw keypoints)')
   sequences = os.path.join(data_dir, config.view_set)
   feature_dirs = {}
-  for name, source in ((CVMIM, cvmim_dir), (RAW, features.RAW)):
+  for name, source in ((CVMIM, cvmim_dir), (RAW, embedders.RAW)):
     feature_dirs[name] = os.path.join(output_dir, 'features', 'cvmim' if name == CVMIM
                                       else 'raw')
-    features.write_feature_table(sequences, feature_dirs[name], features.load_embedder(source),
+    features.write_feature_table(sequences, feature_dirs[name], embedders.load_embedder(source),
                                  downsample_rate=config.downsample_rate, overwrite=True,
                                  log=lambda _: None)
   stage('4/5 cross-view retrieval on the test subjects\' clips')
@@ -99,8 +106,8 @@ def run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
   for name, directory in feature_dirs.items():
     results += protocols.run_protocol(name, directory, protocols.SINGLE_SHOT,
                                       config.classifier, config.seeds, results_dir, log=log)
-  table = protocols.single_shot_table(results)
-  markdown = protocols.write_table(table, os.path.join(output_dir, 'single_shot_table'))
+  table = tables.single_shot_table(results)
+  markdown = tables.write_table(table, os.path.join(output_dir, 'single_shot_table'))
   stage('done')
   return {'table': table, 'markdown': markdown, 'results': results,
           'retrieval': retrieval_summary, 'seconds': time.time() - start}
@@ -110,7 +117,7 @@ def cross_view_retrieval(run_dir: str, sequence_dir: str, frame_stride: int) -> 
   """Hit@1/5/10 over every ordered pair of views of the test clips, for z_p of the trained
   encoder and for raw keypoints, and the same-camera rate of z_v's and z_p's neighbours."""
   frames = retrieval.load_multiview_frames(sequence_dir, 'test', frame_stride)
-  algorithm, _, step = trainer.load_algorithm(run_dir)
+  algorithm, _, step = restore.load_algorithm(run_dir)
   pose, view = {}, {}
   for name, data in frames.items():
     pose[name], view[name] = (e.numpy() for e in algorithm.embed(
@@ -135,15 +142,20 @@ def view_gains(results: list) -> dict:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('output_dir', 'out/quickstart', 'Where data, runs and tables go.')
-flags.DEFINE_boolean('smoke', False, 'The one-minute smoke preset.')
-flags.DEFINE_integer('num_subjects', None, 'Synthetic subjects (default 8).')
-flags.DEFINE_integer('clips_per_class', None, 'Synthetic clips per class and subject (4).')
-flags.DEFINE_integer('cvmim_steps', None, 'CV-MIM training steps (1200).')
-flags.DEFINE_integer('classifier_steps', None, 'Classifier training steps (300).')
-flags.DEFINE_list('seeds', None, 'Classifier seeds (0,1,2).')
-flags.DEFINE_boolean('standardize_features', False,
-                     'Standardise classifier inputs with the training clips\' statistics.')
+
+
+def define_flags():
+  flags.DEFINE_string('output_dir', 'out/quickstart', 'Where data, runs and tables go.')
+  flags.DEFINE_boolean('smoke', False, 'The one-minute smoke preset.')
+  flags.DEFINE_integer('num_subjects', None, 'Synthetic subjects (default 8).')
+  flags.DEFINE_integer('clips_per_class', None, 'Synthetic clips per class and subject (4).')
+  flags.DEFINE_integer('cvmim_steps', None, 'CV-MIM training steps (1200).')
+  flags.DEFINE_integer('classifier_steps', None, 'Classifier training steps (300).')
+  flags.DEFINE_list('seeds', None, 'Classifier seeds (0,1,2).')
+  flags.DEFINE_boolean('standardize_features', False,
+                       'Standardise classifier inputs with the training clips\' statistics.')
+  flags.DEFINE_boolean('deterministic', True, 'TensorFlow op determinism (slower; the same '
+                       'table on every re-run on one machine).')
 
 
 def config_from_flags() -> QuickstartConfig:
@@ -161,6 +173,8 @@ def config_from_flags() -> QuickstartConfig:
                                                   num_steps=FLAGS.classifier_steps)
   if FLAGS.seeds:
     overrides['seeds'] = tuple(int(s) for s in FLAGS.seeds)
+  if not FLAGS.deterministic:
+    overrides['deterministic'] = False
   if FLAGS.standardize_features:
     overrides['classifier'] = dataclasses.replace(
         overrides.get('classifier', config.classifier), standardize_features=True)
@@ -173,6 +187,9 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)  # no per-checkpoint INFO lines
   try:
     config = config_from_flags()
+    if config.deterministic:
+      tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)
     outcome = run(config, FLAGS.output_dir)
   except (ValueError, FileExistsError) as error:
     sys.exit(f'error: {error}')
@@ -197,4 +214,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

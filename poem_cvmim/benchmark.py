@@ -2,93 +2,28 @@ r"""Throughput of the CV-MIM step against a bare reference of the same Dense lay
 
   python -m poem_cvmim.benchmark [--batch_size=256] [--steps=20]
 
-Both run compiled on one device on random normalised poses. The reference is built of Dense
-layers of the same shapes as E and the critic, runs them forward and backward on the anchor and
-the positive batch and applies Adagrad, with no losses, batch norm, dropout, Q or D: the ratio
-shows what the method costs on top of the matrix products.
+What is measured is described in `poem_cvmim.representation.benchmarking`.
 """
-
-import time
 
 from absl import app
 from absl import flags
-import keras
 import tensorflow as tf
 
-from poem_cvmim import algorithms
-from poem_cvmim import configs
-
-
-def _reference_layers(hidden=1024, embedding=64, critic=32, blocks=2, layers_per_block=2):
-  def stack(units_list):
-    return [keras.layers.Dense(u, activation='relu') for u in units_list[:-1]] + [
-        keras.layers.Dense(units_list[-1])]
-  residual = [hidden] * (blocks * layers_per_block)
-  encoder = stack([hidden] + residual + [embedding])
-  head = stack(residual + [critic])
-  return encoder, head
-
-
-def bare_reference(batch_size: int):
-  """A compiled step of the same Dense shapes as E + critic, forward and backward."""
-  encoder, head = _reference_layers()
-  optimizer = keras.optimizers.Adagrad(0.02, initial_accumulator_value=0.1)
-
-  def forward(x):
-    x = tf.reshape(x, [batch_size, -1])
-    fc0 = encoder[0](x)
-    h = fc0
-    for layer in encoder[1:]:
-      h = layer(h)
-    s = fc0
-    for layer in head:
-      s = layer(s)
-    return tf.reduce_mean(h) + tf.reduce_mean(s)
-
-  variables = []
-
-  @tf.function
-  def step(anchor, positive):
-    with tf.GradientTape() as tape:
-      loss = forward(anchor) + forward(positive)
-    gradients = tape.gradient(loss, variables)
-    optimizer.apply_gradients(zip(gradients, variables))
-    return loss
-
-  forward(tf.zeros([batch_size, 13, 2]))
-  variables.extend(v for layer in encoder + head for v in layer.trainable_variables)
-  optimizer.build(variables)
-  return step
-
-
-def cvmim_step(batch_size: int):
-  del batch_size
-  algorithm = algorithms.create_algorithm(configs.AlgorithmConfig())
-  algorithm.build()
-  return tf.function(algorithm.train_step)
-
-
-def steps_per_second(step, batch_size: int, steps: int, warmup: int = 3) -> float:
-  anchor = tf.random.normal([batch_size, 13, 2], stddev=0.3)
-  positive = tf.random.normal([batch_size, 13, 2], stddev=0.3)
-  for _ in range(warmup):
-    tf.nest.map_structure(lambda t: t.numpy(), step(anchor, positive))
-  start = time.perf_counter()
-  for _ in range(steps):
-    result = step(anchor, positive)
-  tf.nest.map_structure(lambda t: t.numpy(), result)
-  return steps / (time.perf_counter() - start)
-
+from poem_cvmim.representation import benchmarking
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer('batch_size', 256, 'Global batch size of pairs.')
-flags.DEFINE_integer('steps', 20, 'Timed steps after 3 warm-up steps.')
+
+
+def define_flags():
+  flags.DEFINE_integer('batch_size', 256, 'Global batch size of pairs.')
+  flags.DEFINE_integer('steps', 20, 'Timed steps after 3 warm-up steps.')
 
 
 def main(argv):
   del argv
-  reference = steps_per_second(bare_reference(FLAGS.batch_size), FLAGS.batch_size, FLAGS.steps)
-  full = steps_per_second(cvmim_step(FLAGS.batch_size), FLAGS.batch_size, FLAGS.steps)
+  batch, steps = FLAGS.batch_size, FLAGS.steps
+  reference = benchmarking.steps_per_second(benchmarking.bare_reference(batch), batch, steps)
+  full = benchmarking.steps_per_second(benchmarking.cvmim_step(batch), batch, steps)
   print(f'batch {FLAGS.batch_size}, {FLAGS.steps} timed steps, '
         f'{tf.config.threading.get_intra_op_parallelism_threads() or "all"} threads')
   print(f'bare Dense reference : {reference:8.2f} steps/s')
@@ -97,4 +32,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -14,30 +14,17 @@ import sys
 from absl import app
 from absl import flags
 
-from poem_cvmim import classify
-from poem_cvmim import features
-from poem_cvmim import shards
-
-
-def evaluate_run(run_dir: str, feature_dir: str, split: str = 'test', views=None) -> dict:
-  """Scores of the run's EMA weights on the feature table's split."""
-  result_path = os.path.join(run_dir, 'result.json')
-  if not os.path.exists(result_path):
-    raise FileNotFoundError(f'No result.json in {run_dir}: not a finished classifier run.')
-  with open(result_path) as f:
-    run = json.load(f)
-  manifest = shards.read_manifest(feature_dir)
-  data = features.load_feature_set(feature_dir, split, views)
-  classifier = classify.restore_classifier(run_dir, run['classifier'],
-                                          data.features.shape[1:], len(manifest['classes']))
-  return classify.evaluate(classifier, data)
+from poem_cvmim.action import protocols
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('run_dir', None, 'A run directory written by poem_cvmim.train_action.')
-flags.DEFINE_string('feature_dir', None, 'The feature table to evaluate on.')
-flags.DEFINE_string('split', 'test', 'Split to evaluate.')
-flags.DEFINE_list('views', None, 'Views to evaluate (default: all).')
+
+
+def define_flags():
+  flags.DEFINE_string('run_dir', None, 'A run directory written by poem_cvmim.train_action.')
+  flags.DEFINE_string('feature_dir', None, 'The feature table to evaluate on.')
+  flags.DEFINE_string('split', 'test', 'Split to evaluate.')
+  flags.DEFINE_list('views', None, 'Views to evaluate (default: all).')
 
 
 def main(argv):
@@ -45,7 +32,7 @@ def main(argv):
   if not (FLAGS.run_dir and FLAGS.feature_dir):
     raise app.UsageError('--run_dir and --feature_dir are required.')
   try:
-    scores = evaluate_run(FLAGS.run_dir, FLAGS.feature_dir, FLAGS.split, FLAGS.views)
+    scores = protocols.evaluate_run(FLAGS.run_dir, FLAGS.feature_dir, FLAGS.split, FLAGS.views)
   except (ValueError, FileNotFoundError) as error:
     sys.exit(f'error: {error}')
   with open(os.path.join(FLAGS.run_dir, f'eval_{FLAGS.split}.json'), 'w') as f:
@@ -54,4 +41,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -12,16 +12,20 @@ import sys
 from absl import app
 from absl import flags
 
-from poem_cvmim import features
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import features
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('sequence_dir', None, 'Directory of sequence records with manifest.json.')
-flags.DEFINE_string('embedder', None, "'raw', a training directory or a SavedModel.")
-flags.DEFINE_string('output_dir', None, 'Where to write the feature table.')
-flags.DEFINE_integer('downsample_rate', 1, 'Keep every n-th frame (Penn Action: 2; NTU: 1).')
-flags.DEFINE_integer('num_frames', None, 'T of the sequence records (default: the manifest).')
-flags.DEFINE_string('keypoint_profile_name_2d', 'LEGACY_2DCOCO13', 'Profile of the 2D input.')
-flags.DEFINE_boolean('overwrite', False, 'Replace an existing feature table.')
+
+
+def define_flags():
+  flags.DEFINE_string('sequence_dir', None, 'Directory of sequence records with manifest.json.')
+  flags.DEFINE_string('embedder', None, "'raw', a training directory or a SavedModel.")
+  flags.DEFINE_string('output_dir', None, 'Where to write the feature table.')
+  flags.DEFINE_integer('downsample_rate', 1, 'Keep every n-th frame (Penn Action: 2; NTU: 1).')
+  flags.DEFINE_integer('num_frames', None, 'T of the sequence records (default: the manifest).')
+  flags.DEFINE_string('keypoint_profile_name_2d', 'LEGACY_2DCOCO13', 'Profile of the 2D input.')
+  flags.DEFINE_boolean('overwrite', False, 'Replace an existing feature table.')
 
 
 def main(argv):
@@ -29,7 +33,7 @@ def main(argv):
   if not (FLAGS.sequence_dir and FLAGS.embedder and FLAGS.output_dir):
     raise app.UsageError('--sequence_dir, --embedder and --output_dir are required.')
   try:
-    embedder = features.load_embedder(FLAGS.embedder)
+    embedder = embedders.load_embedder(FLAGS.embedder)
     manifest = features.write_feature_table(
         FLAGS.sequence_dir, FLAGS.output_dir, embedder, FLAGS.downsample_rate,
         FLAGS.num_frames, FLAGS.keypoint_profile_name_2d, overwrite=FLAGS.overwrite)
@@ -40,4 +44,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -18,32 +18,41 @@ import sys
 from absl import app
 from absl import flags
 
-from poem_cvmim import classify
-from poem_cvmim import protocols
+from poem_cvmim.action import classify
+from poem_cvmim.action import protocols
+from poem_cvmim.evaluation import tables
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('feature_dir', None, 'Feature table (poem_cvmim.extract_features).')
-flags.DEFINE_string('name', None, 'Row name in the tables (default: the directory name).')
-flags.DEFINE_string('protocol', protocols.SINGLE_SHOT, ', '.join(protocols.PROTOCOLS))
-flags.DEFINE_list('train_views', None, 'Single-shot training views (default: all).')
-flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds (Penn Action: 5 in the paper).')
-flags.DEFINE_list('fractions', ['0.01', '0.05', '0.1', '0.25', '0.5', '1'],
-                  'Fractions of training clips per class (limited protocol).')
-flags.DEFINE_string('preset', 'synthetic', f'Batch size and steps: {sorted(classify.PRESETS)}.')
-flags.DEFINE_string('classifier', None, 'CONVNET, RESNET or RESTCN (default: the preset).')
-flags.DEFINE_integer('batch_size', None, 'Batch size (default: the preset).')
-flags.DEFINE_integer('num_steps', None, 'Training steps (default: the preset).')
-flags.DEFINE_float('learning_rate', 5e-3, 'Adam learning rate (constant).')
-flags.DEFINE_string('output_dir', None, 'Root of result JSON files and checkpoints.')
+# Flags that override the preset's field of the same name when given.
+_PRESET_OVERRIDES = ('classifier', 'batch_size', 'num_steps', 'learning_rate',
+                     'standardize_features')
+
+
+def define_flags():
+  flags.DEFINE_string('feature_dir', None, 'Feature table (poem_cvmim.extract_features).')
+  flags.DEFINE_string('name', None, 'Row name in the tables (default: the directory name).')
+  flags.DEFINE_string('protocol', protocols.SINGLE_SHOT, ', '.join(protocols.PROTOCOLS))
+  flags.DEFINE_list('train_views', None, 'Single-shot training views (default: all).')
+  flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds (Penn Action: 5 in the paper).')
+  flags.DEFINE_list('fractions', ['0.01', '0.05', '0.1', '0.25', '0.5', '1'],
+                    'Fractions of training clips per class (limited protocol).')
+  flags.DEFINE_string('preset', 'synthetic',
+                      f'Batch size and steps: {sorted(classify.PRESETS)}.')
+  flags.DEFINE_string('classifier', None, 'CONVNET, RESNET or RESTCN (default: the preset).')
+  flags.DEFINE_integer('batch_size', None, 'Batch size (default: the preset).')
+  flags.DEFINE_integer('num_steps', None, 'Training steps (default: the preset).')
+  flags.DEFINE_float('learning_rate', None, 'Adam learning rate, constant (default: the '
+                     f'preset, {classify.ClassifierConfig.learning_rate}).')
+  flags.DEFINE_boolean('standardize_features', None, 'Standardise each feature dimension '
+                       'with the training clips\' statistics (default: the preset, off).')
+  flags.DEFINE_string('output_dir', None, 'Root of result JSON files and checkpoints.')
 
 
 def classifier_config() -> classify.ClassifierConfig:
   if FLAGS.preset not in classify.PRESETS:
     raise ValueError(f'Unknown preset {FLAGS.preset!r}; valid: {sorted(classify.PRESETS)}.')
-  overrides = {k: getattr(FLAGS, k) for k in ('classifier', 'batch_size', 'num_steps')
-               if getattr(FLAGS, k) is not None}
-  return dataclasses.replace(classify.PRESETS[FLAGS.preset], learning_rate=FLAGS.learning_rate,
-                             **overrides)
+  overrides = {k: getattr(FLAGS, k) for k in _PRESET_OVERRIDES if getattr(FLAGS, k) is not None}
+  return dataclasses.replace(classify.PRESETS[FLAGS.preset], **overrides)
 
 
 def main(argv):
@@ -56,15 +65,16 @@ def main(argv):
         name, FLAGS.feature_dir, FLAGS.protocol, classifier_config(),
         [int(s) for s in FLAGS.seeds], FLAGS.output_dir, train_views=FLAGS.train_views,
         fractions=[float(f) for f in FLAGS.fractions], verbose=True)
-    results = protocols.load_results(FLAGS.output_dir)
-    table = (protocols.single_shot_table(results) if FLAGS.protocol == protocols.SINGLE_SHOT
-             else protocols.fraction_table(results))
-    markdown = protocols.write_table(table, os.path.join(FLAGS.output_dir,
-                                                         f'{FLAGS.protocol}_table'))
+    results = tables.load_results(FLAGS.output_dir)
+    table = (tables.single_shot_table(results) if FLAGS.protocol == protocols.SINGLE_SHOT
+             else tables.fraction_table(results))
+    markdown = tables.write_table(table, os.path.join(FLAGS.output_dir,
+                                                      f'{FLAGS.protocol}_table'))
   except (ValueError, FileNotFoundError, FloatingPointError) as error:
     sys.exit(f'error: {error}')
   print(markdown)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -5,7 +5,7 @@ import os
 
 import tensorflow as tf
 
-from poem_cvmim import records
+from poem_cvmim.core import records
 
 
 def read_examples(directory: str, prefix: str = '') -> list:

@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poem_cvmim import action_recognition
-from poem_cvmim import classify
-from poem_cvmim import evaluate_action
-from poem_cvmim import features
-from poem_cvmim import keypoints
-from poem_cvmim import protocols
-from poem_cvmim import records
-from poem_cvmim import shards
+from poem_cvmim.action import classifiers
+from poem_cvmim.action import classify
+from poem_cvmim.core import feature_tables
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import features
+from poem_cvmim.evaluation import tables
+from poem_cvmim.core import keypoints
+from poem_cvmim.action import protocols
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,14 +29,14 @@ def _count(variables):
 
 
 def test_convnet_parameter_count():
-  model = action_recognition.get_temporal_classifier('CONVNET', (332, 32), 14)
+  model = classifiers.get_temporal_classifier('CONVNET', (332, 32), 14)
   assert _count(model.weights) == 306_894
   assert _count(model.trainable_weights) == 305_998
 
 
-@pytest.mark.parametrize('kind', action_recognition.CLASSIFIER_TYPES)
+@pytest.mark.parametrize('kind', classifiers.CLASSIFIER_TYPES)
 def test_classifiers_map_sequences_to_logits(kind):
-  model = action_recognition.get_temporal_classifier(kind, (83, 32), 7)
+  model = classifiers.get_temporal_classifier(kind, (83, 32), 7)
   logits = model(tf.random.normal([3, 83, 32]), training=False)
   assert logits.shape == (3, 7)
   assert not np.allclose(logits.numpy().sum(-1), 1.0)  # logits, not probabilities
@@ -44,7 +46,7 @@ def test_classifiers_map_sequences_to_logits(kind):
 
 def test_unknown_classifier_lists_valid_ones():
   with pytest.raises(ValueError, match='CONVNET, RESNET, RESTCN'):
-    action_recognition.get_temporal_classifier('LSTM', (10, 4), 3)
+    classifiers.get_temporal_classifier('LSTM', (10, 4), 3)
 
 
 def test_top_k_accuracy_against_a_loop():
@@ -53,14 +55,14 @@ def test_top_k_accuracy_against_a_loop():
   for k in (1, 5):
     expected = np.mean([labels[i] in sorted(range(9), key=lambda c: -logits[i, c])[:k]
                         for i in range(50)])
-    assert action_recognition.top_k_accuracy(logits, labels, k) == pytest.approx(expected)
+    assert classifiers.top_k_accuracy(logits, labels, k) == pytest.approx(expected)
 
 
 @pytest.fixture(scope='module')
 def raw_table(smoke_dir, tmp_path_factory):
   directory = str(tmp_path_factory.mktemp('features') / 'raw')
   features.write_feature_table(os.path.join(smoke_dir, 'penn_like'), directory,
-                               features.load_embedder(features.RAW), downsample_rate=2,
+                               embedders.load_embedder(embedders.RAW), downsample_rate=2,
                                log=lambda _: None)
   return directory
 
@@ -69,7 +71,7 @@ def test_raw_features_are_the_normalised_keypoints(smoke_dir, raw_table):
   manifest = shards.read_manifest(raw_table)
   assert manifest['feature_dim'] == 26 and manifest['sequence_length'] == 80
   assert manifest['splits']['test']['views'] == {'back': 8, 'front': 8, 'left': 8, 'right': 8}
-  table = features.load_feature_set(raw_table, 'test', ['left'])
+  table = feature_tables.load_feature_set(raw_table, 'test', ['left'])
   files = sorted(glob.glob(shards.shard_pattern(os.path.join(smoke_dir, 'penn_like'), 'test',
                                                 'left')))
   first = records.parse_sequence_example(next(iter(tf.data.TFRecordDataset(files))), 160, 4)
@@ -83,17 +85,17 @@ def test_raw_features_are_the_normalised_keypoints(smoke_dir, raw_table):
 
 def test_feature_table_errors(smoke_dir, raw_table, tmp_path):
   with pytest.raises(ValueError, match='width 26, but the classifier expects 32'):
-    features.load_feature_set(raw_table, 'train', feature_dim=32)
+    feature_tables.load_feature_set(raw_table, 'train', feature_dim=32)
   with pytest.raises(ValueError, match=r"Unknown view\(s\) \['top'\].*'front'"):
-    features.load_feature_set(raw_table, 'train', ['top'])
+    feature_tables.load_feature_set(raw_table, 'train', ['top'])
   with pytest.raises(ValueError, match='sequences of 160 frames, but num_frames is 300'):
     features.write_feature_table(os.path.join(smoke_dir, 'penn_like'), str(tmp_path / 'x'),
-                                 features.load_embedder(features.RAW), num_frames=300)
+                                 embedders.load_embedder(embedders.RAW), num_frames=300)
   with pytest.raises(ValueError, match='empty'):
-    empty = features.load_feature_set(raw_table, 'train').select(np.zeros(64, bool))
+    empty = feature_tables.load_feature_set(raw_table, 'train').select(np.zeros(64, bool))
     classify.train_classifier(classify.PRESETS['smoke'], empty, 4)
   with pytest.raises(ValueError, match='neither'):
-    features.load_embedder(str(tmp_path))
+    embedders.load_embedder(str(tmp_path))
 
 
 def test_single_shot_protocol_results_and_table(raw_table, tmp_path):
@@ -106,13 +108,13 @@ def test_single_shot_protocol_results_and_table(raw_table, tmp_path):
     assert set(result['per_view']) == {'back', 'front', 'left', 'right'}
     assert result['all']['num_clips'] == 32
     assert 0.0 <= result['all']['top1'] <= result['all']['top5'] <= 1.0
-  table = protocols.single_shot_table(protocols.load_results(str(tmp_path)))
+  table = tables.single_shot_table(tables.load_results(str(tmp_path)))
   assert list(table.columns) == ['front', 'left', 'Average']
   assert '±' in table.loc['Raw', 'Average']
   front = [r['all']['top1'] for r in results if r['train_view'] == 'front']
   assert table.loc['Raw', 'front'] == (f'{100 * np.mean(front):.1f} ± '
                                        f'{100 * np.std(front):.1f}')
-  markdown = protocols.write_table(table, str(tmp_path / 'table'))
+  markdown = tables.write_table(table, str(tmp_path / 'table'))
   assert markdown.splitlines()[0] == '|  | front | left | Average |'
   assert os.path.exists(tmp_path / 'table.csv') and os.path.exists(tmp_path / 'table.tex')
   with pytest.raises(ValueError, match=r"Unknown training view\(s\) \['top'\]"):
@@ -120,7 +122,7 @@ def test_single_shot_protocol_results_and_table(raw_table, tmp_path):
                            [0], str(tmp_path), train_views=['top'])
   run_dir = os.path.dirname(glob.glob(str(tmp_path / 'Raw' / '**' / 'result.json'),
                                       recursive=True)[0])
-  again = evaluate_action.evaluate_run(run_dir, raw_table)
+  again = protocols.evaluate_run(run_dir, raw_table)
   with open(os.path.join(run_dir, 'result.json')) as f:
     assert again['all'] == json.load(f)['all']
 
@@ -131,12 +133,12 @@ def test_limited_supervision_runs_three_fractions(raw_table, tmp_path):
                                    fractions=[0.25, 0.5, 1.0], log=lambda _: None)
   assert [r['num_train_clips'] for r in results] == [16, 32, 64]
   assert len(glob.glob(str(tmp_path / '**' / 'result.json'), recursive=True)) == 3
-  table = protocols.fraction_table(results)
+  table = tables.fraction_table(results)
   assert list(table.columns) == ['25%', '50%', '100%']
 
 
 def test_sample_fraction_keeps_every_class():
-  data = features.FeatureSet(np.zeros((40, 2, 3)), np.repeat(np.arange(4), 10),
+  data = feature_tables.FeatureSet(np.zeros((40, 2, 3)), np.repeat(np.arange(4), 10),
                              np.array(['v'] * 40), np.array(['s'] * 40))
   subset = protocols.sample_fraction(data, 0.05, seed=3)
   assert list(np.bincount(subset.labels)) == [1, 1, 1, 1]
@@ -144,7 +146,7 @@ def test_sample_fraction_keeps_every_class():
 
 
 def test_classifier_resumes_from_its_checkpoint(raw_table, tmp_path):
-  data = features.load_feature_set(raw_table, 'train', ['front'])
+  data = feature_tables.load_feature_set(raw_table, 'train', ['front'])
   config = classify.ClassifierConfig(batch_size=8, num_steps=3, steps_per_loop=3,
                                      checkpoint_interval=3)
   classify.train_classifier(config, data, 4, output_dir=str(tmp_path))

@@ -1,8 +1,8 @@
 """The benchmark's bare reference runs and reports a positive rate (no timing asserted)."""
 
-from poem_cvmim import benchmark
+from poem_cvmim.representation import benchmarking
 
 
 def test_bare_reference_step_runs():
-  rate = benchmark.steps_per_second(benchmark.bare_reference(8), 8, steps=2, warmup=1)
+  rate = benchmarking.steps_per_second(benchmarking.bare_reference(8), 8, steps=2, warmup=1)
   assert rate > 0.0

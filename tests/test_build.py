@@ -2,6 +2,9 @@
 
 import ast
 import os
+import subprocess
+import sys
+import textwrap
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PACKAGES = ('poem_cvmim', 'data_prep', 'experiments', 'tests')
@@ -88,3 +91,61 @@ def test_lower_layers_never_import_higher_ones():
     if path.startswith('data_prep/'):
       bad = {m for m in _internal_imports(path) if m.split('.')[0] in ('experiments', 'tests')}
       assert not bad, f'{path} imports {bad}'
+
+
+_SUBPACKAGES = ('core', 'representation', 'action', 'evaluation')
+
+
+def _layer(module):
+  """'core', 'representation', ... for library modules; 'command' for poem_cvmim.<command>."""
+  parts = module.split('.')
+  if parts[0] != 'poem_cvmim':
+    return parts[0]
+  return parts[1] if len(parts) > 1 and parts[1] in _SUBPACKAGES else 'command'
+
+
+def _library_imports():
+  for path in _python_files():
+    module = _module(path)
+    yield path, _layer(module), {_layer(m) for m in _internal_imports(path)
+                                 if m.startswith('poem_cvmim.') and m != 'poem_cvmim'}
+
+
+def test_layering_rules():
+  allowed = {'core': {'core'}, 'representation': {'core', 'representation'},
+             'action': {'core', 'action'},
+             'evaluation': {'core', 'representation', 'action', 'evaluation'}}
+  for path, layer, imported in _library_imports():
+    if path.startswith('data_prep/'):
+      assert imported <= {'core'}, f'{path} imports {imported - {"core"}} (only core allowed)'
+    elif layer in allowed:
+      assert imported <= allowed[layer], f'{path} ({layer}) imports {imported - allowed[layer]}'
+    if layer != 'command' and not path.startswith(('tests/', 'experiments/')):
+      assert 'command' not in imported, f'{path} imports a command module'
+
+
+def test_no_library_module_defines_flags():
+  for path in _python_files():
+    if path.startswith('poem_cvmim/') and _layer(_module(path)) in _SUBPACKAGES:
+      with open(os.path.join(_ROOT, path)) as f:
+        text = f.read()
+      assert 'flags.DEFINE' not in text and 'absl import flags' not in text, path
+
+
+def test_every_command_module_imports_together_and_the_package_sets_no_environment():
+  code = textwrap.dedent('''
+      import importlib, os, pkgutil
+      before = dict(os.environ)
+      import poem_cvmim
+      assert dict(os.environ) == before, 'importing poem_cvmim changed the environment'
+      import data_prep, experiments
+      names = [m.name for p in (poem_cvmim, data_prep, experiments)
+               for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')]
+      for name in names:
+        importlib.import_module(name)
+      print('IMPORTED', len(names))
+  ''')
+  result = subprocess.run([sys.executable, '-c', code], cwd=_ROOT, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'IMPORTED' in result.stdout

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poem_cvmim import cameras
-from poem_cvmim import keypoints
-from poem_cvmim import records
+from poem_cvmim.core import cameras
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
 
 
 def _numpy_rotation(a, e, r):

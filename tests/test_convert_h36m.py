@@ -14,8 +14,8 @@ from data_prep import conversion
 from data_prep import h36m_cameras
 from data_prep import h36m_dataset as h36m
 from data_prep import h36m_sources
-from poem_cvmim import keypoints
-from poem_cvmim import shards
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import shards
 from tests import record_reading as rr
 from tests.testdata import make_fixtures as fx
 

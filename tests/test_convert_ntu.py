@@ -11,7 +11,7 @@ import pytest
 from data_prep import conversion
 from data_prep import ntu_rgbd_dataset as ntu
 from data_prep import ntu_skeleton
-from poem_cvmim import shards
+from poem_cvmim.core import shards
 from tests import record_reading as rr
 from tests.testdata import make_fixtures as fx
 

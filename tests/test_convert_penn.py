@@ -11,7 +11,7 @@ import scipy.io
 
 from data_prep import conversion
 from data_prep import penn_action_dataset as penn
-from poem_cvmim import shards
+from poem_cvmim.core import shards
 from tests import record_reading as rr
 from tests.testdata import make_fixtures as fx
 

@@ -9,9 +9,11 @@ import pytest
 from data_prep import h36m_dataset as h36m
 from data_prep import ntu_rgbd_dataset as ntu
 from data_prep import penn_action_dataset as penn
-from poem_cvmim import features
-from poem_cvmim import keypoints
-from poem_cvmim import pipeline
+from poem_cvmim.core import feature_tables
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import features
+from poem_cvmim.core import keypoints
+from poem_cvmim.representation import pipeline
 from tests.testdata import make_fixtures as fx
 
 _QUIET = lambda _: None  # pylint: disable=unnecessary-lambda-assignment
@@ -49,6 +51,6 @@ def test_sequence_records_give_feature_tables(tmp_path, dataset):
                               output_dir=str(tmp_path / 'seq')), log=_QUIET)
     sequences, rate, length, clips = tmp_path / 'seq' / 'sequences', 1, 300, 4
   manifest = features.write_feature_table(str(sequences), str(tmp_path / 'features'),
-                                          features.load_embedder('raw'), rate, log=_QUIET)
+                                          embedders.load_embedder('raw'), rate, log=_QUIET)
   assert manifest['num_records'] == clips
   assert manifest['sequence_length'] == length and manifest['feature_dim'] == 26

@@ -17,7 +17,8 @@ _TWO_REPLICAS_EQUAL_ONE = textwrap.dedent('''
     import tensorflow as tf
     cpu = tf.config.list_physical_devices('CPU')[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from poem_cvmim import algorithms, configs
+    from poem_cvmim.representation import configs
+    from poem_cvmim.representation.algorithms import registry
 
     config = configs.AlgorithmConfig(dropout_rate=0.0, use_prior=False, fusion='{fusion}',
                                      algorithm='{algorithm}')
@@ -27,22 +28,22 @@ _TWO_REPLICAS_EQUAL_ONE = textwrap.dedent('''
     def variables(algorithm):
       return [v for net in algorithm.networks().values() for v in net.variables]
 
-    single = algorithms.create_algorithm(config)
+    single = registry.create_algorithm(config)
     single.build()
     initial = [v.numpy() for v in variables(single)]
     strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
     with strategy.scope():
-      multi = algorithms.create_algorithm(config, synchronized_batch_norm=True)
+      multi = registry.create_algorithm(config, synchronized_batch_norm=True)
       multi.build()
       for variable, value in zip(variables(multi), initial):
         variable.assign(value)
 
-    single_terms = tf.function(single.train_step)(anchor, positive)
+    single_terms = tf.function(single.update)(anchor, positive)
     halves = strategy.experimental_distribute_values_from_function(
         lambda ctx: (anchor[8 * ctx.replica_id_in_sync_group:][:8],
                      positive[8 * ctx.replica_id_in_sync_group:][:8]))
     multi_terms = tf.function(lambda pair: strategy.run(
-        lambda a, p: multi.train_step(a, p), args=pair))(halves)
+        lambda a, p: multi.update(a, p), args=pair))(halves)
     # Relative error of each updated encoder variable (norms), and of each update that is
     # more than float32 noise (biases before batch norm get no gradient but noise).
     worst = worst_update = moved = 0.0

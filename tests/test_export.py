@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poem_cvmim import algorithms
-from poem_cvmim import configs
-from poem_cvmim import embed
-from poem_cvmim import export
-from poem_cvmim import features
-from poem_cvmim import keypoints
+from poem_cvmim.representation.algorithms import registry
+from poem_cvmim.representation import configs
+from poem_cvmim.evaluation import pose_files
+from poem_cvmim.representation import export
+from poem_cvmim.core import feature_tables
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import features
+from poem_cvmim.core import keypoints
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,10 +38,10 @@ _PLAIN_TF = textwrap.dedent('''
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
   directory = tmp_path_factory.mktemp('export')
-  algorithm = algorithms.create_algorithm(configs.AlgorithmConfig(pose_embedding_dim=8,
+  algorithm = registry.create_algorithm(configs.AlgorithmConfig(pose_embedding_dim=8,
                                                                   view_embedding_dim=8))
   algorithm.build()
-  algorithm.train_step(tf.random.normal([16, 13, 2]), tf.random.normal([16, 13, 2]))
+  algorithm.update(tf.random.normal([16, 13, 2]), tf.random.normal([16, 13, 2]))
   export.export_encoder(algorithm, keypoints.LEGACY_2DCOCO13, str(directory / 'model'))
   return algorithm, directory
 
@@ -85,7 +87,7 @@ def test_embed_command_reads_csv_and_writes_csv(exported, tmp_path):
 
 def test_saved_model_serves_as_a_feature_embedder(exported):
   algorithm, directory = exported
-  embedder = features.load_embedder(str(directory / 'model'))
+  embedder = embedders.load_embedder(str(directory / 'model'))
   assert embedder.dim == 8
   poses = tf.random.normal([4, 13, 2])
   np.testing.assert_allclose(embedder.fn(poses).numpy(), algorithm.embed(poses)[0].numpy(),
@@ -96,7 +98,7 @@ def test_embed_input_errors_name_file_and_row(tmp_path):
   bad = tmp_path / 'bad.csv'
   bad.write_text('header\n' + ','.join(['1'] * 26) + '\n1,2,3\n')
   with pytest.raises(ValueError, match=r'bad.csv:3: 3 values, expected 26'):
-    embed.read_keypoints(str(bad))
+    pose_files.read_keypoints(str(bad))
   np.save(tmp_path / 'wrong.npy', np.zeros((2, 17, 2)))
   with pytest.raises(ValueError, match=r'shape \(2, 17, 2\)'):
-    embed.read_keypoints(str(tmp_path / 'wrong.npy'))
+    pose_files.read_keypoints(str(tmp_path / 'wrong.npy'))

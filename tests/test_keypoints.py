@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poem_cvmim import keypoints
+from poem_cvmim.core import keypoints
 
 
 def _random_pose(profile, shape=(), seed=0):

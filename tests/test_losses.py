@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poem_cvmim import losses
+from poem_cvmim.representation import losses
 
 
 def _softplus(x):

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poem_cvmim import algorithms
-from poem_cvmim import configs
-from poem_cvmim import models
+from poem_cvmim.representation.algorithms import registry
+from poem_cvmim.representation import configs
+from poem_cvmim.representation import networks
+from poem_cvmim.representation import pipeline
 
 
 def test_golden_value_of_the_original():
-  model = models.SimpleModel((4,), embedder='GAUSSIAN', hidden_dim=2,
+  model = networks.SimpleModel((4,), embedder='GAUSSIAN', hidden_dim=2,
                              num_residual_linear_blocks=3, num_layers_per_block=2,
                              use_batch_norm=False, weight_initializer='ones')
   outputs, activations = model(tf.constant([[1.0, 2.0, 3.0]]), training=False)
@@ -24,14 +25,14 @@ def _trainable_count(model):
 
 
 def test_encoder_parameter_count():
-  encoder = models.create_encoder(64)
+  encoder = networks.create_encoder(64)
   outputs, activations = encoder(tf.zeros([3, 13, 2]), training=False)
   assert outputs.shape == (3, 64) and activations['fc0'].shape == (3, 1024)
   assert _trainable_count(encoder) == 4_301_888
 
 
 def test_gaussian_embedder_samples_in_training_and_adds_kl():
-  encoder = models.create_encoder(8, embedder='GAUSSIAN', dropout_rate=0.0)
+  encoder = networks.create_encoder(8, embedder='GAUSSIAN', dropout_rate=0.0)
   x = tf.random.normal([16, 13, 2])
   first, _ = encoder(x, training=True)
   assert len(encoder.losses) == 1 and encoder.losses[0].numpy() > 0.0
@@ -43,7 +44,7 @@ def test_gaussian_embedder_samples_in_training_and_adds_kl():
 
 
 def test_critic_takes_the_encoder_fc0_and_owns_two_residual_blocks():
-  critic = models.create_critic(32)
+  critic = networks.create_critic(32)
   outputs, activations = critic(tf.zeros([2, 1024]), training=False)
   assert outputs.shape == (2, 32)
   assert list(activations) == ['res_fcs1', 'res_fcs2', 'embedder']
@@ -51,10 +52,10 @@ def test_critic_takes_the_encoder_fc0_and_owns_two_residual_blocks():
 
 def test_fusion_and_dimension_errors():
   pose, view = tf.constant([[1.0, 2.0]]), tf.constant([[3.0, 5.0]])
-  np.testing.assert_array_equal(models.fuse(pose, view, 'CAT').numpy(), [[1, 2, 3, 5]])
-  np.testing.assert_array_equal(models.fuse(pose, view, 'POE').numpy(), [[3, 10]])
-  np.testing.assert_array_equal(models.fuse(pose, view, 'MOE').numpy(), [[2, 3.5]])
-  assert models.critic_dim('CAT', 32, 16) == 48 and models.critic_dim('MOE', 32, 32) == 32
+  np.testing.assert_array_equal(networks.fuse(pose, view, 'CAT').numpy(), [[1, 2, 3, 5]])
+  np.testing.assert_array_equal(networks.fuse(pose, view, 'POE').numpy(), [[3, 10]])
+  np.testing.assert_array_equal(networks.fuse(pose, view, 'MOE').numpy(), [[2, 3.5]])
+  assert networks.critic_dim('CAT', 32, 16) == 48 and networks.critic_dim('MOE', 32, 32) == 32
   with pytest.raises(ValueError, match='pose_embedding_dim=32 and view_embedding_dim=16'):
     configs.AlgorithmConfig(fusion='POE', pose_embedding_dim=32, view_embedding_dim=16)
   with pytest.raises(ValueError, match='CAT, POE, MOE'):
@@ -64,10 +65,10 @@ def test_fusion_and_dimension_errors():
 
 
 def test_estimator_bounds_logvar_and_discriminator_shape():
-  estimator = models.LikelihoodEstimator(32)
+  estimator = networks.LikelihoodEstimator(32)
   mean, logvar = estimator(tf.random.normal([8, 32]) * 100, training=True)
   assert mean.shape == (8, 32) and np.all(np.abs(logvar.numpy()) < 1.0)
-  discriminator = models.create_discriminator(64)
+  discriminator = networks.create_discriminator(64)
   assert discriminator(tf.zeros([5, 64])).shape == (5, 1)
   assert [layer.units for layer in discriminator.layers] == [64, 32, 1]
 
@@ -82,14 +83,14 @@ def test_estimator_bounds_logvar_and_discriminator_shape():
     configs.AlgorithmConfig(algorithm='INFONCE'),
 ], ids=['cvmim', 'cvmim-cat-ablations', 'align', 'ae', 'beta-vae', 'dim', 'infonce'])
 def test_every_algorithm_updates_every_player(config):
-  algorithm = algorithms.create_algorithm(config)
+  algorithm = registry.create_algorithm(config)
   algorithm.build()
   before = {name: [v.numpy().copy() for v in algorithm.player_variables(name)]
             for name in algorithm.players}
   rng = np.random.default_rng(0)
   anchor, positive = rng.normal(scale=0.3, size=(2, 16, 13, 2)).astype(np.float32)
-  terms = algorithm.train_step(tf.constant(anchor), tf.constant(positive))
-  assert set(terms) == set(algorithm.term_names)
+  terms = algorithm.update(tf.constant(anchor), tf.constant(positive))
+  assert set(terms) | set(pipeline.STATISTIC_NAMES) == set(algorithm.term_names)
   assert all(np.isfinite(v.numpy()) for v in terms.values())
   assert int(algorithm.encoder_optimizer.iterations.numpy()) == 1
   for name in algorithm.players:
@@ -103,7 +104,7 @@ def test_every_algorithm_updates_every_player(config):
 
 
 def test_ablations_drop_players():
-  algorithm = algorithms.create_algorithm(
+  algorithm = registry.create_algorithm(
       configs.AlgorithmConfig(use_prior=False, disentangle_loss_weight=0.0))
   assert algorithm.players == ('encoder',)
   assert algorithm.estimator_optimizer is None and algorithm.discriminator_optimizer is None

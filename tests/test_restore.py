@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poem_cvmim import action_recognition
-from poem_cvmim import algorithms
-from poem_cvmim import classify
-from poem_cvmim import configs
-from poem_cvmim import export
-from poem_cvmim import keypoints
-from poem_cvmim import pipeline
-from poem_cvmim import trainer as trainer_lib
+from poem_cvmim.action import classifiers
+from poem_cvmim.representation.algorithms import registry
+from poem_cvmim.action import classify
+from poem_cvmim.representation import configs
+from poem_cvmim.representation import restore
+from poem_cvmim.representation import export
+from poem_cvmim.core import keypoints
+from poem_cvmim.representation import pipeline
+from poem_cvmim.representation import trainer as trainer_lib
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _QUIET = lambda _: None
@@ -50,12 +51,12 @@ def _variables_by_path(networks: dict) -> dict:
 
 
 def _trained(config, steps=2, seed=0):
-  algorithm = algorithms.create_algorithm(config)
+  algorithm = registry.create_algorithm(config)
   algorithm.build()
   rng = np.random.default_rng(seed)
   for _ in range(steps):
     anchor, positive = rng.normal(scale=0.3, size=(2, 16, 13, 2)).astype(np.float32)
-    algorithm.train_step(anchor, positive)
+    algorithm.update(anchor, positive)
   return algorithm
 
 
@@ -69,7 +70,7 @@ def test_checkpoint_holds_every_variable_of_every_network(name, tmp_path):
                         for p in moving if 'encoder:' in p), 'training did not move BN'
   path = tf.train.Checkpoint(**trained.checkpoint_items()).write(str(tmp_path / 'ckpt'))
 
-  fresh = algorithms.create_algorithm(config)
+  fresh = registry.create_algorithm(config)
   fresh.build()
   tf.train.Checkpoint(**fresh.checkpoint_items()).read(path).assert_consumed()
   restored = _variables_by_path(fresh.networks())
@@ -78,9 +79,9 @@ def test_checkpoint_holds_every_variable_of_every_network(name, tmp_path):
   assert not missing, f'not restored from the checkpoint: {missing}'
 
 
-@pytest.mark.parametrize('classifier', action_recognition.CLASSIFIER_TYPES)
+@pytest.mark.parametrize('classifier', classifiers.CLASSIFIER_TYPES)
 def test_classifier_checkpoint_holds_every_variable(classifier, tmp_path):
-  model = action_recognition.get_temporal_classifier(classifier, (16, 8), 3)
+  model = classifiers.get_temporal_classifier(classifier, (16, 8), 3)
   for variable in model.variables:  # batch-norm statistics included
     variable.assign(tf.random.normal(variable.shape))
   saved = _variables_by_path({'model': model})
@@ -89,7 +90,7 @@ def test_classifier_checkpoint_holds_every_variable(classifier, tmp_path):
     optimizer.build(network.trainable_variables)
     return classify._checkpoint(network, optimizer, tf.Variable(0.0), tf.Variable(1.0))  # pylint: disable=protected-access
   path = checkpoint(model).write(str(tmp_path / 'ckpt'))
-  fresh = action_recognition.get_temporal_classifier(classifier, (16, 8), 3)
+  fresh = classifiers.get_temporal_classifier(classifier, (16, 8), 3)
   checkpoint(fresh).read(path).assert_consumed()
   restored = _variables_by_path({'model': fresh})
   assert [p for p in saved if not np.array_equal(saved[p], restored[p])] == []
@@ -110,8 +111,8 @@ _RESTORE_IN_FRESH_PROCESS = textwrap.dedent('''
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
     import numpy as np
     import tensorflow as tf
-    from poem_cvmim import trainer
-    algorithm, _, step = trainer.load_algorithm(sys.argv[1])
+    from poem_cvmim.representation import restore
+    algorithm, _, step = restore.load_algorithm(sys.argv[1])
     poses = np.load(sys.argv[2])
     pose, view = algorithm.embed(tf.constant(poses))
     np.save(sys.argv[3], np.concatenate([pose, view], axis=-1))

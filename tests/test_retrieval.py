@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from poem_cvmim import retrieval
+from poem_cvmim.evaluation import retrieval
 
 
 def test_hit_rates_on_a_hand_made_case_with_ties_and_tolerance():

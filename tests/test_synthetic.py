@@ -13,9 +13,9 @@ import tensorflow as tf
 from data_prep import synthetic_dataset as synthetic
 from data_prep import synthetic_motion
 from data_prep import synthetic_views
-from poem_cvmim import keypoints
-from poem_cvmim import records
-from poem_cvmim import shards
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poem_cvmim import configs
-from poem_cvmim import records
-from poem_cvmim import trainer as trainer_lib
+from poem_cvmim.representation import configs
+from poem_cvmim.representation import restore
+from poem_cvmim.core import records
+from poem_cvmim.core import training_loop
+from poem_cvmim.representation import trainer as trainer_lib
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,7 +55,7 @@ def test_smoke_run_then_resume_with_step_and_accumulators(smoke_dir, tmp_path):
   resumed.train()
   assert resumed.step == 4
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith('ckpt-4')
-  algorithm, config, step = trainer_lib.load_algorithm(str(tmp_path))
+  algorithm, config, step = restore.load_algorithm(str(tmp_path))
   assert step == 4 and config.num_steps == 4
 
 
@@ -70,7 +72,7 @@ def test_non_finite_loss_stops_with_step_and_term(tmp_path):
   config = configs.smoke(input_table=str(directory / 'train-*'),
                          output_dir=str(tmp_path / 'run'), input_type='2D_INPUT',
                          algorithm=configs.AlgorithmConfig(algorithm='ALIGN'))
-  with pytest.raises(trainer_lib.NonFiniteLossError, match=r'step 1: .*encoder/'):
+  with pytest.raises(training_loop.NonFiniteLossError, match=r'step 1: .*encoder/'):
     trainer_lib.Trainer(config, log=lambda _: None).train()
   assert tf.train.latest_checkpoint(str(tmp_path / 'run')) is None
 

@@ -1,4 +1,4 @@
-"""Keypoint profiles (SPEC §1): joint names, normalisation and index maps.
+"""Keypoint profiles: joint names, normalisation and index maps (docs/conventions.md).
 
 Every point is stored in (y, x) order for 2D and (y, x, z) for 3D, as in the original code;
 image sizes are (height, width). This is the only module that defines a skeleton.
@@ -15,8 +15,25 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-# Smallest scale a normaliser divides by (SPEC §1.2), so a degenerate pose gives no NaN.
+# Smallest scale a normaliser divides by, so a degenerate pose gives no NaN.
 SCALE_EPSILON = 1e-12
+
+
+def to_pixels(points, image_sizes):
+  """(y, x) points [..., J, 2] in [0, 1] of the image -> pixels; image sizes [..., 2] are
+  (height, width). Tensors in, tensors out; NumPy in, NumPy out."""
+  if isinstance(points, np.ndarray) and isinstance(image_sizes, (np.ndarray, list, tuple)):
+    return points * np.asarray(image_sizes, points.dtype)[..., np.newaxis, :]
+  points = tf.convert_to_tensor(points)
+  return points * tf.cast(image_sizes, points.dtype)[..., tf.newaxis, :]
+
+
+def to_unit(points, image_sizes):
+  """The inverse of `to_pixels`: pixel (y, x) points [..., J, 2] -> [0, 1] of the image."""
+  if isinstance(points, np.ndarray) and isinstance(image_sizes, (np.ndarray, list, tuple)):
+    return points / np.asarray(image_sizes, points.dtype)[..., np.newaxis, :]
+  points = tf.convert_to_tensor(points)
+  return points / tf.cast(image_sizes, points.dtype)[..., tf.newaxis, :]
 
 LEGACY_2DCOCO13 = 'LEGACY_2DCOCO13'
 LEGACY_2DH36M13 = 'LEGACY_2DH36M13'

@@ -70,7 +70,7 @@ def missing_peers(tf_config: dict, timeout_s: float, poll_s: float = 0.5) -> lis
 _WATCHDOG = """
 import json, os, signal, sys
 sys.path.insert(0, {root!r})
-from poem_cvmim import distribute
+from poem_cvmim.core import distribute
 missing = distribute.missing_peers(json.loads({config!r}), {timeout!r})
 if missing:
   sys.stderr.write({head!r} + ', '.join(missing) + {tail!r})
@@ -114,8 +114,9 @@ def create_strategy(name: str = 'mirrored', peer_timeout_s: float = 300.0):
   raise ValueError(f'Unknown strategy {name!r}; valid: mirrored, multi_worker, default.')
 
 
-def worker_directory(directory: str) -> str:
-  """`directory` on the chief; a throw-away directory on the other workers."""
-  if is_chief(cluster_from_env()):
+def worker_directory(directory: str, strategy) -> str:
+  """`directory` where the strategy says this worker checkpoints (the chief, or a single
+  worker); a throw-away directory on the other workers, which must still call save."""
+  if strategy.extended.should_checkpoint:
     return directory
   return tempfile.mkdtemp(prefix='poem_cvmim_worker_')

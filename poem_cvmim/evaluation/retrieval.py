@@ -13,9 +13,9 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
-from poem_cvmim import keypoints
-from poem_cvmim import records
-from poem_cvmim import shards
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
 
 METRICS = ('l2', 'cosine')
 _QUERY_BLOCK = 1024  # queries per distance matrix
@@ -44,9 +44,8 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
     dataset = tf.data.TFRecordDataset(files).batch(256).map(
         lambda s: records.parse_sequence_example(s, length, profile_2d=profile_2d))
     for parsed in dataset:
-      sizes = tf.cast(parsed[records.IMAGE_SIZES], tf.float32)[..., tf.newaxis, :]
-      poses, _, _ = keypoints.get_profile(profile_2d).normalize(
-          parsed[records.KEYPOINTS_2D] * sizes)
+      poses, _, _ = keypoints.get_profile(profile_2d).normalize(keypoints.to_pixels(
+          parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES]))
       for i, source in enumerate(parsed['source_id'].numpy().astype(str)):
         real = int(parsed['num_frames'][i]) or length
         kept = np.arange(0, real, frame_stride)

@@ -16,7 +16,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from poem_cvmim import keypoints
+from poem_cvmim.core import keypoints
 
 KEY_IMAGE_HEIGHT = 'image/height'
 KEY_IMAGE_WIDTH = 'image/width'

@@ -1,22 +1,20 @@
-"""Evaluation protocols in code (SPEC §7.4) and their tables.
+"""Evaluation protocols in code (docs/protocols.md).
 
 - single-shot cross-view: for each training view v, train on view v of the training split only,
   test on every view of the test split;
 - fully supervised: train on every training view, test on every test view;
 - limited supervision: fully supervised with a fraction of training clips per class.
-Each run writes a JSON file; tables are rebuilt from those files without retraining.
+Each run writes a JSON file; `poem_cvmim.evaluation.tables` rebuilds tables from them.
 """
 
-import glob
 import json
 import os
 
 import numpy as np
-import pandas as pd
 
-from poem_cvmim import classify
-from poem_cvmim import features as features_lib
-from poem_cvmim import shards
+from poem_cvmim.action import classify
+from poem_cvmim.core import feature_tables
+from poem_cvmim.core import shards
 
 SINGLE_SHOT = 'single_shot'
 FULLY_SUPERVISED = 'fully_supervised'
@@ -25,7 +23,7 @@ PROTOCOLS = (SINGLE_SHOT, FULLY_SUPERVISED, LIMITED)
 ALL_VIEWS = 'all'
 
 
-def sample_fraction(train: features_lib.FeatureSet, fraction: float, seed: int):
+def sample_fraction(train: feature_tables.FeatureSet, fraction: float, seed: int):
   """A seeded subset with round(fraction x n_c) clips of each class c (at least one)."""
   if not 0.0 < fraction <= 1.0:
     raise ValueError(f'fraction must be in (0, 1], got {fraction}.')
@@ -68,8 +66,8 @@ def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_v
     raise ValueError(f'Unknown protocol {protocol!r}; valid: {", ".join(PROTOCOLS)}.')
   manifest = shards.read_manifest(feature_dir)
   num_classes = len(manifest['classes'])
-  train_all = features_lib.load_feature_set(feature_dir, 'train')
-  test = features_lib.load_feature_set(feature_dir, 'test')
+  train_all = feature_tables.load_feature_set(feature_dir, 'train')
+  test = feature_tables.load_feature_set(feature_dir, 'test')
   results = []
   if protocol == SINGLE_SHOT:
     views = list(train_views or manifest['views'])
@@ -93,70 +91,15 @@ def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_v
   return results
 
 
-def load_results(output_dir: str) -> list:
-  files = sorted(glob.glob(os.path.join(output_dir, '**', 'result.json'), recursive=True))
-  results = []
-  for path in files:
-    with open(path) as f:
-      results.append(json.load(f))
-  return results
-
-
-def _cell(values):
-  values = 100.0 * np.asarray(values)
-  return f'{values.mean():.1f} ± {values.std():.1f}' if len(values) > 1 else f'{values[0]:.1f}'
-
-
-def single_shot_table(results: list, metric: str = 'top1') -> pd.DataFrame:
-  """Rows: names; columns: training views + Average; cells: mean ± std over seeds (in %) of
-  the accuracy on all test views. Average: the per-seed mean over training views."""
-  frame = pd.DataFrame([{'name': r['name'], 'train_view': r['train_view'], 'seed': r['seed'],
-                         'value': r['all'][metric]} for r in results
-                        if r['protocol'] == SINGLE_SHOT])
-  if frame.empty:
-    raise ValueError('No single-shot results to tabulate.')
-  views = list(dict.fromkeys(frame['train_view']))
-  rows = {}
-  for name, group in frame.groupby('name', sort=False):
-    row = {view: _cell(group[group.train_view == view]['value']) for view in views}
-    row['Average'] = _cell(group.groupby('seed')['value'].mean())
-    rows[name] = row
-  return pd.DataFrame.from_dict(rows, orient='index', columns=views + ['Average'])
-
-
-def fraction_table(results: list, metric: str = 'top1') -> pd.DataFrame:
-  """Rows: names; columns: fractions of training clips; cells: mean ± std over seeds (%)."""
-  frame = pd.DataFrame([{'name': r['name'], 'fraction': r['fraction'], 'seed': r['seed'],
-                         'value': r['all'][metric]} for r in results
-                        if r['protocol'] in (LIMITED, FULLY_SUPERVISED)])
-  if frame.empty:
-    raise ValueError('No fully supervised or limited-supervision results to tabulate.')
-  fractions = sorted(frame['fraction'].unique())
-  table = {name: {f'{100 * f:g}%': _cell(g[g.fraction == f]['value']) for f in fractions
-                  if (g.fraction == f).any()} for name, g in frame.groupby('name', sort=False)}
-  return pd.DataFrame.from_dict(table, orient='index')
-
-
-def to_markdown(table: pd.DataFrame) -> str:
-  """A GitHub Markdown table (no extra dependency)."""
-  header = ['', *table.columns]
-  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-  for name, row in table.iterrows():
-    lines.append('| ' + ' | '.join([str(name), *[str(v) for v in row.values]]) + ' |')
-  return '\n'.join(lines)
-
-
-def write_table(table: pd.DataFrame, path_stem: str) -> str:
-  """Writes `<stem>.md`, `<stem>.csv` and `<stem>.tex`; returns the Markdown."""
-  markdown = to_markdown(table)
-  with open(path_stem + '.md', 'w') as f:
-    f.write(markdown + '\n')
-  table.to_csv(path_stem + '.csv')
-  with open(path_stem + '.tex', 'w') as f:
-    columns = 'l' + 'c' * len(table.columns)
-    f.write(f'\\begin{{tabular}}{{{columns}}}\n & ' + ' & '.join(table.columns) + ' \\\\\n')
-    for name, row in table.iterrows():
-      f.write(f'{name} & ' + ' & '.join(str(v).replace('±', '$\\pm$') for v in row.values)
-              + ' \\\\\n')
-    f.write('\\end{tabular}\n')
-  return markdown
+def evaluate_run(run_dir: str, feature_dir: str, split: str = 'test', views=None) -> dict:
+  """Scores of a finished run's EMA weights on (views of) a feature table's split."""
+  result_path = os.path.join(run_dir, 'result.json')
+  if not os.path.exists(result_path):
+    raise FileNotFoundError(f'No result.json in {run_dir}: not a finished classifier run.')
+  with open(result_path) as f:
+    run = json.load(f)
+  manifest = shards.read_manifest(feature_dir)
+  data = feature_tables.load_feature_set(feature_dir, split, views)
+  classifier = classify.restore_classifier(run_dir, run['classifier'],
+                                           data.features.shape[1:], len(manifest['classes']))
+  return classify.evaluate(classifier, data)

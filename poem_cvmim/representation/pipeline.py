@@ -7,12 +7,39 @@ random projections of the 3D pose by input type, profile-normalised, shuffled wi
 and split into anchors and positives.
 """
 
+import dataclasses
+from typing import Optional
+
 import tensorflow as tf
 
-from poem_cvmim import cameras
-from poem_cvmim import records
+from poem_cvmim.core import cameras
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
 
 _AUTOTUNE = tf.data.AUTOTUNE
+INPUT_2D = cameras.INPUT_2D
+# Logged beside the loss terms: of the virtual views used as input in the step, the fraction
+# for which the camera guard moved the camera back (poem_cvmim.core.cameras).
+GUARDED_VIEW_FRACTION = 'input/guarded_view_fraction'
+STATISTIC_NAMES = (GUARDED_VIEW_FRACTION,)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+  """How model inputs are made from parsed pair records (docs/cameras.md)."""
+  input_type: str = cameras.INPUT_2D_AND_3D_PROJECTION
+  profile_2d: str = keypoints.LEGACY_2DCOCO13
+  profile_3d: Optional[str] = keypoints.LEGACY_3DH36M17
+  shuffle: bool = True  # shuffle each batch inside the step, as the original
+
+  @classmethod
+  def from_config(cls, config) -> 'InputSpec':
+    """From a TrainConfig (input_type, profile_2d, profile_3d, shuffle_in_step)."""
+    return cls(config.input_type, config.profile_2d, config.profile_3d, config.shuffle_in_step)
+
+  @property
+  def num_joints(self) -> int:
+    return keypoints.get_profile(self.profile_2d).keypoint_num
 
 
 def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_buffer_size=4096,
@@ -67,8 +94,7 @@ def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=Tr
                       seed=None):
   """Normalised (anchor, positive) 2D poses [b, J, 2] from a parsed batch of pair records,
   and the fraction of the virtual views used for which the camera guard moved the camera."""
-  sizes = tf.cast(batch[records.IMAGE_SIZES], tf.float32)  # [b, 2, 2] (height, width)
-  keypoints_2d = batch[records.KEYPOINTS_2D] * sizes[..., tf.newaxis, :]
+  keypoints_2d = keypoints.to_pixels(batch[records.KEYPOINTS_2D], batch[records.IMAGE_SIZES])
   keypoints_3d = batch.get(records.KEYPOINTS_3D)
   inputs, guarded_fraction = cameras.create_model_input(
       keypoints_2d, keypoints_3d, input_type, profile_2d, profile_3d, seed=seed,

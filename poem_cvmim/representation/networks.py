@@ -24,16 +24,6 @@ LOGVAR_BOUND = 10.0
 SHARED_BLOCKS = ('flatten', 'fc0')
 
 
-def seed_states(model: keras.layers.Layer) -> list:
-  """The state variables of the random-seed generators (dropout) of every layer of `model`.
-
-  Keras keeps them outside TensorFlow's object graph, so checkpoints list them explicitly:
-  a resumed run then draws the dropout masks the uninterrupted run would have drawn.
-  """
-  return [layer.seed_generator.state for layer in model._flatten_layers()  # pylint: disable=protected-access
-          if isinstance(getattr(layer, 'seed_generator', None), keras.random.SeedGenerator)]
-
-
 def _dense(units, initializer, max_norm, name=None, activation=None):
   constraint = keras.constraints.MaxNorm(max_norm) if max_norm > 0.0 else None
   return keras.layers.Dense(units, activation=activation, kernel_initializer=initializer,

@@ -1,4 +1,4 @@
-"""Training and evaluation of temporal action classifiers on feature sets (SPEC §7.3).
+"""Training and evaluation of temporal action classifiers on feature sets.
 
 Softmax cross-entropy on logits (+ layer regularisation), Adam 5e-3 constant with an
 exponential moving average of the weights (decay 0.99, Keras 3's `use_ema`); evaluation uses
@@ -21,14 +21,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from poem_cvmim import action_recognition
-from poem_cvmim import features as features_lib
-from poem_cvmim import models
+from poem_cvmim.action import classifiers
+from poem_cvmim.core import checkpointing
+from poem_cvmim.core import feature_tables
+from poem_cvmim.core import training_loop
 
 
 @dataclasses.dataclass(frozen=True)
 class ClassifierConfig:
-  classifier: str = action_recognition.CONVNET
+  classifier: str = classifiers.CONVNET
   batch_size: int = 32
   num_steps: int = 1000
   learning_rate: float = 5e-3
@@ -40,9 +41,9 @@ class ClassifierConfig:
   standardize_features: bool = False
 
   def __post_init__(self):
-    if self.classifier not in action_recognition.CLASSIFIER_TYPES:
+    if self.classifier not in classifiers.CLASSIFIER_TYPES:
       raise ValueError(f'Unknown classifier {self.classifier!r}; valid: '
-                       f'{", ".join(action_recognition.CLASSIFIER_TYPES)}.')
+                       f'{", ".join(classifiers.CLASSIFIER_TYPES)}.')
     for name in ('batch_size', 'num_steps', 'checkpoint_interval', 'steps_per_loop'):
       if getattr(self, name) <= 0:
         raise ValueError(f'{name} must be positive, got {getattr(self, name)}.')
@@ -72,7 +73,7 @@ class TrainedClassifier:
 def _checkpoint(model, optimizer, mean, std) -> tf.train.Checkpoint:
   """The one layout of a classifier run's checkpoint (training and re-evaluation share it)."""
   return tf.train.Checkpoint(model=model, optimizer=optimizer, feature_mean=mean,
-                             feature_std=std, random_states=models.seed_states(model))
+                             feature_std=std, random_states=checkpointing.seed_states(model))
 
 
 def restore_classifier(run_dir: str, classifier_type: str, input_shape,
@@ -81,7 +82,7 @@ def restore_classifier(run_dir: str, classifier_type: str, input_shape,
   checkpoint_path = tf.train.latest_checkpoint(run_dir)
   if not checkpoint_path:
     raise FileNotFoundError(f'No checkpoint in {run_dir}.')
-  model = action_recognition.get_temporal_classifier(classifier_type, input_shape, num_classes)
+  model = classifiers.get_temporal_classifier(classifier_type, input_shape, num_classes)
   optimizer = keras.optimizers.Adam(use_ema=True)
   optimizer.build(model.trainable_variables)
   mean = tf.Variable(tf.zeros([input_shape[-1]]), trainable=False)
@@ -91,7 +92,7 @@ def restore_classifier(run_dir: str, classifier_type: str, input_shape,
   return TrainedClassifier(model, mean, std)
 
 
-def _standardization(train: features_lib.FeatureSet, standardize: bool = True):
+def _standardization(train: feature_tables.FeatureSet, standardize: bool = True):
   if not standardize:
     dim = train.features.shape[-1]
     return np.zeros(dim, np.float32), np.ones(dim, np.float32)
@@ -100,13 +101,13 @@ def _standardization(train: features_lib.FeatureSet, standardize: bool = True):
   return mean.astype(np.float32), std.astype(np.float32)
 
 
-def _dataset(train: features_lib.FeatureSet, mean, std, batch_size: int, seed: int):
+def _dataset(train: feature_tables.FeatureSet, mean, std, batch_size: int, seed: int):
   dataset = tf.data.Dataset.from_tensor_slices(((train.features - mean) / std, train.labels))
   dataset = dataset.shuffle(len(train), seed=seed, reshuffle_each_iteration=True).repeat()
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def train_classifier(config: ClassifierConfig, train: features_lib.FeatureSet,
+def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
                      num_classes: int, seed: int = 0, output_dir: Optional[str] = None,
                      strategy=None, verbose: bool = False):
   """Trains a classifier (resuming from `output_dir` if it holds a checkpoint).
@@ -115,10 +116,10 @@ def train_classifier(config: ClassifierConfig, train: features_lib.FeatureSet,
   """
   if len(train) == 0:
     raise ValueError('The training set is empty: nothing to train on.')
-  strategy = strategy or tf.distribute.MirroredStrategy()
+  strategy = strategy or tf.distribute.get_strategy()
   keras.utils.set_random_seed(seed)
   with strategy.scope():
-    model = action_recognition.get_temporal_classifier(
+    model = classifiers.get_temporal_classifier(
         config.classifier, train.features.shape[1:], num_classes)
     optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=True,
                                       ema_momentum=config.ema_momentum)
@@ -149,21 +150,17 @@ def train_classifier(config: ClassifierConfig, train: features_lib.FeatureSet,
     loss = tf.constant(0.0)
     for _ in tf.range(num_steps):
       loss = strategy.reduce('SUM', strategy.run(step, args=next(iterator)), axis=None)
-    return loss
+    return {'loss': loss}
 
   iterator = iter(strategy.experimental_distribute_dataset(
       _dataset(train, mean.numpy(), std.numpy(), config.batch_size, seed)))
-  progress = keras.utils.Progbar(config.num_steps, verbose=1 if verbose else 0)
-  done = int(optimizer.iterations.numpy())
-  while done < config.num_steps:
-    chunk = min(config.steps_per_loop, config.num_steps - done)
-    loss = loop(iterator, tf.constant(chunk))
-    done = int(optimizer.iterations.numpy())
-    if not np.isfinite(float(loss)):
-      raise FloatingPointError(f'Classifier loss became {float(loss)} at step {done}.')
-    progress.update(done, [('loss', float(loss))])
-    if manager and (done % config.checkpoint_interval == 0 or done == config.num_steps):
-      manager.save(checkpoint_number=done)
+  training_loop.Controller(
+      run=lambda num_steps: loop(iterator, num_steps),
+      step=lambda: int(optimizer.iterations.numpy()),
+      cadence=training_loop.Cadence(config.num_steps,
+                                    config.checkpoint_interval if manager else None,
+                                    config.steps_per_loop),
+      checkpoint_manager=manager, verbose=verbose).train()
   optimizer.finalize_variable_values(model.trainable_variables)
   return TrainedClassifier(model, mean, std)
 
@@ -174,15 +171,15 @@ def predict(classifier: TrainedClassifier, features: np.ndarray,
                          for i in range(0, len(features), batch_size)])
 
 
-def evaluate(classifier: TrainedClassifier, test: features_lib.FeatureSet) -> dict:
+def evaluate(classifier: TrainedClassifier, test: feature_tables.FeatureSet) -> dict:
   """Top-1 and top-5 accuracy over all clips and per view: {'all': {...}, 'per_view': {...}}."""
   if len(test) == 0:
     raise ValueError('The test set is empty.')
   logits = predict(classifier, test.features)
 
   def scores(mask):
-    return {'top1': action_recognition.top_k_accuracy(logits[mask], test.labels[mask], 1),
-            'top5': action_recognition.top_k_accuracy(logits[mask], test.labels[mask], 5),
+    return {'top1': classifiers.top_k_accuracy(logits[mask], test.labels[mask], 1),
+            'top5': classifiers.top_k_accuracy(logits[mask], test.labels[mask], 5),
             'num_clips': int(np.sum(mask))}
 
   per_view = {view: scores(test.views == view) for view in sorted(set(test.views))}

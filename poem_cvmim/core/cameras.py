@@ -16,7 +16,7 @@ import math
 
 import tensorflow as tf
 
-from poem_cvmim import keypoints
+from poem_cvmim.core import keypoints
 
 # Smallest depth the pinhole projection divides by (step 5 of the projection).
 DEPTH_EPSILON = 1e-12

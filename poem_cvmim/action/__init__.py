@@ -1,0 +1,1 @@
+"""Action recognition: temporal classifiers, their training, protocols."""

@@ -1,0 +1,1 @@
+"""Library core: skeleton, records, shards, cameras, distribution, the training loop."""

@@ -1,0 +1,61 @@
+"""Feature tables in memory: the clips of (views of) one split of a feature table.
+
+A feature table is a directory of sequence records whose `feature/data` holds per-frame
+features [T', D], sharded `<split>-<view>-...`, with a manifest (docs/records.md).
+"""
+
+import dataclasses
+import glob
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
+
+
+@dataclasses.dataclass
+class FeatureSet:
+  """Clips of a feature table in memory."""
+  features: np.ndarray  # [N, T', D] float32
+  labels: np.ndarray  # [N] int
+  views: np.ndarray  # [N] str
+  subjects: np.ndarray  # [N] str
+
+  def __len__(self):
+    return len(self.labels)
+
+  def select(self, mask) -> 'FeatureSet':
+    return FeatureSet(self.features[mask], self.labels[mask], self.views[mask],
+                      self.subjects[mask])
+
+
+def load_feature_set(feature_dir: str, split: str, views=None,
+                     feature_dim: Optional[int] = None) -> FeatureSet:
+  """Reads (views of) one split of a feature table; checks the width against `feature_dim`."""
+  manifest = shards.read_manifest(feature_dir)
+  stored_dim, length = manifest['feature_dim'], manifest['sequence_length']
+  if feature_dim is not None and feature_dim != stored_dim:
+    raise ValueError(f'{feature_dir} holds features of width {stored_dim}, but the classifier '
+                     f'expects {feature_dim}.')
+  available = manifest['views']
+  views = available if views is None else list(views)
+  unknown = [v for v in views if v not in available]
+  if unknown:
+    raise ValueError(f'Unknown view(s) {unknown}; {feature_dir} has views {available}.')
+  files = [f for v in views for f in sorted(glob.glob(shards.shard_pattern(feature_dir, split,
+                                                                           v)))]
+  if not files:
+    raise ValueError(f'{feature_dir} has no {split!r} clips of views {views}; splits: '
+                     f'{sorted(manifest["splits"])}.')
+  parts = {'features': [], 'labels': [], 'views': [], 'subjects': []}
+  num_classes = len(manifest['classes'])
+  for batch in tf.data.TFRecordDataset(files).batch(512):
+    parsed = records.parse_sequence_example(batch, length, num_classes, feature_dim=stored_dim,
+                                            include_keypoints=False)
+    parts['features'].append(parsed[records.FEATURES].numpy())
+    parts['labels'].append(np.argmax(parsed[records.CLASS_TARGETS].numpy(), axis=-1))
+    parts['views'].append(parsed['view'].numpy().astype(str))
+    parts['subjects'].append(parsed['subject'].numpy().astype(str))
+  return FeatureSet(**{k: np.concatenate(v) for k, v in parts.items()})

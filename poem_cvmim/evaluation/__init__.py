@@ -1,0 +1,1 @@
+"""Evaluation: embedders, feature extraction, retrieval, tables."""

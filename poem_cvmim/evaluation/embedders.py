@@ -1,0 +1,46 @@
+"""Embedders map profile-normalised poses [N, J, 2] to per-frame features [N, D].
+
+- `raw`: the normalised keypoints flattened (26 values), the raw-keypoint baseline;
+- a training directory (config.json + checkpoints): the encoder's z_p (ALIGN: all dims),
+  restored with `poem_cvmim.representation.restore`;
+- an exported SavedModel directory: its `embed_normalized` signature's pose embedding.
+"""
+
+import dataclasses
+import os
+from typing import Callable
+
+import tensorflow as tf
+
+from poem_cvmim.core import keypoints
+from poem_cvmim.representation import restore
+
+
+RAW = 'raw'
+_NUM_JOINTS = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).keypoint_num
+
+
+@dataclasses.dataclass(frozen=True)
+class Embedder:
+  name: str
+  dim: int
+  fn: Callable  # normalised poses [N, J, 2] float32 -> [N, dim]
+
+
+def load_embedder(source: str) -> Embedder:
+  """`raw`, a training directory or a SavedModel directory (see the module docstring)."""
+  if source == RAW:
+    return Embedder(RAW, 2 * _NUM_JOINTS, lambda x: tf.reshape(x, [tf.shape(x)[0], -1]))
+  if os.path.exists(os.path.join(source, 'saved_model.pb')):
+    signature = tf.saved_model.load(source).signatures['embed_normalized']
+    fn = lambda x: signature(keypoints=tf.cast(x, tf.float32))['pose_embedding']
+    dim = int(fn(tf.zeros([1, _NUM_JOINTS, 2])).shape[-1])
+    return Embedder(source, dim, fn)
+  if os.path.exists(os.path.join(source, restore.CONFIG_NAME)):
+    algorithm, _, step = restore.load_algorithm(source)
+    encode = tf.function(lambda x: algorithm.embed(x)[0])
+    return Embedder(f'{source}@{step}', algorithm.pose_dim, encode)
+  raise ValueError(f'Embedder {source!r} is neither {RAW!r}, a training directory '
+                   f'(with {restore.CONFIG_NAME}) nor a SavedModel directory.')
+
+

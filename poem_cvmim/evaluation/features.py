@@ -1,0 +1,86 @@
+"""Per-frame features of sequence records, cached as feature tables (docs/protocols.md).
+
+A feature table holds `feature/data` ([T', D] flattened), labels and metadata, sharded
+`<split>-<view>-...` like the sequence records it came from, with a manifest. Computing z_p
+once and caching it is much faster than re-running the encoder every classifier step.
+"""
+
+import glob
+import math
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
+from poem_cvmim.evaluation import embedders
+
+_ENCODE_BATCH = 4096  # poses per encoder call
+
+
+def normalized_frames(parsed: dict, profile_2d: str, downsample_rate: int) -> tf.Tensor:
+  """Profile-normalised 2D [B, T', 13, 2] from parsed sequence records, every n-th frame."""
+  pixels = keypoints.to_pixels(parsed[records.KEYPOINTS_2D][:, ::downsample_rate],
+                              parsed[records.IMAGE_SIZES][:, ::downsample_rate])
+  normalized, _, _ = keypoints.get_profile(profile_2d).normalize(pixels)
+  return normalized
+
+
+def embed_frames(embedder: embedders.Embedder, frames: tf.Tensor) -> np.ndarray:
+  """[B, T', 13, 2] -> [B, T', D] through the embedder in large batches."""
+  batch, length = int(frames.shape[0]), int(frames.shape[1])
+  flat = tf.reshape(frames, [-1, frames.shape[2], 2])
+  outputs = [embedder.fn(flat[i:i + _ENCODE_BATCH]).numpy()
+             for i in range(0, batch * length, _ENCODE_BATCH)]
+  return np.concatenate(outputs).reshape(batch, length, embedder.dim)
+
+
+def check_sequence_length(path: str, num_frames: int) -> None:
+  """A clear error naming both numbers when the records hold another T than expected."""
+  for raw in tf.data.TFRecordDataset(path).take(1):
+    stored = records.stored_length(raw.numpy())
+    if stored != num_frames:
+      raise ValueError(f'{path} holds sequences of {stored} frames, but num_frames is '
+                       f'{num_frames}.')
+
+
+def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.Embedder,
+                        downsample_rate: int = 1, num_frames: Optional[int] = None,
+                        profile_2d: str = keypoints.LEGACY_2DCOCO13, batch_size: int = 64,
+                        overwrite: bool = False, log=print) -> dict:
+  """Computes features of every sequence record under `sequence_dir`; returns the manifest."""
+  source = shards.read_manifest(sequence_dir)
+  num_frames = num_frames or source['sequence_length']
+  if downsample_rate < 1:
+    raise ValueError(f'downsample_rate must be >= 1, got {downsample_rate}.')
+  classes, views = source['classes'], source['views']
+  writer = shards.DatasetWriter(output_dir, f'{source["dataset"]}_features', classes=classes,
+                                views=views, sources=[sequence_dir], overwrite=overwrite)
+  length = math.ceil(num_frames / downsample_rate)
+  for split in sorted(source['splits']):
+    for view in views:
+      files = sorted(glob.glob(shards.shard_pattern(sequence_dir, split, view)))
+      if not files:
+        continue
+      check_sequence_length(files[0], num_frames)
+      dataset = tf.data.TFRecordDataset(files).batch(batch_size).map(
+          lambda s: records.parse_sequence_example(s, num_frames, len(classes), profile_2d))
+      for parsed in dataset:
+        values = embed_frames(embedder, normalized_frames(parsed, profile_2d,
+                                                          downsample_rate))
+        labels = parsed[records.CLASS_TARGETS].numpy()
+        for i in range(len(values)):
+          true_length = math.ceil(int(parsed['num_frames'][i]) / downsample_rate) or length
+          writer.write(records.serialize(records.make_feature_example(
+              values[i], np.flatnonzero(labels[i]).tolist(),
+              {'view': view, 'subject': parsed['subject'][i].numpy(),
+               'source_id': parsed['source_id'][i].numpy(), 'num_frames': true_length})),
+              split, view, np.flatnonzero(labels[i]).tolist())
+      log(f'[features] {split}/{view}: {writer.count(split, view)} clips')
+  return writer.close({'embedder': embedder.name, 'feature_dim': embedder.dim,
+                       'sequence_length': length, 'downsample_rate': downsample_rate,
+                       'source_sequence_length': num_frames})
+
+

@@ -1,0 +1,68 @@
+"""Pose files in and embedding files out, through an exported SavedModel.
+
+Input: (y, x) keypoints in LEGACY_2DCOCO13 order, a .npy array [N, 13, 2] or a .csv with 26
+numbers a row (y0, x0, y1, x1, ...; a non-numeric first row is a header). Output: .npy holding
+[N, Dp + Dv] (pose first) or .csv with a header pose_0 ... view_0 ....
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from poem_cvmim.core import keypoints
+
+NUM_JOINTS = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).keypoint_num
+
+
+def read_keypoints(path: str) -> np.ndarray:
+  """[N, 13, 2] float32 from .npy or .csv; a clear error names the file and row."""
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'No such input file: {path}')
+  if path.endswith('.npy'):
+    points = np.load(path)
+  elif path.endswith('.csv'):
+    with open(path) as f:
+      lines = [line.strip() for line in f if line.strip()]
+    rows = []
+    for number, line in enumerate(lines, start=1):
+      try:
+        rows.append([float(v) for v in line.split(',')])
+      except ValueError:
+        if number == 1:
+          continue  # header
+        raise ValueError(f'{path}:{number}: not a row of numbers: {line[:60]!r}') from None
+      if len(rows[-1]) != 2 * NUM_JOINTS:
+        raise ValueError(f'{path}:{number}: {len(rows[-1])} values, expected '
+                         f'{2 * NUM_JOINTS} (y, x for {NUM_JOINTS} joints).')
+    points = np.array(rows).reshape(-1, NUM_JOINTS, 2)
+  else:
+    raise ValueError(f'{path}: use a .npy or .csv file.')
+  if points.ndim != 3 or points.shape[1:] != (NUM_JOINTS, 2):
+    raise ValueError(f'{path}: shape {points.shape}, expected [N, {NUM_JOINTS}, 2].')
+  return points.astype(np.float32)
+
+
+def embed(saved_model_dir: str, points: np.ndarray, image_size=None, normalized=False):
+  """(pose [N, Dp], view [N, Dv]) from the SavedModel's signatures."""
+  model = tf.saved_model.load(saved_model_dir)
+  if normalized:
+    outputs = model.signatures['embed_normalized'](keypoints=tf.constant(points))
+  else:
+    sizes = np.ones((len(points), 2), np.float32) if image_size is None else np.tile(
+        np.asarray(image_size, np.float32), (len(points), 1))
+    outputs = model.signatures['serving_default'](keypoints=tf.constant(points),
+                                                  image_sizes=tf.constant(sizes))
+  return outputs['pose_embedding'].numpy(), outputs['view_embedding'].numpy()
+
+
+def write_embeddings(path: str, pose: np.ndarray, view: np.ndarray) -> None:
+  data = np.concatenate([pose, view], axis=-1)
+  if path.endswith('.npy'):
+    np.save(path, data)
+  elif path.endswith('.csv'):
+    header = [f'pose_{i}' for i in range(pose.shape[1])] + [f'view_{i}'
+                                                            for i in range(view.shape[1])]
+    np.savetxt(path, data, delimiter=',', header=','.join(header), comments='', fmt='%.7g')
+  else:
+    raise ValueError(f'{path}: use a .npy or .csv file.')

@@ -1,0 +1,1 @@
+"""Representation learning: pair pipeline, networks, losses, algorithms, trainer, export."""

@@ -1,0 +1,1 @@
+"""One module per representation-learning algorithm."""

@@ -1,0 +1,184 @@
+"""Representation-learning algorithms (SPEC §5.4-5.5): CV-MIM and the baselines.
+
+An algorithm owns its networks and its players. A player (`encoder`, `estimator`,
+`discriminator`) has its own tape, optimizer and variable list, named as in the paper.
+
+Replicas: the encoder and critic run on the replica's own slice of the batch; their outputs are
+gathered across replicas (`gather`) and every loss is computed on the whole global batch, so
+contrastive negatives span the global batch and a loss does not depend on how many replicas
+share it. Gradients are summed over replicas by the optimizers, so each replica divides its
+(global) loss by the number of replicas.
+"""
+
+import abc
+import contextlib
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+from poem_cvmim.core import checkpointing
+from poem_cvmim.representation import configs
+from poem_cvmim.representation import losses
+from poem_cvmim.representation import pipeline
+
+ENCODER, ESTIMATOR, DISCRIMINATOR = 'encoder', 'estimator', 'discriminator'
+
+
+def gather(tensor):
+  """Concatenates a per-replica tensor over replicas along axis 0 (identity on one replica).
+
+  Differentiable: the gradient of the gathered tensor is summed over replicas and sliced back.
+  """
+  context = tf.distribute.get_replica_context()
+  if context is None or context.num_replicas_in_sync == 1:
+    return tensor
+  return context.all_gather(tensor, axis=0)
+
+
+def num_replicas() -> int:
+  context = tf.distribute.get_replica_context()
+  return 1 if context is None else context.num_replicas_in_sync
+
+
+def jsd(local, global_):
+  """JSD estimator between two [B, d] batches (one local and one global feature each)."""
+  return losses.fenchel_dual_loss(local[:, tf.newaxis], global_[:, tf.newaxis], 'JSD')
+
+
+def nce(local, global_):
+  return losses.info_nce_loss(local[:, tf.newaxis], global_[:, tf.newaxis])
+
+
+def _adagrad(config: configs.AlgorithmConfig):
+  return keras.optimizers.Adagrad(learning_rate=config.learning_rate,
+                                  initial_accumulator_value=config.initial_accumulator_value,
+                                  epsilon=config.epsilon)
+
+
+class Algorithm(abc.ABC):
+  """Base class: players, the train step, building and checkpointable parts."""
+
+  def __init__(self, config: configs.AlgorithmConfig,
+               inputs: Optional[pipeline.InputSpec] = None, synchronized_batch_norm=False):
+    self.config = config
+    self.inputs = inputs or pipeline.InputSpec()
+    self._sync = synchronized_batch_norm
+    self.players = self._player_names()
+    self.optimizers = {name: _adagrad(config) for name in self.players}
+
+  # -- what subclasses define ---------------------------------------------------------------
+  def _player_names(self) -> tuple:
+    return (ENCODER,)
+
+  @abc.abstractmethod
+  def player_variables(self, player: str) -> list:
+    """The trainable variables a player's optimizer updates."""
+
+  @abc.abstractmethod
+  def compute_losses(self, anchor, positive):
+    """Returns ({term name: scalar}, {player: total loss}) for one batch of pairs."""
+
+  @property
+  def pose_dim(self) -> int:
+    return self.config.pose_embedding_dim
+
+  @property
+  def view_dim(self) -> int:
+    return self.config.view_embedding_dim
+
+  # -- shared machinery ---------------------------------------------------------------------
+  @property
+  def encoder_optimizer(self):
+    return self.optimizers[ENCODER]
+
+  @property
+  def estimator_optimizer(self):
+    return self.optimizers.get(ESTIMATOR)
+
+  @property
+  def discriminator_optimizer(self):
+    return self.optimizers.get(DISCRIMINATOR)
+
+  def _encode(self, inputs, critic=None):
+    """Local forward of E (and the critic on E's fc0); returns gathered tensors and the KL."""
+    outputs, activations = self.encoder(inputs, training=True)
+    kl = tf.add_n(self.encoder.losses) if self.encoder.losses else tf.constant(0.0)
+    critic_outputs = None
+    if critic is not None:
+      critic_outputs = gather(critic(activations['fc0'], training=True)[0])
+    return gather(outputs), critic_outputs, kl
+
+  def _split(self, embeddings):
+    return embeddings[:, :self.pose_dim], embeddings[:, self.pose_dim:]
+
+  def preprocess(self, batch):
+    """Model inputs from this replica's parsed batch of pair records (docs/cameras.md):
+    returns (anchor, positive) normalised 2D poses [b, J, 2] and {statistic: scalar}."""
+    i = self.inputs
+    anchor, positive, guarded = pipeline.make_model_inputs(
+        batch, i.input_type, i.profile_2d, i.profile_3d, shuffle=i.shuffle)
+    return anchor, positive, {pipeline.GUARDED_VIEW_FRACTION: guarded}
+
+  def train_step(self, batch):
+    """One step on a parsed batch of pair records: inputs, then one update of every player.
+    Returns the named loss terms and input statistics."""
+    anchor, positive, statistics = self.preprocess(batch)
+    terms = self.update(anchor, positive)
+    terms.update(statistics)
+    return terms
+
+  def update(self, anchor, positive):
+    """One update of every player from one forward pass; returns the named loss terms.
+
+    anchor, positive: this replica's normalised 2D poses [b, J, 2].
+    """
+    tapes = {name: tf.GradientTape() for name in self.players}
+    with contextlib.ExitStack() as stack:
+      for tape in tapes.values():
+        stack.enter_context(tape)
+      terms, totals = self.compute_losses(anchor, positive)
+      # Each replica holds the global-batch loss and gradients are summed over replicas.
+      scaled = {name: totals[name] / num_replicas() for name in self.players}
+    gradients = {name: tapes[name].gradient(scaled[name], self.player_variables(name))
+                 for name in self.players}
+    for name in self.players:  # all gradients first, then applied in player order
+      self.optimizers[name].apply_gradients(zip(gradients[name], self.player_variables(name)))
+    return terms
+
+  def build(self):
+    """Creates every variable (a forward pass on zeros) and the optimizers' slots.
+
+    Call inside the strategy scope, before the first compiled step: Keras 3 optimizers create
+    slots lazily, which fails inside a replica context. Batch-norm statistics are restored.
+    """
+    dummy = tf.zeros([2, self.inputs.num_joints, 2])
+    terms, _ = self.compute_losses(dummy, dummy)
+    self.term_names = tuple(terms) + pipeline.STATISTIC_NAMES
+    for variable in self.non_trainable_variables():
+      if variable.path.endswith('moving_mean'):
+        variable.assign(tf.zeros_like(variable))
+      elif variable.path.endswith('moving_variance'):
+        variable.assign(tf.ones_like(variable))
+    for name in self.players:
+      self.optimizers[name].build(self.player_variables(name))
+
+  @abc.abstractmethod
+  def networks(self) -> dict:
+    """The Keras models by name (what checkpoints hold besides the optimizers)."""
+
+  def non_trainable_variables(self) -> list:
+    return [v for net in self.networks().values() for v in net.non_trainable_variables]
+
+  def checkpoint_items(self) -> dict:
+    """Everything a checkpoint must hold: networks, optimizers and dropout seed states."""
+    items = dict(self.networks())
+    items.update({f'{name}_optimizer': opt for name, opt in self.optimizers.items()})
+    items['random_states'] = {name: checkpointing.seed_states(network)
+                              for name, network in self.networks().items()}
+    return items
+
+  def embed(self, inputs):
+    """Inference embeddings (z_p, z_v) of normalised poses [N, J, 2]."""
+    outputs, _ = self.encoder(inputs, training=False)
+    return self._split(outputs)

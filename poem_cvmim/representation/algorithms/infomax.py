@@ -1,0 +1,40 @@
+"""INFOMAX (the "DIM" row) and INFONCE (docs/losses.md)."""
+
+from poem_cvmim.representation import networks
+from poem_cvmim.representation.algorithms import base
+
+
+class InfoMax(base.Algorithm):
+  """INFOMAX (the "DIM" row) and, with `estimator=base.nce`, INFONCE."""
+
+  def __init__(self, config, inputs=None, synchronized_batch_norm=False, estimator=base.jsd):
+    super().__init__(config, inputs, synchronized_batch_norm)
+    self._estimator = estimator
+    dims = config.pose_embedding_dim + config.view_embedding_dim
+    sub_dim = networks.critic_dim(config.fusion, config.pose_embedding_dim,
+                                config.view_embedding_dim)
+    self.encoder = networks.create_encoder(dims, config.embedder, config.dropout_rate, self._sync)
+    self.critic = networks.create_critic(sub_dim, config.dropout_rate, self._sync)
+
+  def networks(self):
+    return {'encoder': self.encoder, 'critic': self.critic}
+
+  def player_variables(self, player):
+    return self.encoder.trainable_variables + self.critic.trainable_variables
+
+  def compute_losses(self, anchor, positive):
+    c, mi = self.config, self._estimator
+    anchor_z, anchor_s, anchor_kl = self._encode(anchor, self.critic)
+    positive_z, positive_s, positive_kl = self._encode(positive, self.critic)
+    anchor_pose, anchor_view = self._split(anchor_z)
+    positive_pose, positive_view = self._split(positive_z)
+    t = {'encoder/representation_loss': (
+             mi(anchor_s, networks.fuse(anchor_pose, anchor_view, c.fusion))
+             + mi(positive_s, networks.fuse(positive_pose, positive_view, c.fusion))),
+         'encoder/view_loss': c.view_loss_weight * (
+             mi(anchor_s, networks.fuse(positive_pose, anchor_view, c.fusion))
+             + mi(positive_s, networks.fuse(anchor_pose, positive_view, c.fusion))),
+         'encoder/regularization_loss': c.regularization_loss_weight * (
+             anchor_kl + positive_kl)}
+    t['encoder/total_loss'] = sum(t.values())
+    return t, {base.ENCODER: t['encoder/total_loss']}

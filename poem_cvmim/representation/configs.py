@@ -1,0 +1,205 @@
+"""Typed configurations of representation training, with named presets.
+
+Configs are frozen dataclasses validated on construction; the error names the value and the
+valid choices. Presets are functions; each has a `smoke` twin that the tests run.
+"""
+
+import dataclasses
+from typing import Optional
+
+ALGORITHM_DISENTANGLE = 'DISENTANGLE'
+ALGORITHM_ALIGN = 'ALIGN'
+ALGORITHM_AUTOENCODER = 'AUTOENCODER'
+ALGORITHM_INFOMAX = 'INFOMAX'
+ALGORITHM_INFONCE = 'INFONCE'
+ALGORITHMS = (ALGORITHM_DISENTANGLE, ALGORITHM_ALIGN, ALGORITHM_AUTOENCODER, ALGORITHM_INFOMAX,
+              ALGORITHM_INFONCE)
+_EMBEDDERS = ('POINT', 'GAUSSIAN')
+_FUSIONS = ('CAT', 'POE', 'MOE')
+_INPUT_TYPES = ('2D_INPUT', '3D_PROJECTION', '2D_INPUT_AND_3D_PROJECTION')
+STRATEGIES = ('mirrored', 'multi_worker', 'default')
+
+
+def _choose(name, value, choices):
+  if value not in choices:
+    raise ValueError(f'Unknown {name} {value!r}; valid: {", ".join(choices)}.')
+
+
+def _positive(**values):
+  for name, value in values.items():
+    if value <= 0:
+      raise ValueError(f'{name} must be positive, got {value}.')
+
+
+@dataclasses.dataclass(frozen=True)
+class AlgorithmConfig:
+  """What is learned and how (defaults: the paper's CV-MIM)."""
+  algorithm: str = ALGORITHM_DISENTANGLE
+  pose_embedding_dim: int = 32
+  view_embedding_dim: int = 32
+  embedder: str = 'POINT'
+  fusion: str = 'MOE'
+  view_loss_weight: float = 5.0
+  disentangle_loss_weight: float = 0.5
+  regularization_loss_weight: float = 1.0
+  use_prior: bool = True  # False: Table 5 "w/o L_prior" (no prior term, no D).
+  dropout_rate: float = 0.25
+  learning_rate: float = 0.02
+  # Adagrad as in the original: initial accumulator 0.1, epsilon 1e-7.
+  initial_accumulator_value: float = 0.1
+  epsilon: float = 1e-7
+
+  def __post_init__(self):
+    _choose('algorithm', self.algorithm, ALGORITHMS)
+    _choose('embedder', self.embedder, _EMBEDDERS)
+    _choose('fusion', self.fusion, _FUSIONS)
+    _positive(pose_embedding_dim=self.pose_embedding_dim,
+              view_embedding_dim=self.view_embedding_dim, learning_rate=self.learning_rate)
+    if self.fusion != 'CAT' and self.algorithm in (ALGORITHM_DISENTANGLE, ALGORITHM_INFOMAX,
+                                                   ALGORITHM_INFONCE):
+      if self.pose_embedding_dim != self.view_embedding_dim:
+        raise ValueError(f'Fusion {self.fusion} needs equal pose and view embedding widths, '
+                         f'got pose_embedding_dim={self.pose_embedding_dim} and '
+                         f'view_embedding_dim={self.view_embedding_dim}.')
+    if not 0.0 <= self.dropout_rate < 1.0:
+      raise ValueError(f'dropout_rate must be in [0, 1), got {self.dropout_rate}.')
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """How representation training runs."""
+  input_table: str = ''  # comma-separated file patterns of pair records
+  output_dir: str = ''
+  algorithm: AlgorithmConfig = AlgorithmConfig()
+  batch_size: int = 256  # global batch, across all replicas
+  num_steps: int = 5_000_000  # the original's default: set your own
+  input_type: str = '2D_INPUT_AND_3D_PROJECTION'
+  profile_2d: str = 'LEGACY_2DCOCO13'
+  profile_3d: str = 'LEGACY_3DH36M17'
+  shuffle_in_step: bool = True  # shuffle each batch inside the step, as the original
+  # The original held 2,097,152 records (about 10 GB of serialised pairs); 65,536 fit here.
+  shuffle_buffer_size: int = 65536
+  checkpoint_interval: int = 1000
+  summary_interval: int = 100
+  max_checkpoints: int = 3
+  seed: Optional[int] = None
+  strategy: str = 'mirrored'
+  jit_compile: bool = False  # XLA: single-device runs only
+  peer_timeout_s: float = 300.0  # how long a worker waits for its peers
+  # TensorFlow's op determinism and a deterministic input order: one seed, one result on one
+  # machine (set in the command's main; see README for its cost).
+  deterministic: bool = False
+
+  def __post_init__(self):
+    _choose('input_type', self.input_type, _INPUT_TYPES)
+    _choose('strategy', self.strategy, STRATEGIES)
+    _positive(batch_size=self.batch_size, num_steps=self.num_steps,
+              checkpoint_interval=self.checkpoint_interval,
+              summary_interval=self.summary_interval, max_checkpoints=self.max_checkpoints)
+    if self.input_type != '2D_INPUT' and not self.profile_3d:
+      raise ValueError(f'input_type {self.input_type} needs a 3D profile.')
+
+
+def paper(**overrides) -> TrainConfig:
+  """The paper's CV-MIM training: batch 256, Adagrad 0.02 (the dataclass defaults)."""
+  return dataclasses.replace(TrainConfig(), **overrides)
+
+
+def smoke(**overrides) -> TrainConfig:
+  """A few seconds of training: small batch, few steps, frequent checkpoints and summaries."""
+  values = dict(batch_size=16, num_steps=4, checkpoint_interval=2, summary_interval=2,
+                shuffle_buffer_size=64, seed=0)
+  values.update(overrides)
+  return dataclasses.replace(TrainConfig(), **values)
+
+
+def beta_vae(beta: float = 4.0, **overrides) -> AlgorithmConfig:
+  """The beta-VAE baseline: the Gaussian auto-encoder with the KL weighted by beta."""
+  return AlgorithmConfig(algorithm=ALGORITHM_AUTOENCODER, embedder='GAUSSIAN',
+                         regularization_loss_weight=beta, **overrides)
+
+
+# The command-line flags of `python -m poem_cvmim.train`: the original's names, each mapped to
+# the config field it sets; flag defaults are read from the dataclasses (one source of truth).
+FLAG_FIELDS = {
+    'input_table': ('input_table', 'Comma-separated file patterns of pair records.'),
+    'log_dir_path': ('output_dir', 'Directory for checkpoints, summaries and config.'),
+    'keypoint_profile_name_2d': ('profile_2d', 'Profile of 2D keypoints.'),
+    'keypoint_profile_name_3d': ('profile_3d', 'Profile of 3D keypoints (Human3.6M and '
+                                 'synthetic: LEGACY_3DH36M17; NTU: 3DSTD13).'),
+    'model_input_keypoint_type': ('input_type', ', '.join(_INPUT_TYPES) + '.'),
+    'algorithm_type': ('algorithm.algorithm', ', '.join(ALGORITHMS) + '.'),
+    'fusion_op_type': ('algorithm.fusion', ', '.join(_FUSIONS) + '.'),
+    'pose_embedding_dim': ('algorithm.pose_embedding_dim', 'Width of the pose embedding.'),
+    'view_embedding_dim': ('algorithm.view_embedding_dim', 'Width of the view embedding.'),
+    'embedder_type': ('algorithm.embedder', 'POINT or GAUSSIAN (VAE baselines).'),
+    'view_loss_weight': ('algorithm.view_loss_weight', 'Weight of the cross-view MI loss.'),
+    'regularization_loss_weight': ('algorithm.regularization_loss_weight',
+                                   'Weight of the KL loss (beta).'),
+    'disentangle_loss_weight': ('algorithm.disentangle_loss_weight',
+                                'Weight of CLUB (0: "w/o L_inter").'),
+    'use_prior': ('algorithm.use_prior', 'Adversarial uniform prior (False: "w/o L_prior").'),
+    'dropout_rate': ('algorithm.dropout_rate', 'Dropout of the encoder and critic.'),
+    'learning_rate': ('algorithm.learning_rate', 'Adagrad learning rate of every player.'),
+    'shuffle_buffer_size': ('shuffle_buffer_size', 'Records held for shuffling.'),
+    'batch_size': ('batch_size', 'Global batch size (over all replicas).'),
+    'num_iterations': ('num_steps', 'Training steps.'),
+    'checkpoint_interval': ('checkpoint_interval', 'Save a checkpoint every N steps.'),
+    'summary_interval': ('summary_interval', 'Write TensorBoard scalars every N steps.'),
+    'seed': ('seed', 'Random seed (None: nondeterministic).'),
+    'strategy': ('strategy', ', '.join(STRATEGIES) + '.'),
+    'jit_compile': ('jit_compile', 'XLA-compile the step (single device only).'),
+    'peer_timeout_s': ('peer_timeout_s', 'Seconds to wait for the other workers.'),
+    'deterministic': ('deterministic', 'Op determinism and a deterministic input order.'),
+}
+
+
+def field_default(path: str):
+  """The dataclass default of a field path such as 'algorithm.fusion'."""
+  config = TrainConfig()
+  for part in path.split('.'):
+    config = getattr(config, part)
+  return config
+
+
+def with_fields(config: TrainConfig, values: dict) -> TrainConfig:
+  """`config` with {field path: value} replaced (validated again)."""
+  top = {k: v for k, v in values.items() if '.' not in k}
+  nested = {k.split('.', 1)[1]: v for k, v in values.items() if k.startswith('algorithm.')}
+  if nested:
+    top['algorithm'] = dataclasses.replace(config.algorithm, **nested)
+  return dataclasses.replace(config, **top)
+
+
+# Fields a restarted run may change: how long and how often, and where it runs. Any other
+# difference changes the model, the algorithm or the data and is refused.
+SCHEDULE_FIELDS = ('num_steps', 'checkpoint_interval', 'summary_interval', 'max_checkpoints',
+                   'strategy', 'jit_compile', 'peer_timeout_s', 'output_dir')
+
+
+def to_dict(config: TrainConfig) -> dict:
+  return dataclasses.asdict(config)
+
+
+def from_dict(data: dict, source: str = 'the config') -> TrainConfig:
+  """A TrainConfig from `to_dict` output; unknown or missing keys are an error naming them."""
+  def check(cls, values, where):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown, missing = sorted(set(values) - names), sorted(names - set(values))
+    if unknown or missing:
+      raise ValueError(f'{source}: {where} has unknown keys {unknown} and lacks keys {missing}'
+                       ' (written by another version?).')
+  check(TrainConfig, data, 'the run config')
+  check(AlgorithmConfig, data['algorithm'], "the run config's algorithm")
+  return TrainConfig(**dict(data, algorithm=AlgorithmConfig(**data['algorithm'])))
+
+
+def differing_fields(old: TrainConfig, new: TrainConfig, ignore=SCHEDULE_FIELDS) -> list:
+  """'field: old -> new' for every field that differs, nested fields as 'algorithm.x'."""
+  def flat(config):
+    data = to_dict(config)
+    algorithm = data.pop('algorithm')
+    data.update({f'algorithm.{k}': v for k, v in algorithm.items()})
+    return data
+  a, b = flat(old), flat(new)
+  return [f'{k}: {a[k]!r} -> {b[k]!r}' for k in sorted(a) if k not in ignore and a[k] != b[k]]

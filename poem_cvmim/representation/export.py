@@ -1,0 +1,43 @@
+"""Exports a trained encoder as a SavedModel that plain TensorFlow can load.
+
+Signatures (inputs are (y, x) keypoints in LEGACY_2DCOCO13 order, float32):
+  serving_default(keypoints [N, 13, 2], image_sizes [N, 2])
+      keypoints normalised to [0, 1] by image (height, width) as in the records, with the image
+      sizes; for pixel coordinates pass image_sizes = 1. They are profile-normalised inside.
+  embed_normalized(keypoints [N, 13, 2])
+      keypoints already profile-normalised (poem_cvmim.core.keypoints ... .normalize).
+Both return {'pose_embedding': [N, Dp], 'view_embedding': [N, Dv]} (Dv = 0 for ALIGN).
+"""
+
+import keras
+import tensorflow as tf
+
+from poem_cvmim.core import keypoints
+
+SERVING_SIGNATURE = 'serving_default'
+NORMALIZED_SIGNATURE = 'embed_normalized'
+POSE_EMBEDDING = 'pose_embedding'
+VIEW_EMBEDDING = 'view_embedding'
+
+
+def export_encoder(algorithm, profile_2d: str, export_dir: str) -> None:
+  """Writes `algorithm.encoder` with the two signatures above to `export_dir`."""
+  profile = keypoints.get_profile(profile_2d)
+  num_joints = profile.keypoint_num
+  encoder, pose_dim = algorithm.encoder, algorithm.pose_dim
+
+  def embed_normalized(points):
+    outputs, _ = encoder(points, training=False)
+    return {POSE_EMBEDDING: outputs[:, :pose_dim], VIEW_EMBEDDING: outputs[:, pose_dim:]}
+
+  def serve(points, image_sizes):
+    normalized, _, _ = profile.normalize(keypoints.to_pixels(points, image_sizes))
+    return embed_normalized(normalized)
+
+  archive = keras.export.ExportArchive()
+  archive.track(encoder)
+  points_spec = tf.TensorSpec([None, num_joints, 2], tf.float32, name='keypoints')
+  archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=[
+      points_spec, tf.TensorSpec([None, 2], tf.float32, name='image_sizes')])
+  archive.add_endpoint(NORMALIZED_SIGNATURE, embed_normalized, input_signature=[points_spec])
+  archive.write_out(export_dir, verbose=False)

@@ -1,0 +1,57 @@
+"""Restoring trained networks: the only way any command gets a trained encoder.
+
+A run directory holds `config.json` (the resolved TrainConfig) and checkpoints `ckpt-N` with
+every variable of every network (batch-norm statistics included), every optimizer and the step.
+"""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from poem_cvmim.representation import configs
+from poem_cvmim.representation import pipeline
+from poem_cvmim.representation.algorithms import registry
+
+CONFIG_NAME = 'config.json'
+
+
+def read_config(directory: str) -> configs.TrainConfig:
+  """The TrainConfig a run wrote beside its checkpoints."""
+  path = os.path.join(directory, CONFIG_NAME)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'No {CONFIG_NAME} in {directory}: not a training directory.')
+  with open(path) as f:
+    data = json.load(f)
+  return configs.from_dict(data, path)
+
+
+def write_config(directory: str, config: configs.TrainConfig) -> None:
+  os.makedirs(directory, exist_ok=True)
+  with open(os.path.join(directory, CONFIG_NAME), 'w') as f:
+    json.dump(configs.to_dict(config), f, indent=2)
+
+
+def check_restart(directory: str, config: configs.TrainConfig) -> None:
+  """Refuses to continue a run with a configuration that changes its model, algorithm or
+  data; only the schedule (steps, intervals, strategy) may change. Nothing is written."""
+  if not tf.train.latest_checkpoint(directory):
+    return
+  differences = configs.differing_fields(read_config(directory), config)
+  if differences:
+    raise ValueError(f'{directory} holds a run trained with other settings; refusing to '
+                     f'continue it with: {"; ".join(differences)}. Use another --log_dir_path '
+                     '(or the same flags).')
+
+
+def load_algorithm(directory: str, checkpoint: str = None):
+  """Rebuilds a trained algorithm from a run directory (latest or given checkpoint)."""
+  config = read_config(directory)
+  algorithm = registry.create_algorithm(config.algorithm, pipeline.InputSpec.from_config(config))
+  algorithm.build()
+  path = checkpoint or tf.train.latest_checkpoint(directory)
+  if not path:
+    raise FileNotFoundError(f'No checkpoint in {directory}.')
+  tf.train.Checkpoint(**algorithm.checkpoint_items()).read(path).expect_partial()
+  return algorithm, config, int(np.asarray(algorithm.encoder_optimizer.iterations))

@@ -1,0 +1,101 @@
+"""The representation trainer: builds the algorithm under a strategy and hands time to the
+shared training loop (`poem_cvmim.core.training_loop`); the algorithm owns the per-replica
+step, the loop owns checkpoints, summaries, progress and the stop on a non-finite loss.
+"""
+
+import os
+
+import tensorflow as tf
+
+from poem_cvmim.core import distribute
+from poem_cvmim.core import training_loop
+from poem_cvmim.representation import configs
+from poem_cvmim.representation import pipeline
+from poem_cvmim.representation import restore as restore_lib
+from poem_cvmim.representation.algorithms import registry
+
+
+class Trainer:
+  """Trains one algorithm on pair records under a distribution strategy."""
+
+  def __init__(self, config: configs.TrainConfig, strategy=None, log=print,
+               verbose: bool = True):
+    if not config.output_dir:
+      raise ValueError('TrainConfig.output_dir is required.')
+    self.strategy = strategy or tf.distribute.get_strategy()
+    replicas = self.strategy.num_replicas_in_sync
+    if config.jit_compile and replicas > 1:
+      raise ValueError('jit_compile works on a single device only (XLA with MirroredStrategy '
+                       f'over {replicas} replicas fails).')
+    if config.batch_size % replicas:
+      raise ValueError(f'batch_size {config.batch_size} is not divisible by the '
+                       f'{replicas} replicas.')
+    self.config, self.log, self.verbose = config, log, verbose
+    with self.strategy.scope():
+      self.algorithm = registry.create_algorithm(
+          config.algorithm, pipeline.InputSpec.from_config(config),
+          synchronized_batch_norm=replicas > 1)
+      self.algorithm.build()
+      self.checkpoint = tf.train.Checkpoint(**self.algorithm.checkpoint_items())
+    self.directory = distribute.worker_directory(config.output_dir, self.strategy)
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, self.directory, max_to_keep=config.max_checkpoints,
+        step_counter=self.step_variable)
+    self._loop = tf.function(self._loop_fn, jit_compile=False)
+    self._step_fn = (tf.function(self.algorithm.train_step, jit_compile=True)
+                     if config.jit_compile else self.algorithm.train_step)
+
+  @property
+  def step_variable(self):
+    """The global step: the encoder optimizer's iteration count."""
+    return self.algorithm.encoder_optimizer.iterations
+
+  @property
+  def step(self) -> int:
+    return int(self.step_variable.numpy())
+
+  def _loop_fn(self, iterator, num_steps):
+    """`num_steps` compiled steps; stops early at a non-finite loss. Returns the last terms."""
+    terms = {name: tf.constant(0.0) for name in self.algorithm.term_names}
+    for _ in tf.range(num_steps):
+      terms = self._reduce(self.strategy.run(self._step_fn, args=(next(iterator),)))
+      if not tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in terms.values()]):
+        break
+    return terms
+
+  def _reduce(self, per_replica):
+    # Gathered terms are equal on all replicas; local ones (KL, input statistics) are
+    # averaged: MEAN.
+    return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+            for k, v in per_replica.items()}
+
+  def dataset(self):
+    c = self.config
+    profile_3d = None if c.input_type == pipeline.INPUT_2D else c.profile_3d
+    return self.strategy.distribute_datasets_from_function(
+        lambda context: pipeline.pair_dataset(
+            c.input_table, c.batch_size, c.profile_2d, profile_3d, c.shuffle_buffer_size,
+            seed=c.seed, input_context=context))
+
+  def restore(self) -> int:
+    """Resumes from the latest checkpoint in the directory, if any; returns the step."""
+    latest = self.manager.restore_or_initialize()
+    if latest:
+      self.log(f'[train] resumed from {latest} at step {self.step}')
+    return self.step
+
+  def train(self) -> dict:
+    """Runs to `num_steps`; returns the last terms as floats. Raises
+    `training_loop.NonFiniteLossError` naming the step and terms."""
+    c = self.config
+    restore_lib.check_restart(self.directory, c)
+    restore_lib.write_config(self.directory, c)
+    self.restore()
+    iterator = iter(self.dataset())
+    controller = training_loop.Controller(
+        run=lambda num_steps: self._loop(iterator, num_steps), step=lambda: self.step,
+        cadence=training_loop.Cadence(c.num_steps, c.checkpoint_interval, c.summary_interval),
+        checkpoint_manager=self.manager, summary_dir=os.path.join(self.directory, 'train'),
+        extra_summaries={'learning_rate': c.algorithm.learning_rate},
+        progress_term='encoder/total_loss', verbose=self.verbose)
+    return controller.train()
