@@ -1,4 +1,4 @@
-r"""Converts Human3.6M to pair records: all 12 ordered camera pairs per frame (SPEC §6.1).
+r"""Converts Human3.6M to pair records: all 12 ordered camera pairs per frame (data_prep/README.md).
 
 One 3D source, optionally one 2D source (without one, 2D is the 3D projected with the shipped
 cameras):

@@ -1,4 +1,4 @@
-"""Human3.6M -> pair records: every ordered pair of the four cameras at every frame (SPEC §6.1).
+"""Human3.6M -> pair records: every ordered pair of the four cameras at every frame (data_prep/README.md).
 
 One 3D source (3d-pose-baseline .h5 tree, VideoPose3D .npz or official .cdf tree) gives world
 3D poses; 2D comes from a detection CSV or a VideoPose3D 2D .npz, or, with neither, from

@@ -1,4 +1,4 @@
-"""Readers for the Human3.6M files a user may have (SPEC §6.1).
+"""Readers for the Human3.6M files a user may have (data_prep/README.md).
 
 3D (world coordinates, returned in mm as [N, 32, 3] arrays of the 32-joint skeleton):
 - the 3d-pose-baseline tree `<root>/<Subject>/MyPoses/3D_positions/<Action>.h5`, dataset
@@ -29,7 +29,7 @@ from poem_cvmim.core import keypoints
 
 NUM_JOINTS_32 = 32
 MM_PER_METRE = 1000.0
-# Alternative spellings of one action in the releases (SPEC §6.1) -> the canonical name.
+# Alternative spellings of one action in the releases (data_prep/README.md) -> the canonical name.
 ACTION_ALIASES = {'Photo': 'TakingPhoto', 'WalkDog': 'WalkingDog'}
 # VideoPose3D's 17-joint order (the 32-joint skeleton without its static joints), by name.
 VIDEOPOSE3D_17 = ('Hip', 'RHip', 'RKnee', 'RFoot', 'LHip', 'LKnee', 'LFoot', 'Spine', 'Thorax',

@@ -1,4 +1,4 @@
-r"""Converts NTU RGB+D `.skeleton` files to sequence and pair records (SPEC §6.3).
+r"""Converts NTU RGB+D `.skeleton` files to sequence and pair records (data_prep/README.md).
 
   python -m data_prep.ntu_rgbd --input_dir=nturgb+d_skeletons --output_dir=out/ntu \
       [--mode=sequences|pairs|both] [--benchmark=xsub|xview] [--num_workers=2]

@@ -1,4 +1,4 @@
-"""NTU RGB+D skeletons -> sequence records and cross-view pair records (SPEC §6.3).
+"""NTU RGB+D skeletons -> sequence records and cross-view pair records (data_prep/README.md).
 
 `convert(config)` writes, under the output directory,
   sequences/  one sequence record per file: the main actor's Kinect colour-image 2D,

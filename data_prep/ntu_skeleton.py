@@ -1,4 +1,4 @@
-"""The NTU RGB+D `.skeleton` text format (SPEC §6.3): names, parsing, the main actor, writing.
+"""The NTU RGB+D `.skeleton` text format (data_prep/README.md): names, parsing, the main actor, writing.
 
 A file named SsssCcccPpppRrrrAaaa.skeleton holds: the frame count; per frame a body count (0 or
 more); per body a 10-field info line (body id first), a joint count (25) and one line per joint

@@ -1,4 +1,4 @@
-r"""Converts Penn Action label files to sequence records (SPEC §6.2).
+r"""Converts Penn Action label files to sequence records (data_prep/README.md).
 
   python -m data_prep.penn_action --input_dir=Penn_Action --output_dir=out/penn_action \
       [--num_workers=2] [--min_visible_joints=0.5] [--min_visible_frames=0.5]

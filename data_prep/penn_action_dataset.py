@@ -1,4 +1,4 @@
-"""Penn Action `labels/*.mat` -> sequence records, one per clip (SPEC §6.2).
+"""Penn Action `labels/*.mat` -> sequence records, one per clip (data_prep/README.md).
 
 Each `NNNN.mat` holds: action (class string), pose (view string), x, y, visibility
 ([nframes, 13]; pixels, 1 = visible), train (1 train, -1 test), bbox, dimensions

@@ -1,4 +1,4 @@
-r"""Generates the synthetic multi-view action set (SPEC §6.4), the embedded default data.
+r"""Generates the synthetic multi-view action set (data_prep/README.md), the embedded default data.
 
   python -m data_prep.synthetic --output_dir=/tmp/synthetic [--seed=0] [--smoke]
 

@@ -1,4 +1,4 @@
-"""The synthetic multi-view action set (SPEC §6.4), the embedded default data.
+"""The synthetic multi-view action set (data_prep/README.md), the embedded default data.
 
 `generate(config, output_dir)` writes three record directories, each with a manifest.json:
   pairs/      pair records (§3.2) with 3D, from the training subjects, split `train`;

@@ -1,8 +1,8 @@
-"""Synthetic human motion (SPEC §6.4): a 17-joint skeleton driven by periodic joint angles.
+"""Synthetic human motion (data_prep/README.md): a 17-joint skeleton driven by periodic joint angles.
 
 World and body frames are right-handed with z up; the body frame has x forward and y to the
 subject's left. Lengths are in metres. Joints come out in LEGACY_3DH36M17 order as (x, y, z);
-`to_yxz` gives the (y, x, z) order of SPEC §1.1.
+`to_yxz` gives the (y, x, z) order of docs/conventions.md.
 
 An action is a program mapping a phase (radians, one period = one cycle of the action) and an
 amplitude factor to joint angles (radians). Clips differ in speed, amplitude, phase, length and
@@ -25,7 +25,7 @@ BASE_BONES = {
     'thorax_to_nose': 0.15, 'thorax_to_head': 0.26, 'shoulder_half_width': 0.17,
     'upper_arm': 0.28, 'forearm': 0.26, 'thigh': 0.44, 'shin': 0.43,
 }
-BONE_VARIATION = 0.10  # Subjects' bone lengths vary by +-10 % (SPEC §6.4).
+BONE_VARIATION = 0.10  # Subjects' bone lengths vary by +-10 % (data_prep/README.md).
 BASE_CYCLE_FRAMES = 40.0  # Frames per action cycle at speed 1 (30 fps: 1.3 s).
 SPEED_RANGE = (0.7, 1.3)
 AMPLITUDE_RANGE = (0.8, 1.2)
@@ -236,5 +236,5 @@ def sample_clip(subject: int, bones: dict, label: int, facing: float,
 
 
 def to_yxz(points_xyz: np.ndarray) -> np.ndarray:
-  """(x, y, z) -> (y, x, z), the storage order of SPEC §1.1."""
+  """(x, y, z) -> (y, x, z), the storage order of docs/conventions.md."""
   return points_xyz[..., [1, 0, 2]]

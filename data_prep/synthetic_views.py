@@ -1,4 +1,4 @@
-"""Synthetic cameras (SPEC §6.4): view sets, pinhole projection to pixels, detector noise.
+"""Synthetic cameras (data_prep/README.md): view sets, pinhole projection to pixels, detector noise.
 
 A camera sits at a world azimuth around the subject's hips, at an elevation, looking at the
 hips. Azimuth 0 relative to the subject is in front of them, 90 degrees on their left.
@@ -15,7 +15,7 @@ IMAGE_HEIGHT, IMAGE_WIDTH = 1080, 1920
 FOCAL_LENGTH_PX = 1000.0
 CAMERA_DISTANCE_RANGE = (3.5, 5.0)  # metres
 LOOK_AT_HEIGHT = 0.9  # metres above the ground: about hip height.
-PIXEL_NOISE_STD = 2.0  # Gaussian detector noise (SPEC §6.4).
+PIXEL_NOISE_STD = 2.0  # Gaussian detector noise (data_prep/README.md).
 DROP_RATE = 0.02  # Fraction of joints "missed" by the detector: score 0, far-off position.
 DROPPED_NOISE_STD = 25.0  # pixels
 SCORE_RANGE = (0.7, 1.0)  # Scores of detected joints.

@@ -2,7 +2,7 @@ r"""The main job: the whole pipeline on the synthetic set, ending in a per-view 
 
   python -m experiments.quickstart [--output_dir=out/quickstart] [--smoke]
 
-1. generates the synthetic multi-view set (SPEC §6.4);
+1. generates the synthetic multi-view set (data_prep/README.md);
 2. trains CV-MIM on its pair records;
 3. computes per-frame features of the penn-like clips: CV-MIM's z_p and raw 2D keypoints;
 4. measures cross-view retrieval on the held-out subjects' clips (Hit@k of z_p against raw

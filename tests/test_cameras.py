@@ -22,7 +22,7 @@ def _numpy_rotation(a, e, r):
 
 
 def _numpy_project(points_yxz, a, e, r, depth):
-  """SPEC §2 steps 3-5 written out point by point."""
+  """Steps 3-5 of the projection (docs/cameras.md) written out point by point."""
   out = []
   for y, x, z in points_yxz:
     xr, yr, zr = _numpy_rotation(a, e, r) @ np.array([x, y, z])

@@ -1,4 +1,4 @@
-"""Human3.6M converter on the fixtures in tests/testdata/h36m (SPEC §6.1)."""
+"""Human3.6M converter on the fixtures in tests/testdata/h36m (data_prep/README.md)."""
 
 import collections
 import dataclasses

@@ -1,4 +1,4 @@
-"""NTU RGB+D converter on the .skeleton fixtures in tests/testdata/ntu (SPEC §6.3)."""
+"""NTU RGB+D converter on the .skeleton fixtures in tests/testdata/ntu (data_prep/README.md)."""
 
 import dataclasses
 import os

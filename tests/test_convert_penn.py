@@ -1,4 +1,4 @@
-"""Penn Action converter on the .mat fixtures in tests/testdata/penn_action (SPEC §6.2)."""
+"""Penn Action converter on the .mat fixtures in tests/testdata/penn_action (data_prep/README.md)."""
 
 import os
 import shutil

@@ -1,4 +1,4 @@
-"""Every loss against a NumPy implementation of its SPEC formula."""
+"""Every loss against a NumPy implementation of its formula in docs/losses.md."""
 
 import math
 

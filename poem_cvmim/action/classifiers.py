@@ -1,4 +1,4 @@
-"""Temporal action classifiers on per-frame features (SPEC §7.2) and their metrics.
+"""Temporal action classifiers on per-frame features (docs/protocols.md) and their metrics.
 
 `get_temporal_classifier(classifier_type, input_shape, num_classes)` returns a Keras model
 mapping [B, T', D] to logits [B, C].
@@ -16,7 +16,7 @@ _CONVNET_CHANNELS = (64, 128, 256)
 _CONVNET_KERNEL = 7
 _CONVNET_DROPOUT = 0.5
 _RESNET_WIDTHS_STRIDES = ((64, 2), (128, 2), (256, 1))
-_RESNET_DROPOUT = 0.5  # SPEC is silent on the rate; the ConvNet's is used.
+_RESNET_DROPOUT = 0.5  # The paper gives no rate; the ConvNet's is used.
 _RESTCN_KERNEL = 8
 _RESTCN_UNITS = (64, 64, 64, 128, 128, 128, 256, 256, 256)
 _RESTCN_DROPOUT = 0.5

@@ -1,4 +1,4 @@
-"""Distribution strategies (SPEC §9): MirroredStrategy, or MultiWorkerMirroredStrategy from
+"""Distribution strategies (README.md): MirroredStrategy, or MultiWorkerMirroredStrategy from
 TF_CONFIG, with a bounded wait for peers (the process exits naming the missing workers).
 
 `create_strategy` must run before any other TensorFlow op in the process when several workers

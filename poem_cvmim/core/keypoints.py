@@ -53,7 +53,7 @@ _H36M13_NAMES = (
     'LKnee', 'RKnee', 'LFoot', 'RFoot')
 _STD13_NAMES = ('HEAD',) + _COCO13_NAMES[1:]
 
-# Index maps into LEGACY_2DCOCO13 order or into LEGACY_3DH36M17 (SPEC §1.3), 0-based.
+# Index maps into LEGACY_2DCOCO13 order or into LEGACY_3DH36M17 (docs/conventions.md), 0-based.
 H36M32_TO_H36M17 = (0, 15, 14, 13, 17, 25, 18, 26, 19, 27, 12, 6, 1, 7, 2, 8, 3)
 H36M17_TO_COCO13 = (1, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16)
 COCO17_TO_COCO13 = (0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)

@@ -1,4 +1,4 @@
-"""Record schema (SPEC §3): tf.Example feature keys, writers and parsers.
+"""Record schema (docs/records.md): tf.Example feature keys, writers and parsers.
 
 Two record kinds share one per-instance layout, where every per-instance key holds N values:
 - pair records (§3.2): N = 2 instances (anchor, positive) of one instant seen by two cameras;

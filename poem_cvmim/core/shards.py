@@ -1,4 +1,4 @@
-"""Deterministic sharded TFRecord writing and the dataset manifest (SPEC §3.4).
+"""Deterministic sharded TFRecord writing and the dataset manifest (docs/records.md).
 
 Shards are named `<split>-<view>-%05d-of-%05d.tfrecord` (or `<split>-%05d-of-%05d.tfrecord`
 without a view), so a split or one view is selected with a file pattern. Records go to hidden

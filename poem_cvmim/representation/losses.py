@@ -1,4 +1,4 @@
-"""Losses of CV-MIM (SPEC §5.1-5.3) as pure functions of tensors.
+"""Losses of CV-MIM (docs/losses.md) as pure functions of tensors.
 
 Each returns a scalar. Batch sizes may be known only at run time. None of them knows about
 replicas: the algorithms call them on batches gathered across replicas (see algorithms.py).

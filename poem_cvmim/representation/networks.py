@@ -1,4 +1,4 @@
-"""Networks of CV-MIM (SPEC §4): encoder, MI critic, fusion, Q estimators, prior discriminator.
+"""Networks of CV-MIM (docs/losses.md): encoder, MI critic, fusion, Q estimators, prior discriminator.
 
 Keras 3 layers, subclassed by the book: sublayers are created in `__init__`, nothing is created
 in `call`. Block names (`flatten`, `fc0`, `res_fcs1`, ..., `embedder`) are the original's.
@@ -18,9 +18,9 @@ FUSION_POE = 'POE'  # "product of experts": element-wise product
 FUSION_MOE = 'MOE'  # "mixture of experts": average
 FUSION_TYPES = (FUSION_CAT, FUSION_POE, FUSION_MOE)
 
-# The Gaussian embedder bounds its log-variance to (-10, 10) (SPEC §4.1).
+# The Gaussian embedder bounds its log-variance to (-10, 10) (docs/losses.md).
 LOGVAR_BOUND = 10.0
-# Blocks of the encoder that the critic shares instead of owning (SPEC §4.2).
+# Blocks of the encoder that the critic shares instead of owning (docs/losses.md).
 SHARED_BLOCKS = ('flatten', 'fc0')
 
 
@@ -91,7 +91,7 @@ class GaussianEmbedder(keras.layers.Layer):
 
 
 class SimpleModel(keras.Model):
-  """The "simple baseline" residual MLP encoder (SPEC §4.1).
+  """The "simple baseline" residual MLP encoder (docs/losses.md).
 
   `call(x, training)` returns `(output, activations)`; output has shape [B, *output_shape] and
   activations maps the block names to their outputs.
@@ -177,7 +177,7 @@ def critic_dim(fusion, pose_dim, view_dim):
 
 
 def fuse(pose_embeddings, view_embeddings, fusion):
-  """CAT: concat(z_p, z_v); POE: z_p * z_v; MOE: (z_p + z_v) / 2 (SPEC §4.3)."""
+  """CAT: concat(z_p, z_v); POE: z_p * z_v; MOE: (z_p + z_v) / 2 (docs/losses.md)."""
   if fusion == FUSION_CAT:
     return tf.concat([pose_embeddings, view_embeddings], axis=-1)
   if fusion == FUSION_POE:
@@ -188,7 +188,7 @@ def fuse(pose_embeddings, view_embeddings, fusion):
 
 
 class LikelihoodEstimator(keras.Model):
-  """Variational q(y | x) = N(mean(x), exp(logvar(x))) (SPEC §4.4). Returns (mean, logvar)."""
+  """Variational q(y | x) = N(mean(x), exp(logvar(x))) (docs/losses.md). Returns (mean, logvar)."""
 
   def __init__(self, output_dim, synchronized_batch_norm=False, **kwargs):
     super().__init__(**kwargs)
@@ -207,7 +207,7 @@ class LikelihoodEstimator(keras.Model):
 
 
 def create_discriminator(input_dim, name='discriminator'):
-  """Prior discriminator D: Dense(d, relu) -> Dense(d / 2, relu) -> Dense(1) (SPEC §4.5)."""
+  """Prior discriminator D: Dense(d, relu) -> Dense(d / 2, relu) -> Dense(1) (docs/losses.md)."""
   return keras.Sequential([
       keras.layers.Dense(input_dim, activation='relu'),
       keras.layers.Dense(input_dim // 2, activation='relu'),

@@ -1,4 +1,4 @@
-"""Input pipeline of representation training (SPEC §5.6, §9).
+"""Input pipeline of representation training (docs/losses.md).
 
 Records are read as raw strings, batched, then parsed a batch at a time with
 `tf.io.parse_example` (about 10x faster here than parsing one record at a time). Model inputs

@@ -1,4 +1,4 @@
-"""Representation-learning algorithms (SPEC §5.4-5.5): CV-MIM and the baselines.
+"""Representation-learning algorithms (docs/losses.md): CV-MIM and the baselines.
 
 An algorithm owns its networks and its players. A player (`encoder`, `estimator`,
 `discriminator`) has its own tape, optimizer and variable list, named as in the paper.
