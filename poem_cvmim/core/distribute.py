@@ -33,16 +33,6 @@ def num_workers(tf_config: dict) -> int:
   return len(cluster.get('worker', [])) + len(cluster.get('chief', []))
 
 
-def is_chief(tf_config: dict) -> bool:
-  """The chief writes checkpoints and summaries where asked; others write to a temp dir."""
-  task = tf_config.get('task', {})
-  if not task:
-    return True
-  if 'chief' in tf_config.get('cluster', {}):
-    return task.get('type') == 'chief'
-  return task.get('type') == 'worker' and task.get('index', 0) == 0
-
-
 def _reachable(address: str, timeout: float = 1.0) -> bool:
   host, port = address.rsplit(':', 1)
   try:

@@ -31,12 +31,25 @@ def _dense(units, initializer, max_norm, name=None, activation=None):
                             bias_constraint=constraint, name=name)
 
 
-class LinearBlock(keras.layers.Layer):
+class _OrderedSublayers:
+  """Sublayers held as attributes named after them, plus their call order.
+
+  TensorFlow checkpoints and SavedModels follow attributes, not Keras' tracked lists: a
+  sublayer kept only in a list would lose its batch-norm statistics on save.
+  """
+
+  def _add(self, layer):
+    setattr(self, layer.name, layer)
+    self._order.append(layer.name)
+
+  def _ordered(self) -> list:
+    return [getattr(self, name) for name in self._order]
+
+
+class LinearBlock(_OrderedSublayers, keras.layers.Layer):
   """Dense -> [BatchNorm] -> ReLU -> Dropout, repeated; optionally residual (y = x + F(x)).
 
-  Every sublayer is an attribute of its own (`dense0`, `batch_norm0`, ...): TensorFlow
-  checkpoints and SavedModels follow attributes, not Keras' tracked lists, so a sublayer kept
-  only in a list would lose its batch-norm statistics on save.
+  Sublayers are the attributes `dense0`, `batch_norm0`, `relu0`, `dropout0`, ...
   """
 
   def __init__(self, hidden_dim, num_layers, dropout_rate, use_batch_norm, initializer,
@@ -52,13 +65,9 @@ class LinearBlock(keras.layers.Layer):
       self._add(keras.layers.ReLU(name=f'relu{i}'))
       self._add(keras.layers.Dropout(dropout_rate, name=f'dropout{i}'))
 
-  def _add(self, layer):
-    setattr(self, layer.name, layer)
-    self._order.append(layer.name)
-
   @property
   def sublayers(self):
-    return [getattr(self, name) for name in self._order]
+    return self._ordered()
 
   def call(self, inputs, training=None):
     x = inputs
@@ -90,7 +99,7 @@ class GaussianEmbedder(keras.layers.Layer):
     return mean + tf.exp(logvar / 2.0) * tf.random.normal(tf.shape(mean))
 
 
-class SimpleModel(keras.Model):
+class SimpleModel(_OrderedSublayers, keras.Model):
   """The "simple baseline" residual MLP encoder (docs/losses.md).
 
   `call(x, training)` returns `(output, activations)`; output has shape [B, *output_shape] and
@@ -129,13 +138,9 @@ class SimpleModel(keras.Model):
     else:
       self._add(GaussianEmbedder(units, weight_initializer, weight_max_norm, name='embedder'))
 
-  def _add(self, block):
-    setattr(self, block.name, block)
-    self._order.append(block.name)
-
   @property
   def blocks(self):
-    return [getattr(self, name) for name in self._order]
+    return self._ordered()
 
   def call(self, inputs, training=None):
     x = inputs
