@@ -129,7 +129,7 @@ def contrastive_log_ratio(mean, logvar, targets, positive_indicator_matrix=None)
             / (2.0 * tf.exp(logvar[:, tf.newaxis, :])) - logvar[:, tf.newaxis, :] / 2.0)
   scores = tf.reduce_mean(scores, axis=-1)  # [B, B]
   positive, negative = _indicators(positive_indicator_matrix, tf.shape(mean)[0], mean.dtype)
-  return tf.maximum(0.0, _masked_mean(scores, positive) - _masked_mean(scores, negative))
+  return tf.maximum(_masked_mean(scores, positive) - _masked_mean(scores, negative), 0.0)
 
 
 def gradient_penalty(discriminator, inputs):

@@ -96,7 +96,7 @@ class GaussianEmbedder(keras.layers.Layer):
     # KL(N(mean, exp(logvar)) || N(0, I)), summed over dims, mean over the (local) batch.
     kl = -0.5 * tf.reduce_sum(logvar - tf.square(mean) - tf.exp(logvar) + 1.0, axis=-1)
     self.add_loss(tf.reduce_mean(kl))
-    return mean + tf.exp(logvar / 2.0) * tf.random.normal(tf.shape(mean))
+    return mean + tf.exp(logvar / 2.0) * tf.random.normal(tf.shape(mean), dtype=mean.dtype)
 
 
 class SimpleModel(_OrderedSublayers, keras.Model):

@@ -103,7 +103,8 @@ class Algorithm(abc.ABC):
   def _encode(self, inputs, critic=None):
     """Local forward of E (and the critic on E's fc0); returns gathered tensors and the KL."""
     outputs, activations = self.encoder(inputs, training=True)
-    kl = tf.add_n(self.encoder.losses) if self.encoder.losses else tf.constant(0.0)
+    kl = (tf.add_n(self.encoder.losses) if self.encoder.losses
+          else tf.zeros([], outputs.dtype))
     critic_outputs = None
     if critic is not None:
       critic_outputs = gather(critic(activations['fc0'], training=True)[0])

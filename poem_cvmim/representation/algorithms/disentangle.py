@@ -58,7 +58,7 @@ class Disentangle(base.Algorithm):
   def _prior(self, pose, view):
     """(generator loss, discriminator loss) of matching sigmoid([z_p, z_v]) to U[0, 1)."""
     fake = tf.sigmoid(tf.concat([pose, view], axis=-1))
-    real = tf.random.uniform(tf.shape(fake))
+    real = tf.random.uniform(tf.shape(fake), dtype=fake.dtype)
     discriminator_loss, _, fake_outputs = losses.discriminator_loss(self.discriminator, real,
                                                                     fake)
     return losses.generator_loss(fake_outputs, 'NS'), discriminator_loss
