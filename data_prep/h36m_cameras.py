@@ -14,6 +14,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from poem_cvmim.core import keypoints
+
 CALIBRATION = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data',
                            'h36m_cameras.json')
 # Camera ids in the order every Human3.6M tool uses (VideoPose3D's 2D arrays follow it).
@@ -84,5 +86,5 @@ def project(points: np.ndarray, camera: Camera) -> np.ndarray:
 def project_normalized(points: np.ndarray, camera: Camera) -> np.ndarray:
   """[..., 3] world mm -> [..., 2] (y, x) normalised by the image height and width."""
   pixels = project(points, camera)
-  height, width = camera.image_size
-  return np.stack([pixels[..., 1] / height, pixels[..., 0] / width], axis=-1)
+  # (x, y) -> (y, x); a joint axis of one for to_unit, which scales [..., J, 2].
+  return keypoints.to_unit(pixels[..., np.newaxis, ::-1], camera.image_size)[..., 0, :]

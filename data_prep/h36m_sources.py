@@ -174,8 +174,8 @@ def read_videopose3d_2d(path: str) -> Detections:
         num = len(points)
         by_camera[camera_id] = FrameTable(
             np.arange(num), np.tile([[height, width]], (num, 1)),
-            np.stack([points[..., 1] / height, points[..., 0] / width], axis=-1).astype(
-                np.float32), np.ones((num, 13), np.float32))
+            keypoints.to_unit(points[..., ::-1], [height, width]).astype(np.float32),
+            np.ones((num, 13), np.float32))
   return detections
 
 

@@ -76,8 +76,9 @@ def split_of(name: skeleton.SampleName, benchmark: str) -> str:
 def keypoints_2d(joints: np.ndarray):
   """(y, x) normalised by the colour image size [T, 13, 2] and scores [T, 13]."""
   chosen = joints[:, keypoints.NTU25_TO_COCO13]
-  points = np.stack([chosen[..., skeleton.FIELD_COLOR_Y] / IMAGE_HEIGHT,
-                     chosen[..., skeleton.FIELD_COLOR_X] / IMAGE_WIDTH], axis=-1)
+  points = keypoints.to_unit(np.stack([chosen[..., skeleton.FIELD_COLOR_Y],
+                                       chosen[..., skeleton.FIELD_COLOR_X]], axis=-1),
+                             [IMAGE_HEIGHT, IMAGE_WIDTH])
   states = np.clip(chosen[..., skeleton.FIELD_TRACKING].astype(np.int64), 0, 2)
   return points, TRACKING_SCORES[states]
 

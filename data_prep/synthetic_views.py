@@ -94,7 +94,7 @@ def detect(joints_xyz: np.ndarray, camera: Camera, rng: np.random.Generator):
   dropped = rng.uniform(size=pixels.shape[:-1]) < DROP_RATE
   pixels = pixels + dropped[..., None] * rng.normal(0.0, DROPPED_NOISE_STD, pixels.shape)
   scores = np.where(dropped, 0.0, scores)
-  normalized = pixels / np.array([IMAGE_HEIGHT, IMAGE_WIDTH], np.float64)
+  normalized = keypoints.to_unit(pixels, [IMAGE_HEIGHT, IMAGE_WIDTH])
   return normalized.astype(np.float32), scores.astype(np.float32)
 
 

@@ -7,6 +7,9 @@ valid choices. Presets are functions; each has a `smoke` twin that the tests run
 import dataclasses
 from typing import Optional
 
+from poem_cvmim.core import cameras
+from poem_cvmim.representation import networks
+
 ALGORITHM_DISENTANGLE = 'DISENTANGLE'
 ALGORITHM_ALIGN = 'ALIGN'
 ALGORITHM_AUTOENCODER = 'AUTOENCODER'
@@ -14,9 +17,9 @@ ALGORITHM_INFOMAX = 'INFOMAX'
 ALGORITHM_INFONCE = 'INFONCE'
 ALGORITHMS = (ALGORITHM_DISENTANGLE, ALGORITHM_ALIGN, ALGORITHM_AUTOENCODER, ALGORITHM_INFOMAX,
               ALGORITHM_INFONCE)
-_EMBEDDERS = ('POINT', 'GAUSSIAN')
-_FUSIONS = ('CAT', 'POE', 'MOE')
-_INPUT_TYPES = ('2D_INPUT', '3D_PROJECTION', '2D_INPUT_AND_3D_PROJECTION')
+_EMBEDDERS = networks.EMBEDDER_TYPES
+_FUSIONS = networks.FUSION_TYPES
+_INPUT_TYPES = cameras.INPUT_TYPES
 STRATEGIES = ('mirrored', 'multi_worker', 'default')
 
 
@@ -55,8 +58,8 @@ class AlgorithmConfig:
     _choose('fusion', self.fusion, _FUSIONS)
     _positive(pose_embedding_dim=self.pose_embedding_dim,
               view_embedding_dim=self.view_embedding_dim, learning_rate=self.learning_rate)
-    if self.fusion != 'CAT' and self.algorithm in (ALGORITHM_DISENTANGLE, ALGORITHM_INFOMAX,
-                                                   ALGORITHM_INFONCE):
+    if self.fusion != networks.FUSION_CAT and self.algorithm in (
+        ALGORITHM_DISENTANGLE, ALGORITHM_INFOMAX, ALGORITHM_INFONCE):
       if self.pose_embedding_dim != self.view_embedding_dim:
         raise ValueError(f'Fusion {self.fusion} needs equal pose and view embedding widths, '
                          f'got pose_embedding_dim={self.pose_embedding_dim} and '
@@ -96,7 +99,7 @@ class TrainConfig:
     _positive(batch_size=self.batch_size, num_steps=self.num_steps,
               checkpoint_interval=self.checkpoint_interval,
               summary_interval=self.summary_interval, max_checkpoints=self.max_checkpoints)
-    if self.input_type != '2D_INPUT' and not self.profile_3d:
+    if self.input_type != cameras.INPUT_2D and not self.profile_3d:
       raise ValueError(f'input_type {self.input_type} needs a 3D profile.')
 
 
