@@ -5,12 +5,12 @@ with `**common_values(FLAGS)`, and runs its conversion through `run(...)`, which
 problem into a one-line `error: ...` exit instead of a traceback.
 """
 
-import sys
 from typing import Callable
 
 from absl import flags
 
 from data_prep import conversion
+from poem_cvmim.core import cli
 from poem_cvmim.core import shards
 
 
@@ -36,7 +36,7 @@ def run(convert: Callable[[], object]) -> None:
   try:
     result = convert()
   except (ValueError, FileNotFoundError, FileExistsError) as error:
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   manifests = result.values() if 'dataset' not in result else [result]
   for manifest in manifests:
     print(conversion.summarize(manifest))

@@ -14,6 +14,7 @@ from absl import flags
 
 from data_prep import converter_cli
 from data_prep import h36m_dataset as h36m
+from poem_cvmim.core import cli
 
 FLAGS = flags.FLAGS
 
@@ -45,5 +46,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

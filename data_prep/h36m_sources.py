@@ -112,6 +112,9 @@ def _load_npz_dict(path: str, key: str) -> dict:
     data = np.load(path, allow_pickle=True)
   except (OSError, ValueError) as error:
     raise conversion.MalformedInput(path, f'not a readable .npz file ({error})') from None
+  if not hasattr(data, 'files'):  # a .npy array or a pickle, not an archive
+    raise conversion.MalformedInput(path, f'not an .npz archive (it holds a '
+                                    f'{type(data).__name__})')
   with data:
     if key not in data.files:
       raise conversion.MalformedInput(path, f'no array {key!r} (found {sorted(data.files)})')
@@ -200,8 +203,8 @@ def read_detection_csv(path: str, on_bad_row) -> Detections:
   rows = {}  # (key, camera) -> ([frames], [sizes], [points], [scores])
   with open(path, newline='') as f:
     for line, row in enumerate(csv.reader(f), start=1):
-      if not row or (line == 1 and not _is_number(row[3] if len(row) > 3 else '')):
-        continue  # blank line or header
+      if not row or (line == 1 and not any(_is_number(v) for v in row)):
+        continue  # blank line, or a header (no field is a number)
       if len(row) not in (CSV_ENTRY_FIELDS, 2 * CSV_ENTRY_FIELDS):
         on_bad_row(conversion.MalformedInput(
             path, f'row has {len(row)} columns, expected {CSV_ENTRY_FIELDS} (one entry) or '

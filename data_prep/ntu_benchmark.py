@@ -12,12 +12,12 @@ import shutil
 import tempfile
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 
 from data_prep import ntu_rgbd_dataset as ntu
 from data_prep import ntu_skeleton
+from poem_cvmim.core import cli
 
 FLAGS = flags.FLAGS
 
@@ -91,5 +91,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

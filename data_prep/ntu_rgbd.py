@@ -11,6 +11,7 @@ from absl import flags
 
 from data_prep import converter_cli
 from data_prep import ntu_rgbd_dataset as ntu
+from poem_cvmim.core import cli
 
 FLAGS = flags.FLAGS
 
@@ -41,5 +42,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

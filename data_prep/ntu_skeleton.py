@@ -163,8 +163,17 @@ def _joint_block(block: Sequence[str], first_line: int, lines: _Lines) -> np.nda
 
 
 def read_skeleton(path: str) -> Skeleton:
-  with open(path, newline='') as f:
-    return parse_skeleton(f.read(), path)
+  """Parses one file; bytes that are not text make it a malformed input (named, skipped)."""
+  with open(path, 'rb') as f:
+    data = f.read()
+  try:
+    text = data.decode('utf-8')
+  except UnicodeDecodeError as error:
+    line = data[:error.start].count(b'\n') + 1
+    raise MalformedInput(
+        path, f'not a text file: byte 0x{data[error.start]:02x} at offset {error.start} is '
+        'not UTF-8', line) from None
+  return parse_skeleton(text, path)
 
 
 def motion_energy(body: Body) -> float:

@@ -12,6 +12,7 @@ from absl import flags
 
 from data_prep import converter_cli
 from data_prep import penn_action_dataset as penn
+from poem_cvmim.core import cli
 
 FLAGS = flags.FLAGS
 _DEFAULTS = penn.PennConfig(input_dir='', output_dir='')
@@ -42,5 +43,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

@@ -6,7 +6,6 @@ writes pairs/, penn_like/ and ntu_like/ record directories with manifests (see
 data_prep/synthetic_dataset.py). Same flags, same bytes.
 """
 
-import sys
 
 from absl import app
 from absl import flags
@@ -14,6 +13,7 @@ from absl import flags
 from data_prep import conversion
 from data_prep import synthetic_dataset
 from data_prep import synthetic_motion as motion
+from poem_cvmim.core import cli
 
 
 FLAGS = flags.FLAGS
@@ -57,11 +57,10 @@ def main(argv):
       config = synthetic_dataset.SyntheticConfig(**values)
     manifests = synthetic_dataset.generate(config, FLAGS.output_dir, overwrite=FLAGS.overwrite)
   except (ValueError, FileExistsError) as error:
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   for manifest in manifests.values():
     print(conversion.summarize(manifest))
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

@@ -16,16 +16,16 @@ Scale it up with --num_subjects, --clips_per_class, --cvmim_steps, --classifier_
 import dataclasses
 import json
 import os
-import sys
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 import keras
 import tensorflow as tf
 
 from data_prep import synthetic_dataset as synthetic
+from poem_cvmim.core import cli
+from poem_cvmim.core import run_dirs
 from poem_cvmim.action import classify
 from poem_cvmim.representation import configs
 from poem_cvmim.evaluation import embedders
@@ -69,8 +69,21 @@ def smoke_config() -> QuickstartConfig:
                           classifier=classify.PRESETS['smoke'], seeds=(0, 1))
 
 
-def run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
-  """Runs the pipeline; returns {'table': DataFrame, 'markdown': str, 'results': [...]}."""
+def run(config: QuickstartConfig, output_dir: str, log=print, overwrite: bool = False) -> dict:
+  """Runs the pipeline; returns {'table': DataFrame, 'markdown': str, 'results': [...]}.
+
+  `output_dir` records the configuration (identity.json): a re-run with the same one reuses
+  every finished part (and resumes a killed training); another configuration is refused with
+  the differing fields named, unless `overwrite`, which empties the directory first.
+  """
+  with run_dirs.DirectoryLock(output_dir):
+    run_dirs.check_identity(output_dir, {'kind': 'quickstart',
+                                         'config': dataclasses.asdict(config)},
+                            overwrite=overwrite, what='main job')
+    return _run(config, output_dir, log)
+
+
+def _run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
   start = time.time()
   def stage(message):
     log(f'[quickstart {time.time() - start:6.0f} s] {message}')
@@ -155,6 +168,8 @@ def define_flags():
   flags.DEFINE_integer('encoder_seed', None, 'Seed of the CV-MIM training (0).')
   flags.DEFINE_boolean('standardize_features', False,
                        'Standardise classifier inputs with the training clips\' statistics.')
+  flags.DEFINE_boolean('overwrite', False, 'Replace what --output_dir holds when it was made '
+                       'with other settings (otherwise refused; the same settings reuse it).')
   flags.DEFINE_boolean('deterministic', True, 'TensorFlow op determinism (slower; the same '
                        'table on every re-run on one machine).')
 
@@ -188,14 +203,11 @@ def main(argv):
   del argv
   tf.get_logger().setLevel('ERROR')  # one classifier per run: retracing notices are expected
   logging.set_verbosity(logging.WARNING)  # no per-checkpoint INFO lines
-  try:
-    config = config_from_flags()
-    if config.deterministic:
-      tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(config.seed)
-    outcome = run(config, FLAGS.output_dir)
-  except (ValueError, FileExistsError) as error:
-    sys.exit(f'error: {error}')
+  config = config_from_flags()
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  keras.utils.set_random_seed(config.seed)
+  outcome = run(config, FLAGS.output_dir, overwrite=FLAGS.overwrite)
   gains = view_gains(outcome['results'])
   with open(os.path.join(FLAGS.output_dir, 'summary.json'), 'w') as f:
     json.dump({'seconds': outcome['seconds'], 'gain_points_per_view': gains,
@@ -218,5 +230,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

@@ -5,10 +5,10 @@ r"""Throughput of the CV-MIM step against a bare reference of the same Dense lay
 What is measured is described in `poem_cvmim.representation.benchmarking`.
 """
 
-from absl import app
 from absl import flags
 import tensorflow as tf
 
+from poem_cvmim.core import cli
 from poem_cvmim.representation import benchmarking
 
 FLAGS = flags.FLAGS
@@ -32,5 +32,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

@@ -10,11 +10,11 @@ already profile-normalised with --normalized. Output: .npy holding [N, Dp + Dv] 
 or .csv with a header pose_0 ... view_0 ...; --pose_only keeps z_p.
 """
 
-import sys
 
 from absl import app
 from absl import flags
 
+from poem_cvmim.core import cli
 from poem_cvmim.evaluation import pose_files
 
 FLAGS = flags.FLAGS
@@ -39,11 +39,10 @@ def main(argv):
     pose, view = pose_files.embed(FLAGS.saved_model, points, size, FLAGS.normalized)
     pose_files.write_embeddings(FLAGS.output, pose, view[:, :0] if FLAGS.pose_only else view)
   except (FileNotFoundError, ValueError) as error:
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   print(f'Wrote {len(pose)} embeddings ({pose.shape[1]} pose + '
         f'{0 if FLAGS.pose_only else view.shape[1]} view dims) to {FLAGS.output}')
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

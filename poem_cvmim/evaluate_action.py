@@ -9,11 +9,11 @@ writes eval_<split>.json beside it: top-1 and top-5 over all clips and per view.
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 
+from poem_cvmim.core import cli
 from poem_cvmim.action import protocols
 
 
@@ -34,12 +34,11 @@ def main(argv):
   try:
     scores = protocols.evaluate_run(FLAGS.run_dir, FLAGS.feature_dir, FLAGS.split, FLAGS.views)
   except (ValueError, FileNotFoundError) as error:
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   with open(os.path.join(FLAGS.run_dir, f'eval_{FLAGS.split}.json'), 'w') as f:
     json.dump(scores, f, indent=2)
   print(json.dumps(scores, indent=2))
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

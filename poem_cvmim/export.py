@@ -5,11 +5,11 @@ r"""Exports a trained encoder as a SavedModel that plain TensorFlow can load.
 The signatures are described in `poem_cvmim.representation.export`.
 """
 
-import sys
 
 from absl import app
 from absl import flags
 
+from poem_cvmim.core import cli
 from poem_cvmim.representation import export
 from poem_cvmim.representation import restore
 
@@ -29,11 +29,10 @@ def main(argv):
   try:
     algorithm, config, step = restore.load_algorithm(FLAGS.log_dir_path, FLAGS.checkpoint)
   except (FileNotFoundError, ValueError) as error:
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   export.export_encoder(algorithm, config.profile_2d, FLAGS.export_dir)
   print(f'Exported the encoder of step {step} to {FLAGS.export_dir}')
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

@@ -7,11 +7,11 @@ r"""Computes per-frame features of sequence records and caches them as a feature
 (config.json + checkpoints: z_p of the latest checkpoint) or an exported SavedModel.
 """
 
-import sys
 
 from absl import app
 from absl import flags
 
+from poem_cvmim.core import cli
 from poem_cvmim.evaluation import embedders
 from poem_cvmim.evaluation import features
 
@@ -38,11 +38,10 @@ def main(argv):
         FLAGS.sequence_dir, FLAGS.output_dir, embedder, FLAGS.downsample_rate,
         FLAGS.num_frames, FLAGS.keypoint_profile_name_2d, overwrite=FLAGS.overwrite)
   except (ValueError, FileNotFoundError, FileExistsError) as error:
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   print(f'Wrote {manifest["num_records"]} clips of {manifest["sequence_length"]} frames x '
         f'{manifest["feature_dim"]} features to {FLAGS.output_dir}')
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

@@ -14,17 +14,15 @@ MultiWorkerMirroredStrategy when TF_CONFIG names the workers.
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 import keras
 import tensorflow as tf
 
+from poem_cvmim.core import cli
 from poem_cvmim.core import distribute
-from poem_cvmim.core import training_loop
 from poem_cvmim.representation import configs
-from poem_cvmim.representation import restore
 from poem_cvmim.representation import trainer as trainer_lib
 
 FLAGS = flags.FLAGS
@@ -55,23 +53,20 @@ def main(argv):
     raise app.UsageError('--log_dir_path and --input_table are required.')
   # MultiWorkerMirroredStrategy must exist before any other TensorFlow op runs.
   strategy = distribute.create_strategy(FLAGS.strategy, FLAGS.peer_timeout_s)
-  try:
-    config = config_from_flags(FLAGS)
-    if config.deterministic:
-      tf.config.experimental.enable_op_determinism()
-    if config.seed is not None:
-      keras.utils.set_random_seed(config.seed)
-    trainer = trainer_lib.Trainer(config, strategy)
-    restore.check_restart(trainer.directory, config)  # before anything is written
-    os.makedirs(trainer.directory, exist_ok=True)
-    with open(os.path.join(trainer.directory, 'flags.json'), 'w') as f:
+  config = config_from_flags(FLAGS)
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  if config.seed is not None:
+    keras.utils.set_random_seed(config.seed)
+  trainer = trainer_lib.Trainer(config, strategy)
+
+  def write_flags(directory):  # after the checks: a refused restart writes nothing
+    with open(os.path.join(directory, 'flags.json'), 'w') as f:
       json.dump({name: FLAGS[name].value for name in configs.FLAG_FIELDS}, f, indent=2)
-    final = trainer.train()
-  except (ValueError, FileNotFoundError, training_loop.NonFiniteLossError) as error:
-    sys.exit(f'error: {error}')
+
+  final = trainer.train(on_start=write_flags)
   print(json.dumps({'step': trainer.step, **final}, indent=2))
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

@@ -6,18 +6,20 @@ r"""Trains and evaluates action classifiers on a feature table under a protocol.
 Protocols: single_shot (one run per training view, tested on all views), fully_supervised,
 limited (--fractions=0.01,0.05,0.1,0.25,0.5,1). Each run writes result.json (top-1 and top-5
 per test view and over all) and its checkpoint under
-<output_dir>/<name>/<protocol>/<train view>/fraction<f>/seed<k>/; a run that finds its
-checkpoint resumes. The table of every result under --output_dir is written as
+<output_dir>/<name>/<protocol>/<train view>/fraction<f>/seed<k>/ with identity.json (its
+settings and the feature table's manifest hash). A finished run with the same identity is
+reused, a killed one resumes from its checkpoint, and one made with other settings or other
+features is refused (--overwrite replaces it). The table of every result under --output_dir is written as
 <output_dir>/<protocol>_table.{md,csv,tex} and printed.
 """
 
 import dataclasses
 import os
-import sys
 
 from absl import app
 from absl import flags
 
+from poem_cvmim.core import cli
 from poem_cvmim.action import classify
 from poem_cvmim.action import protocols
 from poem_cvmim.evaluation import tables
@@ -46,6 +48,9 @@ def define_flags():
   flags.DEFINE_boolean('standardize_features', None, 'Standardise each feature dimension '
                        'with the training clips\' statistics (default: the preset, off).')
   flags.DEFINE_string('output_dir', None, 'Root of result JSON files and checkpoints.')
+  flags.DEFINE_boolean('overwrite', False, 'Replace runs made with other settings or other '
+                       'features (otherwise they are refused; identical finished runs are '
+                       'reused).')
 
 
 def classifier_config() -> classify.ClassifierConfig:
@@ -64,17 +69,16 @@ def main(argv):
     protocols.run_protocol(
         name, FLAGS.feature_dir, FLAGS.protocol, classifier_config(),
         [int(s) for s in FLAGS.seeds], FLAGS.output_dir, train_views=FLAGS.train_views,
-        fractions=[float(f) for f in FLAGS.fractions], verbose=True)
+        fractions=FLAGS.fractions, verbose=True, overwrite=FLAGS.overwrite)
     results = tables.load_results(FLAGS.output_dir)
     table = (tables.single_shot_table(results) if FLAGS.protocol == protocols.SINGLE_SHOT
              else tables.fraction_table(results))
     markdown = tables.write_table(table, os.path.join(FLAGS.output_dir,
                                                       f'{FLAGS.protocol}_table'))
   except (ValueError, FileNotFoundError, FloatingPointError) as error:
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   print(markdown)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

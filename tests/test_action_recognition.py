@@ -170,6 +170,6 @@ def test_extract_and_train_commands(smoke_dir, tmp_path):
        '--preset=smoke', '--seeds=0', '--train_views=front,nowhere',
        f'--output_dir={tmp_path / "runs"}'],
       cwd=_ROOT, capture_output=True, text=True, timeout=300)
-  assert result.returncode != 0
+  assert result.returncode == 2
   assert "Unknown training view(s) ['nowhere']; available views: ['front', 'back', 'left', " \
          "'right']" in result.stderr.strip().splitlines()[-1]

@@ -129,7 +129,9 @@ def test_no_library_module_defines_flags():
     if path.startswith('poem_cvmim/') and _layer(_module(path)) in _SUBPACKAGES:
       with open(os.path.join(_ROOT, path)) as f:
         text = f.read()
-      assert 'flags.DEFINE' not in text and 'absl import flags' not in text, path
+      assert 'flags.DEFINE' not in text, path
+      # Only the command runner (core/cli.py) touches absl flags: it parses them for commands.
+      assert 'absl import flags' not in text or path == 'poem_cvmim/core/cli.py', path
 
 
 def test_every_command_module_imports_together_and_the_package_sets_no_environment():

@@ -66,7 +66,7 @@ def test_restart_with_other_model_flags_is_refused_before_anything_is_written(sm
        f'--log_dir_path={tmp_path}', '--smoke', '--pose_embedding_dim=16',
        '--view_embedding_dim=16', '--learning_rate=0.5', '--num_iterations=4'],
       cwd=_ROOT, capture_output=True, text=True, timeout=300)
-  assert result.returncode != 0
+  assert result.returncode == 2
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and 'refusing to continue' in last, result.stderr[-2000:]
   for field in ('algorithm.pose_embedding_dim: 32 -> 16', 'algorithm.learning_rate: 0.02 -> 0.5'):

@@ -194,7 +194,7 @@ def test_entry_point_reports_a_missing_directory(tmp_path):
       [sys.executable, '-m', 'data_prep.ntu_rgbd', f'--input_dir={tmp_path}/none',
        f'--output_dir={tmp_path}/out'], capture_output=True, text=True, check=False,
       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  assert result.returncode == 1
+  assert result.returncode == 2
   assert 'does not exist' in result.stderr
 
 

@@ -129,6 +129,6 @@ def test_entry_point_strict_error_is_one_line(tmp_path):
       [sys.executable, '-m', 'data_prep.penn_action', f'--input_dir={ROOT}', '--strict',
        f'--output_dir={tmp_path}/out', '--num_workers=1'], capture_output=True, text=True,
       check=False, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  assert result.returncode == 1
+  assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith('error: ')
   assert "0006.mat: field 'x'" in result.stderr

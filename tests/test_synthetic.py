@@ -87,7 +87,7 @@ def test_bad_flags_are_refused(tmp_path, flag, message):
   result = subprocess.run(
       [sys.executable, '-m', 'data_prep.synthetic', f'--output_dir={tmp_path}', flag],
       cwd=_ROOT, capture_output=True, text=True, timeout=120)
-  assert result.returncode != 0
+  assert result.returncode == 2
   assert message in result.stderr
   assert not glob.glob(f'{tmp_path}/**/*.tfrecord', recursive=True)
 

@@ -91,6 +91,6 @@ def _run_train(*flags, env=None):
 def test_bad_flags_give_one_line_errors(smoke_dir, tmp_path, flags, message):
   result = _run_train(f'--input_table={_pairs(smoke_dir)}', f'--log_dir_path={tmp_path}',
                       '--smoke', *flags)
-  assert result.returncode != 0
+  assert result.returncode == 2
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and message in last, result.stderr[-2000:]

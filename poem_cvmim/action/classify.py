@@ -65,6 +65,7 @@ class TrainedClassifier:
   model: keras.Model
   mean: tf.Variable  # [D]
   std: tf.Variable  # [D]
+  steps: int = 0  # the steps it was trained for
 
   def logits(self, features):
     return self.model((features - self.mean) / self.std, training=False)
@@ -89,7 +90,7 @@ def restore_classifier(run_dir: str, classifier_type: str, input_shape,
   std = tf.Variable(tf.ones([input_shape[-1]]), trainable=False)
   _checkpoint(model, optimizer, mean, std).read(checkpoint_path).expect_partial()
   optimizer.finalize_variable_values(model.trainable_variables)
-  return TrainedClassifier(model, mean, std)
+  return TrainedClassifier(model, mean, std, int(optimizer.iterations.numpy()))
 
 
 def _standardization(train: feature_tables.FeatureSet, standardize: bool = True):
@@ -162,7 +163,7 @@ def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
                                     config.steps_per_loop),
       checkpoint_manager=manager, verbose=verbose).train()
   optimizer.finalize_variable_values(model.trainable_variables)
-  return TrainedClassifier(model, mean, std)
+  return TrainedClassifier(model, mean, std, int(optimizer.iterations.numpy()))
 
 
 def predict(classifier: TrainedClassifier, features: np.ndarray,

@@ -7,6 +7,7 @@
 Each run writes a JSON file; `poem_cvmim.evaluation.tables` rebuilds tables from them.
 """
 
+import dataclasses
 import json
 import os
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from poem_cvmim.action import classify
 from poem_cvmim.core import feature_tables
+from poem_cvmim.core import run_dirs
 from poem_cvmim.core import shards
 
 SINGLE_SHOT = 'single_shot'
@@ -36,35 +38,83 @@ def sample_fraction(train: feature_tables.FeatureSet, fraction: float, seed: int
   return train.select(np.sort(np.array(keep)))
 
 
+RESULT_NAME = 'result.json'
+# Classifier fields that only schedule the run: a finished run asked for more steps continues.
+_SCHEDULE_FIELDS = ('config.num_steps', 'config.checkpoint_interval', 'config.steps_per_loop')
+
+
+def run_identity(name, protocol, train_view, fraction, seed, config, features) -> dict:
+  """What defines one classifier run's result (recorded in its directory)."""
+  return {'kind': 'classifier_run', 'name': name, 'protocol': protocol,
+          'train_view': train_view, 'fraction': fraction, 'seed': seed,
+          'config': dataclasses.asdict(config), 'features': features}
+
+
 def run_one(name, protocol, train, test, num_classes, config, seed, output_dir,
-            train_view=ALL_VIEWS, fraction=1.0, log=print, verbose=False) -> dict:
-  """Trains and evaluates one classifier; writes and returns its result JSON."""
+            train_view=ALL_VIEWS, fraction=1.0, log=print, verbose=False, features=None,
+            overwrite=False) -> dict:
+  """Trains and evaluates one classifier; writes and returns its result JSON.
+
+  `features` identifies the feature table (`run_dirs.dataset_identity`). A finished run with
+  the same identity is reused; one with another identity is refused unless `overwrite`.
+  """
   directory = classify.run_dir(output_dir, name, protocol, train_view, f'fraction{fraction:g}',
                                f'seed{seed}')
-  classifier = classify.train_classifier(config, train, num_classes, seed=seed,
-                                         output_dir=directory, verbose=verbose)
-  scores = classify.evaluate(classifier, test)
-  result = {'name': name, 'protocol': protocol, 'train_view': train_view, 'seed': seed,
-            'fraction': fraction, 'num_train_clips': len(train),
-            'classifier': config.classifier, 'num_steps': config.num_steps,
-            'batch_size': config.batch_size, **scores}
-  with open(os.path.join(directory, 'result.json'), 'w') as f:
-    json.dump(result, f, indent=2)
-  log(f'[{name}] {protocol} train={train_view} fraction={fraction:g} seed={seed}: '
-      f'top-1 on all test views {100 * scores["all"]["top1"]:.1f}% '
-      f'({len(train)} training clips)')
+  where = f'[{name}] {protocol} train={train_view} fraction={fraction:g} seed={seed}'
+  identity = run_identity(name, protocol, train_view, fraction, seed, config, features)
+  result_path = os.path.join(directory, RESULT_NAME)
+  with run_dirs.DirectoryLock(directory):
+    same = run_dirs.check_identity(directory, identity, overwrite, _SCHEDULE_FIELDS,
+                                   what='classifier run')
+    if same and os.path.exists(result_path):
+      with open(result_path) as f:
+        result = json.load(f)
+      if result.get('num_steps') == config.num_steps:
+        log(f'{where}: reused the finished run in {directory} (top-1 on all test views '
+            f'{100 * result["all"]["top1"]:.1f}%)')
+        return result
+    classifier = classify.train_classifier(config, train, num_classes, seed=seed,
+                                           output_dir=directory, verbose=verbose)
+    scores = classify.evaluate(classifier, test)
+    result = {'name': name, 'protocol': protocol, 'train_view': train_view, 'seed': seed,
+              'fraction': fraction, 'num_train_clips': len(train),
+              'classifier': config.classifier, 'num_steps': classifier.steps,
+              'requested_steps': config.num_steps, 'batch_size': config.batch_size,
+              'features': features, **scores}
+    shards.write_json_atomic(result_path, result)
+  log(f'{where}: top-1 on all test views {100 * scores["all"]["top1"]:.1f}% '
+      f'({len(train)} training clips, {classifier.steps} steps)')
   return result
 
 
+def check_fractions(fractions) -> list:
+  """Fractions of training clips as floats in (0, 1]; a one-line error otherwise."""
+  values = []
+  for fraction in fractions:
+    try:
+      value = float(fraction)
+    except ValueError:
+      raise ValueError(f'fraction {fraction!r} is not a number.') from None
+    if not 0.0 < value <= 1.0:
+      raise ValueError(f'fraction {fraction!r} is outside (0, 1]: it is a share of the '
+                       'training clips (0.1 = 10 %).')
+    values.append(value)
+  return values
+
+
 def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_views=None,
-                 fractions=(1.0,), log=print, verbose=False) -> list:
+                 fractions=(1.0,), log=print, verbose=False, overwrite=False) -> list:
   """Every run of a protocol on one feature table; returns the result dicts.
 
-  `verbose` shows a progress bar for each classifier's training.
+  `verbose` shows a progress bar for each classifier's training; `overwrite` replaces runs
+  made with other settings or other features (otherwise they are refused).
   """
   if protocol not in PROTOCOLS:
     raise ValueError(f'Unknown protocol {protocol!r}; valid: {", ".join(PROTOCOLS)}.')
+  fractions = check_fractions(fractions)
   manifest = shards.read_manifest(feature_dir)
+  features = run_dirs.dataset_identity(feature_dir)
+  common = dict(log=log, verbose=verbose, features=features, overwrite=overwrite)
   num_classes = len(manifest['classes'])
   train_all = feature_tables.load_feature_set(feature_dir, 'train')
   test = feature_tables.load_feature_set(feature_dir, 'test')
@@ -81,19 +131,19 @@ def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_v
         raise ValueError(f'No training clips of view {view!r} in {feature_dir}.')
       for seed in seeds:
         results.append(run_one(name, protocol, train, test, num_classes, config, seed,
-                               output_dir, train_view=view, log=log, verbose=verbose))
+                               output_dir, train_view=view, **common))
     return results
   for fraction in (fractions if protocol == LIMITED else (1.0,)):
     for seed in seeds:
       train = sample_fraction(train_all, fraction, seed) if fraction < 1.0 else train_all
       results.append(run_one(name, protocol, train, test, num_classes, config, seed,
-                             output_dir, fraction=fraction, log=log, verbose=verbose))
+                             output_dir, fraction=fraction, **common))
   return results
 
 
 def evaluate_run(run_dir: str, feature_dir: str, split: str = 'test', views=None) -> dict:
   """Scores of a finished run's EMA weights on (views of) a feature table's split."""
-  result_path = os.path.join(run_dir, 'result.json')
+  result_path = os.path.join(run_dir, RESULT_NAME)
   if not os.path.exists(result_path):
     raise FileNotFoundError(f'No result.json in {run_dir}: not a finished classifier run.')
   with open(result_path) as f:

@@ -17,6 +17,7 @@ import math
 import tensorflow as tf
 
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import random_keys
 
 # Smallest depth the pinhole projection divides by (step 5 of the projection).
 DEPTH_EPSILON = 1e-12
@@ -121,7 +122,7 @@ def _uniform(shape, value_range, dtype, seed):
   low, high = value_range
   if low > high:
     raise ValueError(f'Invalid range {value_range}: minimum above maximum.')
-  return tf.random.uniform(shape, low, high, dtype=dtype, seed=seed)
+  return random_keys.uniform(shape, low, high, dtype=dtype, seed=seed)
 
 
 def random_project_and_select(keypoints_3d, profile_3d, profile_2d,
@@ -139,7 +140,7 @@ def random_project_and_select(keypoints_3d, profile_3d, profile_2d,
     azimuth_range, elevation_range, roll_range: (min, max) in radians.
     camera_depth_range: (min, max) camera depth; equal ends give a constant depth.
     min_joint_depth_fraction: The guard (module docstring); 0 reproduces the original.
-    seed: Op-level random seed.
+    seed: None, an op-level seed or a step key (`poem_cvmim.core.random_keys`).
     return_guarded: Also return which poses the guard moved the camera for.
 
   Returns:
@@ -152,7 +153,7 @@ def random_project_and_select(keypoints_3d, profile_3d, profile_2d,
   selected = tf.gather(normalized, profile_2d.compatible_indices(profile_3d.name), axis=-2)
   shape = tf.shape(selected)[:-2]
   dtype = selected.dtype
-  seeds = [None] * 4 if seed is None else [seed + i for i in range(4)]
+  seeds = [random_keys.derive(seed, i) for i in range(4)]
   azimuths = _uniform(shape, azimuth_range, dtype, seeds[0])
   elevations = _uniform(shape, elevation_range, dtype, seeds[1])
   rolls = _uniform(shape, roll_range, dtype, seeds[2])
@@ -172,7 +173,7 @@ def create_model_input(keypoints_2d, keypoints_3d, input_type, profile_2d, profi
     keypoints_3d: (y, x, z) points [..., J3, 3], or None for `2D_INPUT`.
     input_type: One of `INPUT_TYPES`.
     profile_2d, profile_3d: Profiles or names.
-    seed: Op-level random seed.
+    seed: None, an op-level seed or a step key (`poem_cvmim.core.random_keys`).
     return_guarded_fraction: Also return the fraction of the projections used as input for
       which the guard moved the camera (0 when no projection is used).
     **projection_kwargs: Ranges and the guard passed to `random_project_and_select`.
@@ -198,8 +199,8 @@ def create_model_input(keypoints_2d, keypoints_3d, input_type, profile_2d, profi
       points = projected
     else:
       detected = tf.cast(keypoints_2d, projected.dtype)
-      u = tf.random.uniform(tf.shape(projected)[:-2], dtype=projected.dtype,
-                            seed=None if seed is None else seed + 4)
+      u = random_keys.uniform(tf.shape(projected)[:-2], dtype=projected.dtype,
+                              seed=random_keys.derive(seed, 4))
       used = u < MIX_THRESHOLD
       points = tf.where(used[..., tf.newaxis, tf.newaxis], projected, detected)
     count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.float32))

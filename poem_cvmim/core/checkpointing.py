@@ -1,6 +1,10 @@
-"""What checkpoints need beyond `tf.train.Checkpoint`'s object graph."""
+"""What checkpoints need beyond `tf.train.Checkpoint`'s object graph, and restoring the
+latest checkpoint that can be read."""
+
+from typing import Callable, Optional
 
 import keras
+import tensorflow as tf
 
 
 def seed_states(model: keras.layers.Layer) -> list:
@@ -11,3 +15,38 @@ def seed_states(model: keras.layers.Layer) -> list:
   """
   return [layer.seed_generator.state for layer in model._flatten_layers()  # pylint: disable=protected-access
           if isinstance(getattr(layer, 'seed_generator', None), keras.random.SeedGenerator)]
+
+
+def checkpoint_paths(directory: str) -> list:
+  """The checkpoints a directory's `checkpoint` file lists, oldest first."""
+  state = tf.train.get_checkpoint_state(directory)
+  if state is None:
+    return []
+  paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+  return [p for p in paths if p]
+
+
+def restore_latest_intact(checkpoint: tf.train.Checkpoint, directory: str,
+                          warn: Callable[[str], None] = print,
+                          partial: bool = False) -> Optional[str]:
+  """Restores the newest readable checkpoint of `directory`; returns its path (None: none).
+
+  A truncated or corrupt newest checkpoint (a run killed while saving, a full disk) is
+  skipped with a warning and the previous one is used. Raises ValueError when checkpoints
+  exist but none can be read.
+  """
+  paths = checkpoint_paths(directory)
+  for path in reversed(paths):
+    try:
+      status = checkpoint.read(path)
+      if partial:
+        status.expect_partial()
+      return path
+    except (tf.errors.OpError, ValueError, IndexError, KeyError) as error:
+      first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+      warn(f'warning: checkpoint {path} cannot be read ({type(error).__name__}: {first}); '
+           'trying the previous one.')
+  if paths:
+    raise ValueError(f'No checkpoint in {directory} can be read ({len(paths)} tried); '
+                     'remove the directory to start over.')
+  return None

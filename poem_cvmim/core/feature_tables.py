@@ -35,6 +35,9 @@ def load_feature_set(feature_dir: str, split: str, views=None,
                      feature_dim: Optional[int] = None) -> FeatureSet:
   """Reads (views of) one split of a feature table; checks the width against `feature_dim`."""
   manifest = shards.read_manifest(feature_dir)
+  if 'feature_dim' not in manifest:
+    raise ValueError(f'{feature_dir} is not a feature table (no feature_dim in its manifest): '
+                     'make one with python -m poem_cvmim.extract_features.')
   stored_dim, length = manifest['feature_dim'], manifest['sequence_length']
   if feature_dim is not None and feature_dim != stored_dim:
     raise ValueError(f'{feature_dir} holds features of width {stored_dim}, but the classifier '
@@ -46,6 +49,7 @@ def load_feature_set(feature_dir: str, split: str, views=None,
     raise ValueError(f'Unknown view(s) {unknown}; {feature_dir} has views {available}.')
   files = [f for v in views for f in sorted(glob.glob(shards.shard_pattern(feature_dir, split,
                                                                            v)))]
+  shards.verify_shards(feature_dir, files)
   if not files:
     raise ValueError(f'{feature_dir} has no {split!r} clips of views {views}; splits: '
                      f'{sorted(manifest["splits"])}.')
@@ -58,4 +62,13 @@ def load_feature_set(feature_dir: str, split: str, views=None,
     parts['labels'].append(np.argmax(parsed[records.CLASS_TARGETS].numpy(), axis=-1))
     parts['views'].append(parsed['view'].numpy().astype(str))
     parts['subjects'].append(parsed['subject'].numpy().astype(str))
-  return FeatureSet(**{k: np.concatenate(v) for k, v in parts.items()})
+  result = FeatureSet(**{k: np.concatenate(v) for k, v in parts.items()})
+  for view in views:
+    shards.check_count(feature_dir, manifest, split, view, int(np.sum(result.views == view)),
+                       'clips')
+  bad = np.flatnonzero(~np.isfinite(result.features).all(axis=(1, 2)))
+  if len(bad):
+    raise ValueError(f'{feature_dir}: {len(bad)} {split} clip(s) hold NaN or Inf features '
+                     f'(first: subject {result.subjects[bad[0]]}, view {result.views[bad[0]]}); '
+                     'extract the features again from finite keypoints.')
+  return result

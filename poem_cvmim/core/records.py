@@ -11,6 +11,7 @@ records written by the original tools parse here (the metadata keys are optional
 
 import functools
 import glob
+import os
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
@@ -317,13 +318,23 @@ def expand_patterns(patterns) -> list:
     matched = sorted(tf.io.gfile.glob(pattern)) or sorted(glob.glob(pattern))
     if not matched:
       raise ValueError(f'Input pattern {pattern!r} matches no file.')
+    folders = [m for m in matched if os.path.isdir(m)]
+    if folders:
+      raise ValueError(f'Input pattern {pattern!r} matches the directory {folders[0]}: give '
+                       f'its record files, e.g. {os.path.join(folders[0], "train-*")}.')
     files.extend(matched)
   return files
 
 
 def check_first_record(path: str, spec: Mapping) -> None:
-  """Raises ValueError naming the file and key if the file's first record lacks a key."""
-  for raw in tf.data.TFRecordDataset(path).take(1):
+  """Raises ValueError naming the file and key if the file's first record lacks a key (or
+  the file cannot be read as TFRecords)."""
+  try:
+    first = [raw for raw in tf.data.TFRecordDataset(path).take(1)]
+  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+    raise ValueError(f'{path} is truncated or corrupt ({first_line(error)}); convert or '
+                     'generate it again.') from None
+  for raw in first:
     example = tf.train.Example.FromString(raw.numpy())
     present = example.features.feature
     for key, feature in spec.items():
@@ -333,3 +344,29 @@ def check_first_record(path: str, spec: Mapping) -> None:
         raise ValueError(f'{path}: record 0 lacks the required key {key!r}.')
     return
   raise ValueError(f'{path} holds no record.')
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+  """The first line of an error's message (TensorFlow's run to dozens of lines)."""
+  lines = str(error).strip().splitlines()
+  return (lines[0] if lines else type(error).__name__)[:limit]
+
+
+def find_corrupt_file(files) -> Optional[tuple]:
+  """(path, reason) of the first TFRecord file that cannot be read to its end, or None."""
+  for path in files:
+    try:
+      tf.data.TFRecordDataset(path).reduce(tf.constant(0, tf.int64), lambda n, _: n + 1)
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+      return path, first_line(error)
+  return None
+
+
+def describe_corrupt_input(patterns, error: BaseException) -> str:
+  """A one-line message naming the corrupt file among `patterns` (after a DataLossError)."""
+  found = find_corrupt_file(expand_patterns(patterns))
+  if found is None:
+    return f'A record of {patterns} cannot be read ({first_line(error)}).'
+  path, reason = found
+  return (f'{path} is truncated or corrupt ({reason}); convert or generate it again, or leave '
+          'it out of the input pattern.')

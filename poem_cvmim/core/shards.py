@@ -10,9 +10,12 @@ import collections
 import hashlib
 import json
 import os
+import shutil
 from typing import Optional, Sequence
 
 import tensorflow as tf
+
+from poem_cvmim.core import run_dirs
 
 MANIFEST_NAME = 'manifest.json'
 SHARD_SUFFIX = '.tfrecord'
@@ -93,12 +96,20 @@ class ShardedWriter:
     return finals
 
 
+def _is_dataset_file(name: str) -> bool:
+  return name.endswith(SHARD_SUFFIX) or name == MANIFEST_NAME or name.endswith('.tmp')
+
+
 class DatasetWriter:
   """Writes the shards of one dataset directory, counting what goes where, and the manifest.
 
+  The new dataset is written to a hidden directory beside the output (`.<name>.new-<pid>`)
+  and swapped in by `close` only when complete: a killed or failing conversion leaves the
+  previous dataset (or none) in place, never a mix. A lock beside the directory refuses a
+  second writer while one is alive.
+
   Args:
-    directory: Output directory (created). Shards from an earlier run are refused unless
-      `overwrite`, which removes them first.
+    directory: Output directory. A dataset already there is refused unless `overwrite`.
     dataset: Dataset name for the manifest.
     classes: Ordered class names (index = label), or None for unlabelled records.
     views: Ordered view names, or None to list the views seen, sorted.
@@ -109,14 +120,26 @@ class DatasetWriter:
   def __init__(self, directory: str, dataset: str, classes: Optional[Sequence[str]] = None,
                views: Optional[Sequence[str]] = None, sources: Sequence[str] = (),
                records_per_shard: int = DEFAULT_RECORDS_PER_SHARD, overwrite: bool = False):
-    os.makedirs(directory, exist_ok=True)
-    old = sorted(f for f in os.listdir(directory)
-                 if f.endswith(SHARD_SUFFIX) or f == MANIFEST_NAME or f.endswith('.tmp'))
-    if old and not overwrite:
-      raise FileExistsError(f'{directory} already holds {len(old)} shard/manifest files '
-                            f'(e.g. {old[0]}); pass overwrite to replace them.')
-    for name in old:
-      os.remove(os.path.join(directory, name))
+    if os.path.exists(directory) and not os.path.isdir(directory):
+      raise FileExistsError(f'{directory} is a file, not a directory: choose another output '
+                            'directory.')
+    parent, name = os.path.split(os.path.abspath(directory))
+    os.makedirs(parent, exist_ok=True)
+    self._lock = run_dirs.DirectoryLock(directory, beside=True).acquire()
+    try:
+      _recover(parent, name, directory)
+      old = sorted(f for f in os.listdir(directory) if _is_dataset_file(f)) if os.path.isdir(
+          directory) else []
+      if old and not overwrite:
+        raise FileExistsError(f'{directory} already holds a dataset ({len(old)} shard/manifest '
+                              f'files, e.g. {old[0]}); pass --overwrite to replace it.')
+      self._staging = os.path.join(parent, f'.{name}.new-{os.getpid()}')
+      if os.path.exists(self._staging):
+        shutil.rmtree(self._staging)
+      os.makedirs(self._staging)
+    except BaseException:
+      self._lock.release()
+      raise
     self.directory = directory
     self._dataset = dataset
     self._classes = list(classes) if classes is not None else None
@@ -135,7 +158,7 @@ class DatasetWriter:
       raise ValueError(f'Unknown view {view!r}; declared views: {self._views}.')
     key = (split, view)
     if key not in self._writers:
-      self._writers[key] = ShardedWriter(self.directory, shard_prefix(split, view),
+      self._writers[key] = ShardedWriter(self._staging, shard_prefix(split, view),
                                          self._records_per_shard)
     self._writers[key].write(serialized)
     counts = self._counts[split]
@@ -164,10 +187,12 @@ class DatasetWriter:
     self._skipped.append(entry)
 
   def abort(self) -> None:
-    """Deletes every unfinished shard; no manifest is written (after an error)."""
+    """Drops the new dataset; the previous one (if any) stays as it was."""
     for writer in self._writers.values():
       writer.abort()
     self._writers = {}
+    shutil.rmtree(self._staging, ignore_errors=True)
+    self._lock.release()
 
   def close(self, extra: Optional[dict] = None) -> dict:
     """Finishes every shard and writes `manifest.json`; returns the manifest."""
@@ -195,8 +220,42 @@ class DatasetWriter:
         'shards': shards,
     }
     manifest.update(extra or {})
-    write_json_atomic(os.path.join(self.directory, MANIFEST_NAME), manifest)
+    if not manifest['num_records']:
+      self.abort()
+      raise ValueError(f'No records were written to {self.directory} (every input was skipped '
+                       'or none matched): nothing replaced.')
+    write_json_atomic(os.path.join(self._staging, MANIFEST_NAME), manifest)
+    self._swap()
     return manifest
+
+  def _swap(self):
+    """Moves the complete new dataset into place (keeping other files of the directory)."""
+    parent, name = os.path.split(os.path.abspath(self.directory))
+    if os.path.isdir(self.directory):
+      for entry in os.listdir(self.directory):
+        if not _is_dataset_file(entry):
+          os.replace(os.path.join(self.directory, entry), os.path.join(self._staging, entry))
+      old = os.path.join(parent, f'.{name}.old-{os.getpid()}')
+      os.rename(self.directory, old)
+      os.rename(self._staging, self.directory)
+      shutil.rmtree(old)
+    else:
+      os.rename(self._staging, self.directory)
+    self._lock.release()
+
+
+def _recover(parent: str, name: str, directory: str) -> None:
+  """Cleans up after a writer that was killed: its unfinished `.new-*` directories go; an
+  `.old-*` directory left between the two renames of a swap is put back."""
+  for entry in os.listdir(parent):
+    path = os.path.join(parent, entry)
+    if entry.startswith(f'.{name}.new-'):
+      shutil.rmtree(path, ignore_errors=True)
+    elif entry.startswith(f'.{name}.old-'):
+      if os.path.isdir(directory):
+        shutil.rmtree(path, ignore_errors=True)
+      else:
+        os.rename(path, directory)
 
 
 def write_json_atomic(path: str, data) -> None:
@@ -214,3 +273,29 @@ def read_manifest(directory: str) -> dict:
                             'dataset first.')
   with open(path) as f:
     return json.load(f)
+
+
+def verify_shards(directory: str, files, check_hashes: bool = True) -> None:
+  """Checks files read from a dataset directory against its manifest: each must be listed,
+  and (with `check_hashes`) have the listed SHA-256. Raises ValueError naming the file."""
+  manifest = read_manifest(directory)
+  listed = manifest.get('shards', {})
+  for path in files:
+    name = os.path.basename(path)
+    if name not in listed:
+      raise ValueError(f'{path} is not listed in {os.path.join(directory, MANIFEST_NAME)}: '
+                       'left from another conversion? Convert again with --overwrite.')
+    if check_hashes and file_sha256(path) != listed[name]:
+      raise ValueError(f'{path} does not match the SHA-256 in its manifest: it was truncated '
+                       'or modified after conversion. Convert or generate it again.')
+
+
+def check_count(directory: str, manifest: dict, split: str, view: Optional[str],
+                count: int, what: str = 'records') -> None:
+  """Raises ValueError when `count` records were read where the manifest lists another."""
+  entry = manifest.get('splits', {}).get(split, {})
+  expected = entry.get('views', {}).get(view) if view is not None else entry.get('num_records')
+  if expected is not None and expected != count:
+    raise ValueError(f'{directory}: read {count} {what} of {split}/{view or "all views"}, '
+                     f'but the manifest lists {expected}: shards are missing or truncated. '
+                     'Convert or generate it again.')

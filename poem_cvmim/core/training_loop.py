@@ -9,7 +9,6 @@ boundary checks the terms, writes summaries and checkpoints and updates the prog
 
 import dataclasses
 import math
-import os
 import time
 from typing import Callable, Optional
 

@@ -46,12 +46,29 @@ def check_sequence_length(path: str, num_frames: int) -> None:
                        f'{num_frames}.')
 
 
+def check_finite_keypoints(parsed: dict, directory: str, split: str, view: str) -> None:
+  """Raises ValueError naming the first clip whose valid frames hold NaN or Inf keypoints."""
+  points = parsed[records.KEYPOINTS_2D].numpy()
+  lengths = parsed['num_frames'].numpy()
+  for i in range(len(points)):
+    valid = points[i, :max(int(lengths[i]), 1)]
+    if not np.isfinite(valid).all():
+      frame = int(np.flatnonzero(~np.isfinite(valid).all(axis=(1, 2)))[0])
+      raise ValueError(f'{directory}: clip {parsed["source_id"][i].numpy().decode()} '
+                       f'({split}/{view}) holds NaN or Inf keypoints at frame {frame}; fix '
+                       'or drop it and convert again.')
+
+
 def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.Embedder,
                         downsample_rate: int = 1, num_frames: Optional[int] = None,
                         profile_2d: str = keypoints.LEGACY_2DCOCO13, batch_size: int = 64,
                         overwrite: bool = False, log=print) -> dict:
   """Computes features of every sequence record under `sequence_dir`; returns the manifest."""
   source = shards.read_manifest(sequence_dir)
+  if 'sequence_length' not in source or not source.get('views'):
+    raise ValueError(f'{sequence_dir} holds {source.get("dataset", "other")} records, not '
+                     'sequence records (a pairs/ directory?): give a directory of clips, such '
+                     'as penn_like/ or sequences/.')
   num_frames = num_frames or source['sequence_length']
   if downsample_rate < 1:
     raise ValueError(f'downsample_rate must be >= 1, got {downsample_rate}.')
@@ -62,12 +79,14 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
   for split in sorted(source['splits']):
     for view in views:
       files = sorted(glob.glob(shards.shard_pattern(sequence_dir, split, view)))
+      shards.verify_shards(sequence_dir, files)
       if not files:
         continue
       check_sequence_length(files[0], num_frames)
       dataset = tf.data.TFRecordDataset(files).batch(batch_size).map(
           lambda s: records.parse_sequence_example(s, num_frames, len(classes), profile_2d))
       for parsed in dataset:
+        check_finite_keypoints(parsed, sequence_dir, split, view)
         values = embed_frames(embedder, normalized_frames(parsed, profile_2d,
                                                           downsample_rate))
         labels = parsed[records.CLASS_TARGETS].numpy()
@@ -78,6 +97,7 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
               {'view': view, 'subject': parsed['subject'][i].numpy(),
                'source_id': parsed['source_id'][i].numpy(), 'num_frames': true_length})),
               split, view, np.flatnonzero(labels[i]).tolist())
+      shards.check_count(sequence_dir, source, split, view, writer.count(split, view), 'clips')
       log(f'[features] {split}/{view}: {writer.count(split, view)} clips')
   return writer.close({'embedder': embedder.name, 'feature_dim': embedder.dim,
                        'sequence_length': length, 'downsample_rate': downsample_rate,

@@ -20,17 +20,20 @@ def read_keypoints(path: str) -> np.ndarray:
   if not os.path.exists(path):
     raise FileNotFoundError(f'No such input file: {path}')
   if path.endswith('.npy'):
-    points = np.load(path)
+    try:
+      points = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+      raise ValueError(f'{path}: not a readable .npy array ({error}).') from None
   elif path.endswith('.csv'):
-    with open(path) as f:
+    with open(path, encoding='utf-8', errors='strict') as f:
       lines = [line.strip() for line in f if line.strip()]
     rows = []
     for number, line in enumerate(lines, start=1):
       try:
         rows.append([float(v) for v in line.split(',')])
       except ValueError:
-        if number == 1:
-          continue  # header
+        if number == 1 and not any(_is_number(v) for v in line.split(',')):
+          continue  # a header: no field is a number
         raise ValueError(f'{path}:{number}: not a row of numbers: {line[:60]!r}') from None
       if len(rows[-1]) != 2 * NUM_JOINTS:
         raise ValueError(f'{path}:{number}: {len(rows[-1])} values, expected '
@@ -40,7 +43,21 @@ def read_keypoints(path: str) -> np.ndarray:
     raise ValueError(f'{path}: use a .npy or .csv file.')
   if points.ndim != 3 or points.shape[1:] != (NUM_JOINTS, 2):
     raise ValueError(f'{path}: shape {points.shape}, expected [N, {NUM_JOINTS}, 2].')
+  if not len(points):
+    raise ValueError(f'{path}: no poses in the file.')
+  bad = np.flatnonzero(~np.isfinite(points).all(axis=(1, 2)))
+  if len(bad):
+    raise ValueError(f'{path}: pose {bad[0]} (0-based; {len(bad)} in all) holds NaN or Inf '
+                     'keypoints; fill or drop them before embedding.')
   return points.astype(np.float32)
+
+
+def _is_number(text: str) -> bool:
+  try:
+    float(text)
+  except ValueError:
+    return False
+  return True
 
 
 def embed(saved_model_dir: str, points: np.ndarray, image_size=None, normalized=False):

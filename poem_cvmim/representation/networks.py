@@ -83,6 +83,9 @@ class GaussianEmbedder(keras.layers.Layer):
     super().__init__(**kwargs)
     self.mean_layer = _dense(units, initializer, max_norm, name='mean')
     self.logvar_layer = _dense(units, initializer, max_norm, name='logvar')
+    # Its state is checkpointed (core.checkpointing.seed_states): a resumed run samples
+    # what the uninterrupted run would have.
+    self.seed_generator = keras.random.SeedGenerator(name='sampling_seed')
 
   def build(self, input_shape):
     self.mean_layer.build(input_shape)
@@ -96,7 +99,8 @@ class GaussianEmbedder(keras.layers.Layer):
     # KL(N(mean, exp(logvar)) || N(0, I)), summed over dims, mean over the (local) batch.
     kl = -0.5 * tf.reduce_sum(logvar - tf.square(mean) - tf.exp(logvar) + 1.0, axis=-1)
     self.add_loss(tf.reduce_mean(kl))
-    return mean + tf.exp(logvar / 2.0) * tf.random.normal(tf.shape(mean), dtype=mean.dtype)
+    noise = keras.random.normal(tf.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+    return mean + tf.exp(logvar / 2.0) * noise
 
 
 class SimpleModel(_OrderedSublayers, keras.Model):

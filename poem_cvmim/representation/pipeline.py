@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from poem_cvmim.core import cameras
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import random_keys
 from poem_cvmim.core import records
 
 _AUTOTUNE = tf.data.AUTOTUNE
@@ -43,18 +44,27 @@ class InputSpec:
 
 
 def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_buffer_size=4096,
-                 seed=None, num_epochs=None, input_context=None):
+                 seed=None, num_epochs=None, input_context=None, start_step=0):
   """Batches of parsed pair records for one input pipeline.
+
+  The stream is a sequence of epochs; epoch e visits this pipeline's records once, in an order
+  drawn from (seed, e): the files in an order keyed by (seed, e), then a
+  `shuffle_buffer_size` buffer seeded by the seed. With a seed
+  the stream is therefore a function of the seed alone, and a run resumed at `start_step`
+  reads exactly the batches the uninterrupted run would have read from there: it starts at
+  the epoch that step falls in and skips what that epoch had already given (at most one epoch
+  read; the records are counted first).
 
   Args:
     patterns: Comma-separated file patterns (or a list); each must match a file.
     global_batch_size: Batch size over all replicas.
     profile_2d, profile_3d: Profile names of the stored keypoints (profile_3d may be None).
-    shuffle_buffer_size: Records held for shuffling.
-    seed: Shuffle seed.
+    shuffle_buffer_size: Records held for shuffling (<= 1: read in file order).
+    seed: Shuffle seed (None: a different order every run).
     num_epochs: None repeats forever.
     input_context: A `tf.distribute.InputContext` (several workers shard by file, or by record
       when there are fewer files than workers).
+    start_step: Global steps already trained: the batches they consumed are skipped.
 
   Returns:
     A dataset of dicts as `records.parse_pair_example` returns, batched per replica.
@@ -63,26 +73,46 @@ def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_bu
   records.check_first_record(
       files[0], records.instance_feature_spec(records.NUM_PAIR_INSTANCES, profile_2d,
                                               profile_3d))
-  batch_size = global_batch_size
-  dataset = tf.data.Dataset.from_tensor_slices(files)
-  shard_records = False
+  batch_size, pipelines, pipeline_id = global_batch_size, 1, 0
   if input_context is not None:
     batch_size = input_context.get_per_replica_batch_size(global_batch_size)
-    if input_context.num_input_pipelines > 1:
-      if len(files) >= input_context.num_input_pipelines:
-        dataset = dataset.shard(input_context.num_input_pipelines,
-                                input_context.input_pipeline_id)
+    pipelines, pipeline_id = (input_context.num_input_pipelines,
+                              input_context.input_pipeline_id)
+  shard_records = pipelines > 1 and len(files) < pipelines
+  if pipelines > 1 and not shard_records:
+    files = files[pipeline_id::pipelines]
+  shuffle = shuffle_buffer_size > 1
+
+  def epoch(index, shuffled=shuffle):
+    names = tf.constant(files)
+    if shuffled:  # the file order of epoch `index`: stateless, keyed by (seed, index)
+      if seed is None:
+        names = tf.random.shuffle(names)
       else:
-        shard_records = True
-  if shuffle_buffer_size > 1:
-    dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-  dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
-                               num_parallel_calls=_AUTOTUNE, deterministic=seed is not None)
-  if shard_records:
-    dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-  dataset = dataset.repeat(num_epochs)
-  if shuffle_buffer_size > 1:
-    dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
+        key = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
+        names = tf.gather(names, tf.argsort(tf.random.stateless_uniform([len(files)], key)))
+    dataset = tf.data.Dataset.from_tensor_slices(names)
+    dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
+                                 num_parallel_calls=_AUTOTUNE, deterministic=seed is not None)
+    if shard_records:
+      dataset = dataset.shard(pipelines, pipeline_id)
+    if shuffled:  # the buffer draws the same positions each epoch, from another file order
+      dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
+    return dataset
+
+  first_epoch, skip = 0, 0
+  if start_step:
+    # Records this pipeline gave per step: its replicas' batches.
+    consumed = start_step * (global_batch_size // pipelines)
+    per_epoch = int(epoch(tf.constant(0, tf.int64), shuffled=False).reduce(
+        tf.constant(0, tf.int64), lambda count, _: count + 1))
+    if per_epoch == 0:
+      raise ValueError(f'No records in {patterns} for input pipeline {pipeline_id}.')
+    first_epoch, skip = divmod(consumed, per_epoch)
+  epochs = tf.data.Dataset.counter(first_epoch)
+  if num_epochs is not None:
+    epochs = epochs.take(max(num_epochs - first_epoch, 0))
+  dataset = epochs.flat_map(epoch).skip(skip)
   dataset = dataset.batch(batch_size, drop_remainder=True)
   dataset = dataset.map(
       lambda serialized: records.parse_pair_example(serialized, profile_2d, profile_3d),
@@ -100,5 +130,6 @@ def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=Tr
       keypoints_2d, keypoints_3d, input_type, profile_2d, profile_3d, seed=seed,
       return_guarded_fraction=True)  # [b, 2, J, 2]
   if shuffle:
-    inputs = tf.gather(inputs, tf.random.shuffle(tf.range(tf.shape(inputs)[0]), seed=seed))
+    order = random_keys.permutation(tf.shape(inputs)[0], seed=random_keys.derive(seed, 5))
+    inputs = tf.gather(inputs, order)
   return inputs[:, 0], inputs[:, 1], guarded_fraction

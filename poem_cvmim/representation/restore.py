@@ -6,10 +6,12 @@ every variable of every network (batch-norm statistics included), every optimize
 
 import json
 import os
+import sys
 
 import numpy as np
 import tensorflow as tf
 
+from poem_cvmim.core import checkpointing
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import registry
@@ -45,13 +47,19 @@ def check_restart(directory: str, config: configs.TrainConfig) -> None:
                      '(or the same flags).')
 
 
+def _warn(message: str) -> None:
+  print(message, file=sys.stderr, flush=True)
+
+
 def load_algorithm(directory: str, checkpoint: str = None):
   """Rebuilds a trained algorithm from a run directory (latest or given checkpoint)."""
   config = read_config(directory)
   algorithm = registry.create_algorithm(config.algorithm, pipeline.InputSpec.from_config(config))
   algorithm.build()
-  path = checkpoint or tf.train.latest_checkpoint(directory)
-  if not path:
-    raise FileNotFoundError(f'No checkpoint in {directory}.')
-  tf.train.Checkpoint(**algorithm.checkpoint_items()).read(path).expect_partial()
+  saved = tf.train.Checkpoint(**algorithm.checkpoint_items())
+  if checkpoint:
+    saved.read(checkpoint).expect_partial()
+  elif not checkpointing.restore_latest_intact(saved, directory, _warn, partial=True):
+    raise FileNotFoundError(f'No checkpoint in {directory}: train first (python -m '
+                            'poem_cvmim.train).')
   return algorithm, config, int(np.asarray(algorithm.encoder_optimizer.iterations))

@@ -7,7 +7,11 @@ import os
 
 import tensorflow as tf
 
+from poem_cvmim.core import checkpointing
 from poem_cvmim.core import distribute
+from poem_cvmim.core import random_keys
+from poem_cvmim.core import records
+from poem_cvmim.core import run_dirs
 from poem_cvmim.core import training_loop
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import pipeline
@@ -36,6 +40,8 @@ class Trainer:
           config.algorithm, pipeline.InputSpec.from_config(config),
           synchronized_batch_norm=replicas > 1)
       self.algorithm.build()
+      self.algorithm.run_seed.assign(
+          config.seed if config.seed is not None else random_keys.new_run_seed())
       self.checkpoint = tf.train.Checkpoint(**self.algorithm.checkpoint_items())
     self.directory = distribute.worker_directory(config.output_dir, self.strategy)
     self.manager = tf.train.CheckpointManager(
@@ -75,22 +81,53 @@ class Trainer:
     return self.strategy.distribute_datasets_from_function(
         lambda context: pipeline.pair_dataset(
             c.input_table, c.batch_size, c.profile_2d, profile_3d, c.shuffle_buffer_size,
-            seed=c.seed, input_context=context))
+            seed=c.seed, input_context=context, start_step=self.step))
 
   def restore(self) -> int:
-    """Resumes from the latest checkpoint in the directory, if any; returns the step."""
-    latest = self.manager.restore_or_initialize()
+    """Resumes from the newest readable checkpoint in the directory, if any (a corrupt newest
+    one falls back to the previous with a warning); returns the step."""
+    latest = checkpointing.restore_latest_intact(self.checkpoint, self.directory, self.log)
     if latest:
       self.log(f'[train] resumed from {latest} at step {self.step}')
     return self.step
 
-  def train(self) -> dict:
-    """Runs to `num_steps`; returns the last terms as floats. Raises
-    `training_loop.NonFiniteLossError` naming the step and terms."""
+  def identity(self) -> dict:
+    """The data this run consumes: each record directory's path and manifest hash."""
+    directories = sorted({os.path.dirname(os.path.abspath(f))
+                          for f in records.expand_patterns(self.config.input_table)})
+    return {'kind': 'representation_run',
+            'data': [run_dirs.dataset_identity(d) for d in directories]}
+
+  def train(self, on_start=None) -> dict:
+    """Runs to `num_steps`; returns the last terms as floats.
+
+    Holds the run directory's lock; refuses a directory that holds a run made with another
+    model, algorithm or data before writing anything; then writes config.json (and calls
+    `on_start(directory)`). Raises `training_loop.NonFiniteLossError` naming the step and
+    terms, and ValueError naming a corrupt input file.
+    """
     c = self.config
-    restore_lib.check_restart(self.directory, c)
-    restore_lib.write_config(self.directory, c)
-    self.restore()
+    with run_dirs.DirectoryLock(self.directory):
+      restore_lib.check_restart(self.directory, c)
+      trained = tf.train.latest_checkpoint(self.directory)
+      if trained and run_dirs.read_identity(self.directory) is None:
+        run_dirs.write_identity(self.directory, self.identity())  # a run of an older version
+      # Nothing trained yet: whatever an earlier attempt left is replaced.
+      run_dirs.check_identity(self.directory, self.identity(), overwrite=not trained,
+                              what='training run',
+                              remedy='Use another --log_dir_path, or the data it was trained on.')
+      restore_lib.write_config(self.directory, c)
+      if on_start is not None:
+        on_start(self.directory)
+      self.restore()
+      try:
+        return self._run()
+      except tf.errors.DataLossError as error:
+        raise ValueError(records.describe_corrupt_input(c.input_table, error)) from None
+
+  def _run(self) -> dict:
+    """Trains from the restored step to `num_steps` through the shared loop."""
+    c = self.config
     iterator = iter(self.dataset())
     controller = training_loop.Controller(
         run=lambda num_steps: self._loop(iterator, num_steps), step=lambda: self.step,

@@ -18,11 +18,14 @@ import keras
 import tensorflow as tf
 
 from poem_cvmim.core import checkpointing
+from poem_cvmim.core import random_keys
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import losses
 from poem_cvmim.representation import pipeline
 
 ENCODER, ESTIMATOR, DISCRIMINATOR = 'encoder', 'estimator', 'discriminator'
+# What each stateless random draw of a step is for (distinct keys).
+PURPOSE_INPUTS, PURPOSE_PRIOR = 1, 2
 
 
 def gather(tensor):
@@ -66,6 +69,9 @@ class Algorithm(abc.ABC):
     self._sync = synchronized_batch_norm
     self.players = self._player_names()
     self.optimizers = {name: _adagrad(config) for name in self.players}
+    # Keys every random draw of a step (poem_cvmim.core.random_keys); the trainer sets it
+    # from the run's seed and checkpoints save it.
+    self.run_seed = tf.Variable(0, dtype=tf.int64, trainable=False, name='run_seed')
 
   # -- what subclasses define ---------------------------------------------------------------
   def _player_names(self) -> tuple:
@@ -110,6 +116,11 @@ class Algorithm(abc.ABC):
       critic_outputs = gather(critic(activations['fc0'], training=True)[0])
     return gather(outputs), critic_outputs, kl
 
+  def step_key(self, purpose: int):
+    """The stateless seed of one random draw of this step (replica and purpose folded in)."""
+    return random_keys.derive(
+        random_keys.step_key(self.run_seed, self.encoder_optimizer.iterations), purpose)
+
   def _split(self, embeddings):
     return embeddings[:, :self.pose_dim], embeddings[:, self.pose_dim:]
 
@@ -118,7 +129,8 @@ class Algorithm(abc.ABC):
     returns (anchor, positive) normalised 2D poses [b, J, 2] and {statistic: scalar}."""
     i = self.inputs
     anchor, positive, guarded = pipeline.make_model_inputs(
-        batch, i.input_type, i.profile_2d, i.profile_3d, shuffle=i.shuffle)
+        batch, i.input_type, i.profile_2d, i.profile_3d, shuffle=i.shuffle,
+        seed=self.step_key(PURPOSE_INPUTS))
     return anchor, positive, {pipeline.GUARDED_VIEW_FRACTION: guarded}
 
   def train_step(self, batch):
@@ -177,6 +189,7 @@ class Algorithm(abc.ABC):
     items.update({f'{name}_optimizer': opt for name, opt in self.optimizers.items()})
     items['random_states'] = {name: checkpointing.seed_states(network)
                               for name, network in self.networks().items()}
+    items['run_seed'] = self.run_seed
     return items
 
   def embed(self, inputs):

@@ -5,6 +5,7 @@ The losses are written out in docs/losses.md ("The CV-MIM step").
 
 import tensorflow as tf
 
+from poem_cvmim.core import random_keys
 from poem_cvmim.representation import losses
 from poem_cvmim.representation import networks
 from poem_cvmim.representation.algorithms import base
@@ -58,7 +59,8 @@ class Disentangle(base.Algorithm):
   def _prior(self, pose, view):
     """(generator loss, discriminator loss) of matching sigmoid([z_p, z_v]) to U[0, 1)."""
     fake = tf.sigmoid(tf.concat([pose, view], axis=-1))
-    real = tf.random.uniform(tf.shape(fake), dtype=fake.dtype)
+    real = random_keys.uniform(tf.shape(fake), dtype=fake.dtype,
+                               seed=self.step_key(base.PURPOSE_PRIOR))
     discriminator_loss, _, fake_outputs = losses.discriminator_loss(self.discriminator, real,
                                                                     fake)
     return losses.generator_loss(fake_outputs, 'NS'), discriminator_loss

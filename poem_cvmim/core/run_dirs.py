@@ -1,0 +1,213 @@
+"""Run and output directories: who owns one (a lock), what it holds (an identity), and
+replacing it safely.
+
+- **Lock** (`DirectoryLock`): a `.lock` file naming the process, host and command that holds
+  the directory. A second process is refused with that process named; a lock whose process is
+  gone (killed) is taken over.
+- **Identity** (`identity.json`): the configuration that defines a run's result and the
+  identity of what it consumed (a dataset's path and the SHA-256 of its manifest). A run found
+  with the same identity is reused or resumed; with another it is refused with the differing
+  fields named, unless the caller replaces it (`--overwrite`).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from typing import Iterable, Optional
+
+IDENTITY_NAME = 'identity.json'
+LOCK_NAME = '.lock'
+MANIFEST_NAME = 'manifest.json'
+
+
+class RunConflictError(ValueError):
+  """A directory holds a run (or data) made with another configuration."""
+
+
+class DirectoryLockedError(RuntimeError):
+  """Another live process holds the directory."""
+
+
+def _process_alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
+class DirectoryLock:
+  """Holds `directory` for this process (a context manager; also `acquire` / `release`)."""
+
+  def __init__(self, directory: str, beside: bool = False):
+    """`beside`: the lock is the hidden file `.<name>.lock` next to the directory (for a
+    directory that is replaced as a whole), not a file inside it."""
+    self.directory = directory
+    parent, name = os.path.split(os.path.abspath(directory))
+    self.path = (os.path.join(parent, f'.{name}.lock') if beside
+                 else os.path.join(directory, LOCK_NAME))
+    self._held = False
+
+  def acquire(self) -> 'DirectoryLock':
+    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    owner = {'pid': os.getpid(), 'host': socket.gethostname(),
+             'command': ' '.join([os.path.basename(sys.executable)] + sys.argv)[:300],
+             'since': time.strftime('%Y-%m-%d %H:%M:%S')}
+    for _ in range(5):
+      try:
+        descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+      except FileExistsError:
+        holder = self._holder()
+        if holder is None:  # unreadable or removed meanwhile: a stale or half-written lock
+          self._remove_stale()
+          continue
+        if holder.get('pid') == os.getpid() and holder.get('host') == owner['host']:
+          raise DirectoryLockedError(f'{self.directory} is already held by this process.')
+        if holder.get('host') != owner['host'] or _process_alive(int(holder.get('pid', -1))):
+          raise DirectoryLockedError(
+              f'{self.directory} is in use by process {holder.get("pid")} on '
+              f'{holder.get("host")} since {holder.get("since")} ({holder.get("command")}); '
+              f'wait for it, stop it, or use another directory.')
+        self._remove_stale()
+        continue
+      with os.fdopen(descriptor, 'w') as f:
+        json.dump(owner, f)
+      self._held = True
+      return self
+    raise DirectoryLockedError(f'Could not take the lock {self.path}.')
+
+  def _holder(self) -> Optional[dict]:
+    try:
+      with open(self.path) as f:
+        return json.load(f)
+    except (OSError, ValueError):
+      return None
+
+  def _remove_stale(self):
+    try:
+      os.remove(self.path)
+    except FileNotFoundError:
+      pass
+
+  def release(self) -> None:
+    if self._held:
+      holder = self._holder()
+      if holder is not None and holder.get('pid') == os.getpid():
+        self._remove_stale()
+      self._held = False
+
+  def __enter__(self):
+    return self.acquire()
+
+  def __exit__(self, *exc_info):
+    self.release()
+
+
+def manifest_sha256(directory: str) -> Optional[str]:
+  """SHA-256 of a dataset's manifest (which lists every shard's hash), or None without one."""
+  path = os.path.join(directory, MANIFEST_NAME)
+  if not os.path.exists(path):
+    return None
+  with open(path, 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def dataset_identity(directory: str) -> dict:
+  """What identifies a dataset a run consumed: its absolute path and its manifest's hash."""
+  return {'path': os.path.abspath(directory), 'manifest_sha256': manifest_sha256(directory)}
+
+
+def differences(old, new, prefix: str = '') -> list:
+  """'field: old -> new' for every leaf that differs between two JSON-like values."""
+  if isinstance(old, dict) and isinstance(new, dict):
+    found = []
+    for key in sorted(set(old) | set(new), key=str):
+      name = f'{prefix}.{key}' if prefix else str(key)
+      if key not in old:
+        found.append(f'{name}: (absent) -> {new[key]!r}')
+      elif key not in new:
+        found.append(f'{name}: {old[key]!r} -> (absent)')
+      else:
+        found += differences(old[key], new[key], name)
+    return found
+  if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+    return [d for i, (a, b) in enumerate(zip(old, new))
+            for d in differences(a, b, f'{prefix}[{i}]')]
+  return [] if old == new else [f'{prefix or "value"}: {old!r} -> {new!r}']
+
+
+def read_identity(directory: str) -> Optional[dict]:
+  path = os.path.join(directory, IDENTITY_NAME)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def write_identity(directory: str, identity: dict) -> None:
+  os.makedirs(directory, exist_ok=True)
+  temp = os.path.join(directory, IDENTITY_NAME + '.tmp')
+  with open(temp, 'w') as f:
+    json.dump(identity, f, indent=2, sort_keys=True)
+    f.write('\n')
+  os.replace(temp, os.path.join(directory, IDENTITY_NAME))
+
+
+def _contents(directory: str) -> list:
+  if not os.path.isdir(directory):
+    return []
+  return sorted(n for n in os.listdir(directory) if n != LOCK_NAME)
+
+
+def clear(directory: str) -> None:
+  """Removes everything in `directory` but its lock."""
+  for name in _contents(directory):
+    path = os.path.join(directory, name)
+    if os.path.isdir(path) and not os.path.islink(path):
+      shutil.rmtree(path)
+    else:
+      os.remove(path)
+
+
+_REMEDY = 'Pass --overwrite to replace it, or use another directory.'
+
+
+def check_identity(directory: str, identity: dict, overwrite: bool = False,
+                   schedule: Iterable[str] = (), what: str = 'run',
+                   remedy: str = _REMEDY) -> bool:
+  """Compares the identity recorded in `directory` with `identity` and records it.
+
+  Returns True when the directory holds the same run (to reuse or resume), False when it was
+  empty or replaced. Fields named in `schedule` (dotted paths) may differ: they are updated.
+  Raises RunConflictError naming the differing fields (or the unknown contents) unless
+  `overwrite`, which empties the directory first.
+  """
+  identity = json.loads(json.dumps(identity))  # tuples as lists, as read back
+  recorded = read_identity(directory)
+  if recorded is None:
+    leftovers = _contents(directory)
+    if leftovers and not overwrite:
+      raise RunConflictError(
+          f'{directory} holds files of an unknown {what} ({", ".join(leftovers[:3])}...) and '
+          f'no {IDENTITY_NAME}. {remedy}')
+    clear(directory)
+    write_identity(directory, identity)
+    return False
+  found = [d for d in differences(recorded, identity)
+           if d.split(':', 1)[0] not in set(schedule)]
+  if found:
+    if not overwrite:
+      raise RunConflictError(
+          f'{directory} holds a {what} made with other settings: {"; ".join(found)}. {remedy}')
+    clear(directory)
+    write_identity(directory, identity)
+    return False
+  if recorded != identity:
+    write_identity(directory, identity)
+  return True

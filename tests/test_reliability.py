@@ -1,0 +1,451 @@
+"""Nothing silently wrong, nothing lost: run identity, locks, verified data, one-line errors.
+
+Each test reproduces a case in which an earlier version reused stale results, lost or mixed
+data, passed bad data on, or answered with a traceback.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data_prep import conversion
+from data_prep import ntu_rgbd_dataset as ntu
+from data_prep import ntu_skeleton
+from poem_cvmim.action import classify
+from poem_cvmim.action import protocols
+from poem_cvmim.core import records
+from poem_cvmim.core import run_dirs
+from poem_cvmim.core import shards
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import features
+from poem_cvmim.evaluation import pose_files
+from tests.testdata import make_fixtures as fx
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SKELETONS = os.path.join(fx.HERE, fx.NTU, 'skeletons')
+_ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+
+
+def _command(module, *flags, env=None, timeout=300):
+  return subprocess.run([sys.executable, '-m', module, *flags], cwd=_ROOT, capture_output=True,
+                        text=True, timeout=timeout, env=env or _ENV)
+
+
+def _error_line(result):
+  """The one `error:` line a command printed (and checks it is the only one, status 2)."""
+  lines = [l for l in result.stderr.strip().splitlines()
+           if not l.startswith(('WARNING', 'I0000', 'E0000', 'W0000'))]
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert lines and lines[-1].startswith('error: '), result.stderr[-3000:]
+  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  return lines[-1]
+
+
+def _copy(source, target):
+  shutil.copytree(source, target)
+  return str(target)
+
+
+def _rewrite_shard(path, keep, edit=None):
+  """Rewrites a shard with its first `keep` records (each through `edit`)."""
+  kept = [r.numpy() for r in tf.data.TFRecordDataset(path).take(keep)]
+  with tf.io.TFRecordWriter(path) as writer:
+    for raw in kept:
+      writer.write(edit(raw) if edit else raw)
+
+
+def _rehash(directory):
+  """Updates a manifest's shard hashes to the files (as if the tampering were a conversion)."""
+  path = os.path.join(directory, shards.MANIFEST_NAME)
+  with open(path) as f:
+    manifest = json.load(f)
+  manifest['shards'] = {n: shards.file_sha256(os.path.join(directory, n))
+                        for n in manifest['shards']}
+  with open(path, 'w') as f:
+    json.dump(manifest, f)
+
+
+# -- 1. run identity: finished runs are reused, runs on other features refused ---------------
+
+@pytest.fixture()
+def raw_table(smoke_dir, tmp_path):
+  directory = str(tmp_path / 'raw')
+  features.write_feature_table(os.path.join(smoke_dir, 'penn_like'), directory,
+                               embedders.load_embedder(embedders.RAW), downsample_rate=2,
+                               log=lambda _: None)
+  return directory
+
+
+def test_finished_classifier_run_is_reused_and_one_on_other_features_refused(
+    smoke_dir, raw_table, tmp_path):
+  runs, lines = str(tmp_path / 'runs'), []
+  run = lambda **kw: protocols.run_protocol(  # pylint: disable=g-long-lambda
+      'raw', raw_table, protocols.SINGLE_SHOT, classify.PRESETS['smoke'], [0], runs,
+      train_views=['front'], log=lines.append, **kw)
+  first = run()[0]
+  assert first['num_steps'] == first['requested_steps'] == 6
+  assert first['features'] == run_dirs.dataset_identity(raw_table)
+  again = run()[0]
+  assert 'reused the finished run' in lines[-1] and again == first
+  # The same path now holds other features: the old run must not score them.
+  features.write_feature_table(os.path.join(smoke_dir, 'penn_like'), raw_table,
+                               embedders.load_embedder(embedders.RAW), downsample_rate=4,
+                               overwrite=True, log=lambda _: None)
+  with pytest.raises(run_dirs.RunConflictError, match=r'features\.manifest_sha256: '):
+    run()
+  replaced = run(overwrite=True)[0]
+  assert replaced['features'] == run_dirs.dataset_identity(raw_table) != first['features']
+  assert 'reused' not in lines[-1]
+
+
+def test_more_classifier_steps_continue_the_run_and_record_the_trained_steps(
+    raw_table, tmp_path):
+  runs, lines = str(tmp_path / 'runs'), []
+  for steps in (6, 9):
+    config = dataclasses.replace(classify.PRESETS['smoke'], num_steps=steps)
+    result = protocols.run_protocol('raw', raw_table, protocols.SINGLE_SHOT, config, [0], runs,
+                                    train_views=['back'], log=lines.append)[0]
+    assert result['num_steps'] == steps and 'reused' not in lines[-1]
+  with pytest.raises(run_dirs.RunConflictError, match=r'config\.learning_rate: 0\.005 -> 0\.1'):
+    protocols.run_protocol('raw', raw_table, protocols.SINGLE_SHOT,
+                           dataclasses.replace(config, learning_rate=0.1), [0], runs,
+                           train_views=['back'], log=lines.append)
+
+
+def test_fractions_outside_zero_one_are_refused(raw_table, tmp_path):
+  result = _command('poem_cvmim.train_action', f'--feature_dir={raw_table}', '--preset=smoke',
+                    '--protocol=limited', '--fractions=2', f'--output_dir={tmp_path}')
+  assert "fraction '2' is outside (0, 1]" in _error_line(result)
+
+
+# -- 3. safe overwrite: a failing or killed conversion never damages the previous dataset --
+
+def _ntu(tmp_path, input_dir, **overrides):
+  values = dict(input_dir=input_dir, output_dir=str(tmp_path / 'ntu'), mode='sequences')
+  values.update(overrides)
+  return ntu.convert(ntu.NtuConfig(**values), log=lambda _: None)
+
+
+def _snapshot(directory):
+  return {n: shards.file_sha256(os.path.join(directory, n)) for n in sorted(os.listdir(directory))}
+
+
+def test_failing_overwrite_keeps_the_previous_dataset(tmp_path):
+  good = tmp_path / 'good'
+  good.mkdir()
+  for name in sorted(os.listdir(_SKELETONS)):
+    if name != fx.NTU_TRUNCATED + ntu_skeleton.FILE_SUFFIX:
+      shutil.copy(os.path.join(_SKELETONS, name), good / name)
+  _ntu(tmp_path, str(good))
+  before = _snapshot(tmp_path / 'ntu' / 'sequences')
+  with pytest.raises(conversion.MalformedInput):
+    _ntu(tmp_path, _SKELETONS, strict=True, overwrite=True)
+  assert _snapshot(tmp_path / 'ntu' / 'sequences') == before
+  assert not [n for n in os.listdir(tmp_path / 'ntu') if '.new-' in n]
+
+
+def _many_skeletons(directory, count):
+  """`count` copies of one valid 300-frame .skeleton file under distinct sample names."""
+  directory.mkdir()
+  joints = np.random.default_rng(0).normal(size=(300, ntu_skeleton.NUM_JOINTS, 12))
+  joints[..., 2] += 3.0
+  text = ntu_skeleton.format_skeleton([[('72057594037931101', joints[t])]
+                                       for t in range(300)])
+  for i in range(count):  # (camera, performer, action) differ for every i < 360
+    name = f'S001C00{1 + i % 3}P{1 + i // 3 % 40:03d}R001A{1 + i // 120:03d}.skeleton'
+    (directory / name).write_text(text)
+  return str(directory)
+
+
+def _kill_mid_conversion(input_dir, output_dir, *flags):
+  """Starts the NTU converter, kills it (SIGKILL) once it has written part of its output."""
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'data_prep.ntu_rgbd', f'--input_dir={input_dir}',
+       f'--output_dir={output_dir}', '--num_workers=1', '--records_per_shard=5', *flags],
+      cwd=_ROOT, env=_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.monotonic() + 120
+  while True:  # the staging directory `.sequences.new-<pid>` beside the output holds shards
+    staging = [os.path.join(output_dir, n) for n in os.listdir(output_dir)
+               if '.new-' in n] if os.path.isdir(output_dir) else []
+    if any(len(os.listdir(s)) > 2 for s in staging if os.path.isdir(s)):
+      break
+    assert process.poll() is None, 'the converter finished before it could be killed'
+    assert time.monotonic() < deadline
+    time.sleep(0.02)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+
+
+def test_converter_killed_mid_run_leaves_the_old_dataset_or_none(tmp_path):
+  inputs = _many_skeletons(tmp_path / 'skeletons', 360)
+  fresh = str(tmp_path / 'fresh')
+  _kill_mid_conversion(inputs, fresh)
+  assert not os.path.exists(os.path.join(fresh, 'sequences'))  # nothing half-written visible
+  result = _command('data_prep.ntu_rgbd', f'--input_dir={inputs}', f'--output_dir={fresh}',
+                    '--num_workers=1')
+  assert result.returncode == 0, result.stderr[-2000:]
+  complete = shards.read_manifest(os.path.join(fresh, 'sequences'))
+  assert complete['num_records'] == 360
+  assert sorted(n for n in os.listdir(fresh) if not n.startswith('.')) == ['sequences']
+  before = _snapshot(os.path.join(fresh, 'sequences'))
+  _kill_mid_conversion(inputs, fresh, '--overwrite')
+  assert _snapshot(os.path.join(fresh, 'sequences')) == before
+  result = _command('data_prep.ntu_rgbd', f'--input_dir={inputs}', f'--output_dir={fresh}',
+                    '--num_workers=1', '--records_per_shard=7', '--overwrite')
+  assert result.returncode == 0, result.stderr[-2000:]
+  replaced = os.path.join(fresh, 'sequences')
+  assert shards.read_manifest(replaced)['num_records'] == 360
+  assert _snapshot(replaced) != before  # 7 records a shard now
+  assert not [n for n in os.listdir(fresh) if '.new-' in n or '.old-' in n]
+
+
+# -- 4. locks: one live process per directory; a killed one's lock is taken over -----------
+
+_HOLD = textwrap.dedent('''
+    import sys, time
+    from poem_cvmim.core import run_dirs
+    run_dirs.DirectoryLock(sys.argv[1]).acquire()
+    print('held', flush=True)
+    time.sleep(600)
+''')
+
+
+def test_a_directory_held_by_a_live_process_is_refused_and_a_dead_ones_lock_taken_over(
+    smoke_dir, tmp_path):
+  directory = str(tmp_path / 'run')
+  holder = subprocess.Popen([sys.executable, '-c', _HOLD, directory], cwd=_ROOT,
+                            stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'held'
+    with pytest.raises(run_dirs.DirectoryLockedError, match=f'in use by process {holder.pid}'):
+      run_dirs.DirectoryLock(directory).acquire()
+    result = _command('poem_cvmim.train', '--smoke', f'--log_dir_path={directory}',
+                      f'--input_table={os.path.join(smoke_dir, "pairs", "train-*")}')
+    assert f'in use by process {holder.pid}' in _error_line(result)
+  finally:
+    holder.kill()
+    holder.wait()
+  with run_dirs.DirectoryLock(directory):  # the killed holder's lock is stale
+    assert json.load(open(os.path.join(directory, run_dirs.LOCK_NAME)))['pid'] == os.getpid()
+  assert not os.path.exists(os.path.join(directory, run_dirs.LOCK_NAME))
+
+
+# -- 5. bad data is an error naming where it is -------------------------------------------
+
+def _penn_copy(smoke_dir, tmp_path):
+  return _copy(os.path.join(smoke_dir, 'penn_like'), tmp_path / 'penn_like')
+
+
+def test_nan_keypoints_in_sequence_records_name_the_clip(smoke_dir, tmp_path):
+  directory = _penn_copy(smoke_dir, tmp_path)
+  shard = os.path.join(directory, 'test-left-00000-of-00001.tfrecord')
+  key = records.keypoint_keys_2d('NOSE_TIP')[0]
+
+  def poison(raw):
+    example = tf.train.Example.FromString(raw)
+    example.features.feature[key].float_list.value[5] = float('nan')
+    return example.SerializeToString()
+
+  _rewrite_shard(shard, keep=1000, edit=poison)
+  _rehash(directory)
+  with pytest.raises(ValueError, match=r'clip .* \(test/left\) holds NaN or Inf keypoints at '
+                     r'frame 5'):
+    features.write_feature_table(directory, str(tmp_path / 'features'),
+                                 embedders.load_embedder(embedders.RAW), log=lambda _: None)
+  assert not os.path.exists(tmp_path / 'features')
+
+
+def test_a_shard_cut_at_a_record_boundary_is_detected(smoke_dir, tmp_path):
+  directory = _penn_copy(smoke_dir, tmp_path)
+  shard = os.path.join(directory, 'train-front-00000-of-00001.tfrecord')
+  _rewrite_shard(shard, keep=3)
+  embedder = embedders.load_embedder(embedders.RAW)
+  with pytest.raises(ValueError, match='does not match the SHA-256 in its manifest'):
+    features.write_feature_table(directory, str(tmp_path / 'a'), embedder, log=lambda _: None)
+  _rehash(directory)  # hashes updated, counts not: still caught
+  with pytest.raises(ValueError, match=r'read 3 clips of train/front, but the manifest lists'):
+    features.write_feature_table(directory, str(tmp_path / 'b'), embedder, log=lambda _: None)
+
+
+def test_pair_records_given_as_clips_are_refused(smoke_dir, tmp_path):
+  result = _command('poem_cvmim.extract_features',
+                    f'--sequence_dir={os.path.join(smoke_dir, "pairs")}', '--embedder=raw',
+                    f'--output_dir={tmp_path / "features"}')
+  assert 'not sequence records (a pairs/ directory?)' in _error_line(result)
+
+
+def test_pose_files_with_nan_or_a_mistyped_first_row_are_refused(tmp_path):
+  rows = np.random.default_rng(0).uniform(size=(3, 26))
+  path = tmp_path / 'poses.csv'
+  text = '\n'.join(','.join(f'{v:.4f}' for v in row) for row in rows)
+  path.write_text(text.replace('0.', 'O.', 1))  # a typo in the first row, not a header
+  with pytest.raises(ValueError, match=r'poses\.csv:1: not a row of numbers'):
+    pose_files.read_keypoints(str(path))
+  path.write_text('y0,x0,' + ','.join(f'c{i}' for i in range(24)) + '\n' + text)
+  assert pose_files.read_keypoints(str(path)).shape == (3, 13, 2)  # a real header
+  rows[1, 4] = np.nan
+  np.save(tmp_path / 'poses.npy', rows.reshape(3, 13, 2))
+  with pytest.raises(ValueError, match=r'pose 1 \(0-based; 1 in all\) holds NaN'):
+    pose_files.read_keypoints(str(tmp_path / 'poses.npy'))
+
+
+# -- 6. one-line errors ----------------------------------------------------------------------
+
+def test_a_truncated_training_shard_is_named(smoke_dir, tmp_path):
+  source = sorted(n for n in os.listdir(os.path.join(smoke_dir, 'pairs'))
+                  if n.endswith('.tfrecord'))[0]
+  shutil.copy(os.path.join(smoke_dir, 'pairs', source), tmp_path / source)
+  size = os.path.getsize(tmp_path / source)
+  with open(tmp_path / source, 'r+b') as f:
+    f.truncate(size * 2 // 3)
+  result = _command('poem_cvmim.train', '--smoke', '--num_iterations=40',
+                    f'--log_dir_path={tmp_path / "run"}',
+                    f'--input_table={tmp_path / source}')
+  assert f'{tmp_path / source} is truncated or corrupt' in _error_line(result)
+
+
+def test_a_truncated_latest_checkpoint_falls_back_to_the_previous(prepared, tmp_path):
+  run = _copy(os.path.join(prepared, 'run'), tmp_path / 'run')
+  data = [n for n in os.listdir(run) if n.startswith('ckpt-4.data')][0]
+  with open(os.path.join(run, data), 'r+b') as f:
+    f.truncate(100)
+  result = _command('poem_cvmim.extract_features', f'--sequence_dir={prepared}/penn_like',
+                    f'--embedder={run}', f'--output_dir={tmp_path / "features"}')
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert f'warning: checkpoint {os.path.join(run, "ckpt-4")} cannot be read' in result.stderr
+  result = _command('poem_cvmim.train', '--smoke', f'--input_table={prepared}/pairs/train-*',
+                    f'--log_dir_path={run}', '--num_iterations=6')
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'at step 2' in result.stdout + result.stderr
+  assert json.loads(result.stdout[result.stdout.index('{'):])['step'] == 6
+
+
+def _a_file(tmp_path):
+  path = tmp_path / 'a_file'
+  path.write_text('not a directory')
+  return str(path)
+
+
+# Each entry point with an output under a regular file (unwritable for any user, root too)
+# and with an output that is itself a file.
+_OUTPUTS = {
+    'poem_cvmim.train': lambda s, out: ['--smoke', f'--log_dir_path={out}',
+                                        f'--input_table={s}/pairs/train-*'],
+    'poem_cvmim.extract_features': lambda s, out: [f'--sequence_dir={s}/penn_like',
+                                                   '--embedder=raw', f'--output_dir={out}'],
+    'poem_cvmim.train_action': lambda s, out: [f'--feature_dir={s}/features_raw',
+                                               '--preset=smoke', f'--output_dir={out}'],
+    'poem_cvmim.export': lambda s, out: [f'--log_dir_path={s}/run', f'--export_dir={out}'],
+    'experiments.quickstart': lambda s, out: ['--smoke', f'--output_dir={out}'],
+    'data_prep.synthetic': lambda s, out: ['--smoke', f'--output_dir={out}'],
+    'data_prep.ntu_rgbd': lambda s, out: [f'--input_dir={_SKELETONS}', f'--output_dir={out}'],
+}
+
+
+@pytest.fixture(scope='module')
+def prepared(smoke_dir, tmp_path_factory):
+  """The smoke set with a raw feature table and a trained run, for the entry points."""
+  directory = tmp_path_factory.mktemp('prepared')
+  for name in ('pairs', 'penn_like'):
+    os.symlink(os.path.join(smoke_dir, name), directory / name)
+  features.write_feature_table(os.path.join(smoke_dir, 'penn_like'),
+                               str(directory / 'features_raw'),
+                               embedders.load_embedder(embedders.RAW), downsample_rate=2,
+                               log=lambda _: None)
+  result = _command('poem_cvmim.train', '--smoke', f'--log_dir_path={directory / "run"}',
+                    f'--input_table={directory}/pairs/train-*')
+  assert result.returncode == 0, result.stderr[-2000:]
+  return str(directory)
+
+
+@pytest.mark.parametrize('module,output_is_the_file', [(m, False) for m in sorted(_OUTPUTS)]
+                         + [('poem_cvmim.train', True), ('poem_cvmim.extract_features', True)])
+def test_an_output_that_cannot_be_a_directory_is_one_line(module, output_is_the_file, prepared,
+                                                          tmp_path):
+  blocker = _a_file(tmp_path)
+  output = blocker if output_is_the_file else os.path.join(blocker, 'out')
+  line = _error_line(_command(module, *_OUTPUTS[module](prepared, output)))
+  assert blocker in line, line
+
+
+@pytest.mark.parametrize('module,flags,message', [
+    ('poem_cvmim.train', ['--smoke', '--log_dir_path={tmp}/run', '--input_table={data}/pairs'],
+     'matches the directory'),
+    ('poem_cvmim.train', ['--smoke', '--log_dir_path={tmp}/run', '--input_table={data}/pairs/*',
+                          '--strategy=everywhere'], 'everywhere'),
+    ('poem_cvmim.train_action', ['--feature_dir={data}/penn_like', '--output_dir={tmp}/runs'],
+     'is not a feature table'),
+    ('data_prep.h36m', ['--output_dir={tmp}/h36m', '--npz_3d={tmp}/x.npy'], 'x.npy'),
+    ('poem_cvmim.train', ['--smoke', '--num_iterations=many', '--log_dir_path={tmp}/r',
+                          '--input_table={data}/pairs/*'], 'many'),
+])
+def test_bad_inputs_are_one_line_errors(module, flags, message, prepared, tmp_path):
+  np.save(tmp_path / 'x.npy', np.zeros((2, 13, 2)))
+  flags = [f.format(tmp=tmp_path, data=prepared) for f in flags]
+  assert message in _error_line(_command(module, *flags))
+
+
+def test_a_missing_saved_model_and_bad_tf_config_are_one_line(prepared, tmp_path):
+  np.save(tmp_path / 'x.npy', np.zeros((2, 13, 2)))
+  line = _error_line(_command('poem_cvmim.embed', f'--saved_model={tmp_path / "none"}',
+                              f'--input={tmp_path / "x.npy"}', f'--output={tmp_path / "y.npy"}'))
+  assert str(tmp_path / 'none') in line
+  env = dict(_ENV, TF_CONFIG='{"cluster": ')
+  line = _error_line(_command('poem_cvmim.train', '--smoke', f'--log_dir_path={tmp_path}/r',
+                              f'--input_table={prepared}/pairs/*', env=env))
+  assert 'TF_CONFIG is not valid JSON' in line
+
+
+# -- 7. converters: bytes that are not text are a malformed file --------------------------
+
+def test_a_non_utf8_skeleton_file_is_skipped_and_named(tmp_path):
+  inputs = tmp_path / 'skeletons'
+  shutil.copytree(_SKELETONS, inputs)
+  bad = inputs / 'S001C001P001R001A009.skeleton'
+  bad.write_bytes(b'1\r\n1\r\n\xff\xfe binary \x00\r\n')
+  manifest = _ntu(tmp_path, str(inputs), output_dir=str(tmp_path / 'out'))['sequences']
+  skipped = [s for s in manifest['skipped'] if s['source'] == str(bad)]
+  assert skipped and 'not a text file: byte 0xff at offset' in skipped[0]['reason']
+  with pytest.raises(conversion.MalformedInput, match='A009.skeleton:3: not a text file'):
+    _ntu(tmp_path, str(inputs), output_dir=str(tmp_path / 'strict'), strict=True)
+
+
+# -- 10. --help exits 0 and lists every flag -------------------------------------------------
+
+@pytest.mark.parametrize('module,expected', [
+    ('data_prep.penn_action', ['--num_workers', '--strict', '--overwrite', '--input_dir']),
+    ('poem_cvmim.train', ['--log_dir_path', '--input_table', '--num_iterations', '--seed']),
+    ('experiments.quickstart', ['--output_dir', '--overwrite', '--encoder_seed']),
+])
+def test_help_exits_zero_and_lists_every_flag(module, expected):
+  result = _command(module, '--help')
+  assert result.returncode == 0, result.stderr[-2000:]
+  for flag in expected:
+    assert f'  {flag}:' in result.stdout, result.stdout[-3000:]
+  assert '--logtostderr' not in result.stdout
+
+
+def test_training_on_data_that_changed_under_the_run_is_refused(smoke_dir, tmp_path):
+  from poem_cvmim.representation import configs  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+  pairs = _copy(os.path.join(smoke_dir, 'pairs'), tmp_path / 'pairs')
+  config = configs.smoke(input_table=os.path.join(pairs, 'train-*'),
+                         output_dir=str(tmp_path / 'run'), num_steps=2)
+  trainer_lib.Trainer(config, log=lambda _: None, verbose=False).train()
+  shard = sorted(n for n in os.listdir(pairs) if n.endswith('.tfrecord'))[0]
+  _rewrite_shard(os.path.join(pairs, shard), keep=3)
+  _rehash(pairs)  # converted again: another manifest
+  longer = dataclasses.replace(config, num_steps=4)
+  with pytest.raises(run_dirs.RunConflictError,
+                     match=r'data\[0\]\.manifest_sha256: .*Use another --log_dir_path'):
+    trainer_lib.Trainer(longer, log=lambda _: None, verbose=False).train()
