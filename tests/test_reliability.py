@@ -122,12 +122,6 @@ def test_more_classifier_steps_continue_the_run_and_record_the_trained_steps(
                            train_views=['back'], log=lines.append)
 
 
-def test_fractions_outside_zero_one_are_refused(raw_table, tmp_path):
-  result = _command('poem_cvmim.train_action', f'--feature_dir={raw_table}', '--preset=smoke',
-                    '--protocol=limited', '--fractions=2', f'--output_dir={tmp_path}')
-  assert "fraction '2' is outside (0, 1]" in _error_line(result)
-
-
 # -- 3. safe overwrite: a failing or killed conversion never damages the previous dataset --
 
 def _ntu(tmp_path, input_dir, **overrides):
@@ -277,13 +271,6 @@ def test_a_shard_cut_at_a_record_boundary_is_detected(smoke_dir, tmp_path):
     features.write_feature_table(directory, str(tmp_path / 'b'), embedder, log=lambda _: None)
 
 
-def test_pair_records_given_as_clips_are_refused(smoke_dir, tmp_path):
-  result = _command('poem_cvmim.extract_features',
-                    f'--sequence_dir={os.path.join(smoke_dir, "pairs")}', '--embedder=raw',
-                    f'--output_dir={tmp_path / "features"}')
-  assert 'not sequence records (a pairs/ directory?)' in _error_line(result)
-
-
 def test_pose_files_with_nan_or_a_mistyped_first_row_are_refused(tmp_path):
   rows = np.random.default_rng(0).uniform(size=(3, 26))
   path = tmp_path / 'poses.csv'
@@ -368,42 +355,73 @@ def prepared(smoke_dir, tmp_path_factory):
   return str(directory)
 
 
-@pytest.mark.parametrize('module,output_is_the_file', [(m, False) for m in sorted(_OUTPUTS)]
-                         + [('poem_cvmim.train', True), ('poem_cvmim.extract_features', True)])
-def test_an_output_that_cannot_be_a_directory_is_one_line(module, output_is_the_file, prepared,
-                                                          tmp_path):
+def _driver(commands):
+  """Runs [(module, argv, env)] in one process (tests/command_driver.py); their results."""
+  payload = json.dumps([{'module': m, 'argv': a, 'env': e} for m, a, e in commands])
+  result = subprocess.run([sys.executable, '-m', 'tests.command_driver'], cwd=_ROOT,
+                          input=payload, capture_output=True, text=True, timeout=900, env=_ENV)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return json.loads(result.stdout.split('\nRESULTS ', 1)[1])
+
+
+def _one_error_line(outcome):
+  lines = [l for l in outcome['stderr'].strip().splitlines() if not l.startswith('warning')]
+  if outcome['code'] != 2 or len(lines) != 1 or not lines[0].startswith('error: '):
+    return None
+  return lines[0]
+
+
+def test_every_entry_point_answers_bad_input_with_one_line(prepared, tmp_path):
+  """Each case: exit status 2 and exactly one line `error: ...` holding the expected text."""
   blocker = _a_file(tmp_path)
-  output = blocker if output_is_the_file else os.path.join(blocker, 'out')
-  line = _error_line(_command(module, *_OUTPUTS[module](prepared, output)))
-  assert blocker in line, line
-
-
-@pytest.mark.parametrize('module,flags,message', [
-    ('poem_cvmim.train', ['--smoke', '--log_dir_path={tmp}/run', '--input_table={data}/pairs'],
-     'matches the directory'),
-    ('poem_cvmim.train', ['--smoke', '--log_dir_path={tmp}/run', '--input_table={data}/pairs/*',
-                          '--strategy=everywhere'], 'everywhere'),
-    ('poem_cvmim.train_action', ['--feature_dir={data}/penn_like', '--output_dir={tmp}/runs'],
-     'is not a feature table'),
-    ('data_prep.h36m', ['--output_dir={tmp}/h36m', '--npz_3d={tmp}/x.npy'], 'x.npy'),
-    ('poem_cvmim.train', ['--smoke', '--num_iterations=many', '--log_dir_path={tmp}/r',
-                          '--input_table={data}/pairs/*'], 'many'),
-])
-def test_bad_inputs_are_one_line_errors(module, flags, message, prepared, tmp_path):
   np.save(tmp_path / 'x.npy', np.zeros((2, 13, 2)))
-  flags = [f.format(tmp=tmp_path, data=prepared) for f in flags]
-  assert message in _error_line(_command(module, *flags))
-
-
-def test_a_missing_saved_model_and_bad_tf_config_are_one_line(prepared, tmp_path):
-  np.save(tmp_path / 'x.npy', np.zeros((2, 13, 2)))
-  line = _error_line(_command('poem_cvmim.embed', f'--saved_model={tmp_path / "none"}',
-                              f'--input={tmp_path / "x.npy"}', f'--output={tmp_path / "y.npy"}'))
-  assert str(tmp_path / 'none') in line
-  env = dict(_ENV, TF_CONFIG='{"cluster": ')
-  line = _error_line(_command('poem_cvmim.train', '--smoke', f'--log_dir_path={tmp_path}/r',
-                              f'--input_table={prepared}/pairs/*', env=env))
-  assert 'TF_CONFIG is not valid JSON' in line
+  cases = []  # (label, module, argv, env, expected text)
+  for module in sorted(_OUTPUTS):  # output under a regular file: unwritable, even for root
+    cases.append((f'{module} output under a file', module,
+                  _OUTPUTS[module](prepared, os.path.join(blocker, 'out')), {}, blocker))
+  for module in ('poem_cvmim.train', 'poem_cvmim.extract_features'):
+    cases.append((f'{module} output is a file', module, _OUTPUTS[module](prepared, blocker),
+                  {}, blocker))
+  train = ['--smoke', f'--log_dir_path={tmp_path}/run']
+  cases += [
+      ('input_table is a directory', 'poem_cvmim.train',
+       train + [f'--input_table={prepared}/pairs'], {}, 'matches the directory'),
+      ('unknown strategy', 'poem_cvmim.train',
+       train + [f'--input_table={prepared}/pairs/*', '--strategy=everywhere'], {},
+       'everywhere'),
+      ('TF_CONFIG not JSON', 'poem_cvmim.train', train + [f'--input_table={prepared}/pairs/*'],
+       {'TF_CONFIG': '{"cluster": '}, 'TF_CONFIG is not valid JSON'),
+      ('flag that does not parse', 'poem_cvmim.train',
+       train + [f'--input_table={prepared}/pairs/*', '--num_iterations=many'], {}, 'many'),
+      ('required flag missing', 'poem_cvmim.train', ['--smoke'], {}, '--log_dir_path'),
+      ('missing SavedModel', 'poem_cvmim.embed',
+       [f'--saved_model={tmp_path}/none', f'--input={tmp_path}/x.npy',
+        f'--output={tmp_path}/y.npy'], {}, f'{tmp_path}/none'),
+      ('sequence directory as a feature table', 'poem_cvmim.train_action',
+       [f'--feature_dir={prepared}/penn_like', f'--output_dir={tmp_path}/runs'], {},
+       'is not a feature table'),
+      ('pair records as clips', 'poem_cvmim.extract_features',
+       [f'--sequence_dir={prepared}/pairs', '--embedder=raw', f'--output_dir={tmp_path}/f'], {},
+       'not sequence records (a pairs/ directory?)'),
+      ('fraction above 1', 'poem_cvmim.train_action',
+       [f'--feature_dir={prepared}/features_raw', '--preset=smoke', '--protocol=limited',
+        '--fractions=2', f'--output_dir={tmp_path}/runs2'], {},
+       "fraction '2' is outside (0, 1]"),
+      ('a .npy given as --npz_3d', 'data_prep.h36m',
+       [f'--output_dir={tmp_path}/h36m', f'--npz_3d={tmp_path}/x.npy'], {},
+       'not an .npz archive'),
+      ('run directory that is not one', 'poem_cvmim.export',
+       [f'--log_dir_path={prepared}/penn_like', f'--export_dir={tmp_path}/saved'], {},
+       'not a training directory'),
+  ]
+  outcomes = _driver([(module, argv, env) for _, module, argv, env, _ in cases])
+  wrong = []
+  for (label, _, _, _, expected), outcome in zip(cases, outcomes):
+    line = _one_error_line(outcome)
+    print(f'{label}: {line or outcome}')
+    if line is None or expected not in line:
+      wrong.append(f'{label}: status {outcome["code"]}, stderr {outcome["stderr"][-800:]!r}')
+  assert not wrong, '\n'.join(wrong)
 
 
 # -- 7. converters: bytes that are not text are a malformed file --------------------------
@@ -422,30 +440,18 @@ def test_a_non_utf8_skeleton_file_is_skipped_and_named(tmp_path):
 
 # -- 10. --help exits 0 and lists every flag -------------------------------------------------
 
-@pytest.mark.parametrize('module,expected', [
-    ('data_prep.penn_action', ['--num_workers', '--strict', '--overwrite', '--input_dir']),
-    ('poem_cvmim.train', ['--log_dir_path', '--input_table', '--num_iterations', '--seed']),
-    ('experiments.quickstart', ['--output_dir', '--overwrite', '--encoder_seed']),
-])
-def test_help_exits_zero_and_lists_every_flag(module, expected):
-  result = _command(module, '--help')
+def test_help_exits_zero_and_lists_every_flag():
+  result = _command('data_prep.penn_action', '--help')  # a real process: __main__'s usage
   assert result.returncode == 0, result.stderr[-2000:]
-  for flag in expected:
-    assert f'  {flag}:' in result.stdout, result.stdout[-3000:]
-  assert '--logtostderr' not in result.stdout
-
-
-def test_training_on_data_that_changed_under_the_run_is_refused(smoke_dir, tmp_path):
-  from poem_cvmim.representation import configs  # pylint: disable=g-import-not-at-top
-  from poem_cvmim.representation import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
-  pairs = _copy(os.path.join(smoke_dir, 'pairs'), tmp_path / 'pairs')
-  config = configs.smoke(input_table=os.path.join(pairs, 'train-*'),
-                         output_dir=str(tmp_path / 'run'), num_steps=2)
-  trainer_lib.Trainer(config, log=lambda _: None, verbose=False).train()
-  shard = sorted(n for n in os.listdir(pairs) if n.endswith('.tfrecord'))[0]
-  _rewrite_shard(os.path.join(pairs, shard), keep=3)
-  _rehash(pairs)  # converted again: another manifest
-  longer = dataclasses.replace(config, num_steps=4)
-  with pytest.raises(run_dirs.RunConflictError,
-                     match=r'data\[0\]\.manifest_sha256: .*Use another --log_dir_path'):
-    trainer_lib.Trainer(longer, log=lambda _: None, verbose=False).train()
+  assert 'Converts Penn Action' in result.stdout
+  expected = {'data_prep.penn_action': ['--num_workers', '--strict', '--overwrite',
+                                        '--input_dir'],
+              'poem_cvmim.train': ['--log_dir_path', '--input_table', '--num_iterations'],
+              'experiments.quickstart': ['--output_dir', '--overwrite', '--encoder_seed']}
+  outcomes = [('data_prep.penn_action', {'code': 0, 'stdout': result.stdout})] + list(zip(
+      list(expected)[1:], _driver([(m, ['--help'], {}) for m in list(expected)[1:]])))
+  for module, outcome in outcomes:
+    assert outcome['code'] == 0, (module, outcome)
+    for flag in expected[module]:
+      assert f'  {flag}:' in outcome['stdout'], (module, outcome['stdout'][-2000:])
+    assert '--logtostderr' not in outcome['stdout']

@@ -5,6 +5,7 @@ uses, such as the converters' shared flags), not absl's logging flags.
 A command ends with `cli.run(main, define_flags)` in place of `app.run(main)`.
 """
 
+import errno
 import sys
 from typing import Callable
 
@@ -21,14 +22,27 @@ _OWN_PACKAGES = ('poem_cvmim', 'data_prep', 'experiments', '__main__')
 _HELP_ARGUMENTS = ('--help', '-h', '--helpshort', '-?')
 
 
+# What to do about the file-system errors a user meets.
+_OS_HINTS = {
+    errno.ENOTDIR: 'a part of the path is a file, not a directory: choose another path',
+    errno.EEXIST: 'a file is in the way: choose another path or move the file',
+    errno.EISDIR: 'a directory is in the way: give a file',
+    errno.EACCES: 'no permission: choose a location you can write to',
+    errno.EPERM: 'not permitted: choose a location you can write to',
+    errno.EROFS: 'read-only file system: choose a writable location',
+    errno.ENOSPC: 'the disk is full: free space and run again (a killed run resumes)',
+    errno.ENOENT: 'no such file or directory: check the path',
+}
+
+
 def one_line(error: BaseException) -> str:
+  """`error: <what>, <where>, <what to do>` on one line."""
+  if isinstance(error, OSError) and error.errno in _OS_HINTS and error.filename:
+    return f'error: {error.strerror}: {error.filename} ({_OS_HINTS[error.errno]}).'
   lines = str(error).strip().splitlines() or [type(error).__name__]
   text = lines[0]
   if isinstance(error, KeyError):
     text = f'missing key {text}'
-  if isinstance(error, OSError) and getattr(error, 'filename', None) and (
-      str(error.filename) not in text):
-    text = f'{text}: {error.filename}'
   return f'error: {text}'
 
 
