@@ -7,6 +7,7 @@ are configured (MultiWorkerMirroredStrategy's rule).
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -94,7 +95,10 @@ def create_strategy(name: str = 'mirrored', peer_timeout_s: float = 300.0):
     if num_workers(tf_config) < 1:
       raise ValueError('strategy multi_worker needs TF_CONFIG naming the workers.')
     watchdog = _peer_watchdog(tf_config, peer_timeout_s)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    # A collective that waits longer than the timeout for a peer fails instead of hanging.
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(
+        communication_options=tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=peer_timeout_s))
     watchdog.wait()  # training starts only once every peer answered
     return strategy
   if name == 'mirrored':
@@ -110,3 +114,28 @@ def worker_directory(directory: str, strategy) -> str:
   if strategy.extended.should_checkpoint:
     return directory
   return tempfile.mkdtemp(prefix='poem_cvmim_worker_')
+
+
+# What a collective raises when a peer is gone (connection reset, timeout, aborted group).
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+               tf.errors.AbortedError, tf.errors.CancelledError)
+_REMOTE_TASK = re.compile(r'/job:(\w+)/replica:\d+/task:(\d+)')
+
+
+def describe_lost_peer(error: Exception, tf_config: dict, step: int, timeout_s: float) -> str:
+  """One line naming the worker(s) a multi-worker run lost, from the error or by polling."""
+  cluster = tf_config.get('cluster', {})
+  lost = []
+  for job, index in _REMOTE_TASK.findall(str(error)):
+    addresses = cluster.get(job, [])
+    if int(index) < len(addresses) and addresses[int(index)] not in lost:
+      lost.append(addresses[int(index)])
+  if not lost:
+    lost = missing_peers(tf_config, timeout_s=min(timeout_s, 5.0))
+  reason = next((line.strip() for line in str(error).splitlines()
+                 if 'grpc_message' in line or 'Deadline' in line or 'Connection' in line),
+                type(error).__name__)
+  who = ', '.join(lost) or 'a peer (none named in the error; every peer still answers)'
+  return (f'Lost worker {who} at step {step} ({reason[:160]}). The last checkpoint is '
+          'intact: start every worker again to resume, or resume on one machine without '
+          'TF_CONFIG.')

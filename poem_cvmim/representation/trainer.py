@@ -124,6 +124,12 @@ class Trainer:
         return self._run()
       except tf.errors.DataLossError as error:
         raise ValueError(records.describe_corrupt_input(c.input_table, error)) from None
+      except distribute.PEER_ERRORS as error:
+        tf_config = distribute.cluster_from_env()
+        if distribute.num_workers(tf_config) < 2:
+          raise
+        raise RuntimeError(distribute.describe_lost_peer(
+            error, tf_config, self.step, c.peer_timeout_s)) from None
 
   def _run(self) -> dict:
     """Trains from the restored step to `num_steps` through the shared loop."""
