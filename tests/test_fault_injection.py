@@ -32,7 +32,8 @@ def _state(directory):
   for name, optimizer in algorithm.optimizers.items():
     values.update({f'{name}_optimizer/{i}': v.numpy()
                    for i, v in enumerate(optimizer.variables)})
-  values['run_seed'] = algorithm.run_seed.numpy()
+  if hasattr(algorithm, 'run_seed'):
+    values['run_seed'] = algorithm.run_seed.numpy()
   return step, values
 
 

@@ -455,3 +455,28 @@ def test_help_exits_zero_and_lists_every_flag():
     for flag in expected[module]:
       assert f'  {flag}:' in outcome['stdout'], (module, outcome['stdout'][-2000:])
     assert '--logtostderr' not in outcome['stdout']
+
+
+# -- 8. cadence: checkpoints and summaries at multiples of their own intervals ---------------
+
+def test_checkpoints_and_summaries_fall_on_multiples_of_their_intervals(tmp_path):
+  from poem_cvmim.core import training_loop  # pylint: disable=g-import-not-at-top
+  step = tf.Variable(0, dtype=tf.int64)
+  saved, written = [], []
+
+  class Manager:
+    def save(self, checkpoint_number):
+      saved.append(checkpoint_number)
+
+  def run(num_steps):
+    step.assign_add(tf.cast(num_steps, tf.int64))
+    return {'loss': tf.constant(1.0)}
+
+  controller = training_loop.Controller(
+      run, lambda: int(step.numpy()), training_loop.Cadence(33, checkpoint_interval=10,
+                                                            summary_interval=5),
+      checkpoint_manager=Manager(), summary_dir=str(tmp_path), verbose=False)
+  controller._summarize = lambda s, values, rate: written.append(s)  # pylint: disable=protected-access
+  controller.train()
+  assert saved == [10, 20, 30, 33]  # once saved 5, 15, 25, 30
+  assert written == [5, 10, 15, 20, 25, 30, 33]
