@@ -29,6 +29,7 @@ from poem_cvmim.core import shards
 from poem_cvmim.evaluation import embedders
 from poem_cvmim.evaluation import features
 from poem_cvmim.evaluation import pose_files
+from poem_cvmim.evaluation import retrieval
 from tests.testdata import make_fixtures as fx
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -257,6 +258,8 @@ def test_nan_keypoints_in_sequence_records_name_the_clip(smoke_dir, tmp_path):
     features.write_feature_table(directory, str(tmp_path / 'features'),
                                  embedders.load_embedder(embedders.RAW), log=lambda _: None)
   assert not os.path.exists(tmp_path / 'features')
+  with pytest.raises(ValueError, match=r'\(test/left\) holds NaN or Inf keypoints at frame 5'):
+    retrieval.load_multiview_frames(directory, 'test')
 
 
 def test_a_shard_cut_at_a_record_boundary_is_detected(smoke_dir, tmp_path):

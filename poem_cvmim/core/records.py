@@ -370,3 +370,16 @@ def describe_corrupt_input(patterns, error: BaseException) -> str:
   path, reason = found
   return (f'{path} is truncated or corrupt ({reason}); convert or generate it again, or leave '
           'it out of the input pattern.')
+
+
+def check_finite_keypoints(parsed: dict, directory: str, split: str, view: str) -> None:
+  """Raises ValueError naming the first clip whose valid frames hold NaN or Inf keypoints."""
+  points = parsed[KEYPOINTS_2D].numpy()
+  lengths = parsed['num_frames'].numpy()
+  for i in range(len(points)):
+    valid = points[i, :int(lengths[i]) or points.shape[1]]  # 0: every frame is real
+    if not np.isfinite(valid).all():
+      frame = int(np.flatnonzero(~np.isfinite(valid).all(axis=(1, 2)))[0])
+      raise ValueError(f'{directory}: clip {parsed["source_id"][i].numpy().decode()} '
+                       f'({split}/{view}) holds NaN or Inf keypoints at frame {frame}; fix '
+                       'or drop it and convert again.')

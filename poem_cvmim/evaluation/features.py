@@ -46,19 +46,6 @@ def check_sequence_length(path: str, num_frames: int) -> None:
                        f'{num_frames}.')
 
 
-def check_finite_keypoints(parsed: dict, directory: str, split: str, view: str) -> None:
-  """Raises ValueError naming the first clip whose valid frames hold NaN or Inf keypoints."""
-  points = parsed[records.KEYPOINTS_2D].numpy()
-  lengths = parsed['num_frames'].numpy()
-  for i in range(len(points)):
-    valid = points[i, :max(int(lengths[i]), 1)]
-    if not np.isfinite(valid).all():
-      frame = int(np.flatnonzero(~np.isfinite(valid).all(axis=(1, 2)))[0])
-      raise ValueError(f'{directory}: clip {parsed["source_id"][i].numpy().decode()} '
-                       f'({split}/{view}) holds NaN or Inf keypoints at frame {frame}; fix '
-                       'or drop it and convert again.')
-
-
 def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.Embedder,
                         downsample_rate: int = 1, num_frames: Optional[int] = None,
                         profile_2d: str = keypoints.LEGACY_2DCOCO13, batch_size: int = 64,
@@ -86,7 +73,7 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
       dataset = tf.data.TFRecordDataset(files).batch(batch_size).map(
           lambda s: records.parse_sequence_example(s, num_frames, len(classes), profile_2d))
       for parsed in dataset:
-        check_finite_keypoints(parsed, sequence_dir, split, view)
+        records.check_finite_keypoints(parsed, sequence_dir, split, view)
         values = embed_frames(embedder, normalized_frames(parsed, profile_2d,
                                                           downsample_rate))
         labels = parsed[records.CLASS_TARGETS].numpy()

@@ -38,12 +38,14 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
   frames_by_view = {}
   for view in manifest['views']:
     files = sorted(glob.glob(shards.shard_pattern(sequence_dir, split, view)))
+    shards.verify_shards(sequence_dir, files)
     if not files:
       continue
     parts = {'poses': [], 'clips': [], 'frames': []}
     dataset = tf.data.TFRecordDataset(files).batch(256).map(
         lambda s: records.parse_sequence_example(s, length, profile_2d=profile_2d))
     for parsed in dataset:
+      records.check_finite_keypoints(parsed, sequence_dir, split, view)
       poses, _, _ = keypoints.get_profile(profile_2d).normalize(keypoints.to_pixels(
           parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES]))
       for i, source in enumerate(parsed['source_id'].numpy().astype(str)):
@@ -53,6 +55,8 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
         parts['clips'].append(np.full(len(kept), clip_id(source, view)))
         parts['frames'].append(kept)
     frames_by_view[view] = {k: np.concatenate(v) for k, v in parts.items()}
+    shards.check_count(sequence_dir, manifest, split, view,
+                       len(np.unique(frames_by_view[view]['clips'])), 'clips')
   if not frames_by_view:
     raise ValueError(f'{sequence_dir} has no {split!r} sequences.')
   return frames_by_view
