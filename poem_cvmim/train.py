@@ -37,6 +37,8 @@ def define_flags():
     kind = int if path in _INTEGER_FIELDS_WITHOUT_DEFAULT else type(default)
     _DEFINE[kind](name, default if default != '' else None, help_text)
   flags.DEFINE_boolean('smoke', False, 'Start from the smoke preset (batch 16, 4 steps).')
+  flags.DEFINE_boolean('verify_data', False, 'Check the SHA-256 of every input shard against '
+                       'its manifest before training (one full read of the data).')
 
 
 def config_from_flags(flag_values) -> configs.TrainConfig:
@@ -64,7 +66,7 @@ def main(argv):
     with open(os.path.join(directory, 'flags.json'), 'w') as f:
       json.dump({name: FLAGS[name].value for name in configs.FLAG_FIELDS}, f, indent=2)
 
-  final = trainer.train(on_start=write_flags)
+  final = trainer.train(on_start=write_flags, verify_hashes=FLAGS.verify_data)
   print(json.dumps({'step': trainer.step, **final}, indent=2))
 
 

@@ -483,3 +483,19 @@ def test_checkpoints_and_summaries_fall_on_multiples_of_their_intervals(tmp_path
   controller.train()
   assert saved == [10, 20, 30, 33]  # once saved 5, 15, 25, 30
   assert written == [5, 10, 15, 20, 25, 30, 33]
+
+
+def test_training_checks_its_shards_against_the_manifest(smoke_dir, tmp_path):
+  from poem_cvmim.representation import configs  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+  pairs = _copy(os.path.join(smoke_dir, 'pairs'), tmp_path / 'pairs')
+  shard = sorted(n for n in os.listdir(pairs) if n.endswith('.tfrecord'))[0]
+  _rewrite_shard(os.path.join(pairs, shard), keep=3)  # cut at a record boundary
+  trainer = trainer_lib.Trainer(configs.smoke(input_table=os.path.join(pairs, 'train-*'),
+                                              output_dir=str(tmp_path / 'run')),
+                                log=lambda _: None, verbose=False)
+  with pytest.raises(ValueError, match=f'{shard} does not match the SHA-256'):
+    trainer.train(verify_hashes=True)
+  shutil.copy(os.path.join(pairs, shard), os.path.join(pairs, 'train-00099-of-00099.tfrecord'))
+  with pytest.raises(ValueError, match='train-00099-of-00099.tfrecord is not listed in'):
+    trainer.train()

@@ -12,6 +12,7 @@ from poem_cvmim.core import distribute
 from poem_cvmim.core import random_keys
 from poem_cvmim.core import records
 from poem_cvmim.core import run_dirs
+from poem_cvmim.core import shards
 from poem_cvmim.core import training_loop
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import pipeline
@@ -98,15 +99,27 @@ class Trainer:
     return {'kind': 'representation_run',
             'data': [run_dirs.dataset_identity(d) for d in directories]}
 
-  def train(self, on_start=None) -> dict:
+  def verify_data(self, hashes: bool = False) -> None:
+    """Every input file must be listed in its directory's manifest (where there is one) and,
+    with `hashes`, have the listed SHA-256 (a full read of the data)."""
+    by_directory = {}
+    for path in records.expand_patterns(self.config.input_table):
+      by_directory.setdefault(os.path.dirname(os.path.abspath(path)), []).append(path)
+    for directory, files in by_directory.items():
+      if os.path.exists(os.path.join(directory, shards.MANIFEST_NAME)):
+        shards.verify_shards(directory, files, check_hashes=hashes)
+
+  def train(self, on_start=None, verify_hashes: bool = False) -> dict:
     """Runs to `num_steps`; returns the last terms as floats.
 
     Holds the run directory's lock; refuses a directory that holds a run made with another
     model, algorithm or data before writing anything; then writes config.json (and calls
-    `on_start(directory)`). Raises `training_loop.NonFiniteLossError` naming the step and
+    `on_start(directory)`). Input files must be listed in their manifests; `verify_hashes`
+    also checks their SHA-256 (reads all the data once). Raises `training_loop.NonFiniteLossError` naming the step and
     terms, and ValueError naming a corrupt input file.
     """
     c = self.config
+    self.verify_data(verify_hashes)
     with run_dirs.DirectoryLock(self.directory):
       restore_lib.check_restart(self.directory, c)
       trained = tf.train.latest_checkpoint(self.directory)
