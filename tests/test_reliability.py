@@ -499,3 +499,19 @@ def test_training_checks_its_shards_against_the_manifest(smoke_dir, tmp_path):
   shutil.copy(os.path.join(pairs, shard), os.path.join(pairs, 'train-00099-of-00099.tfrecord'))
   with pytest.raises(ValueError, match='train-00099-of-00099.tfrecord is not listed in'):
     trainer.train()
+
+
+def test_training_on_data_that_changed_under_the_run_is_refused(smoke_dir, tmp_path):
+  from poem_cvmim.representation import configs  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+  pairs = _copy(os.path.join(smoke_dir, 'pairs'), tmp_path / 'pairs')
+  config = configs.smoke(input_table=os.path.join(pairs, 'train-*'),
+                         output_dir=str(tmp_path / 'run'), num_steps=2)
+  trainer_lib.Trainer(config, log=lambda _: None, verbose=False).train()
+  shard = sorted(n for n in os.listdir(pairs) if n.endswith('.tfrecord'))[0]
+  _rewrite_shard(os.path.join(pairs, shard), keep=3)
+  _rehash(pairs)  # converted again: another manifest
+  longer = dataclasses.replace(config, num_steps=4)
+  with pytest.raises(run_dirs.RunConflictError,
+                     match=r'data\[0\]\.manifest_sha256: .*Use another --log_dir_path'):
+    trainer_lib.Trainer(longer, log=lambda _: None, verbose=False).train()
