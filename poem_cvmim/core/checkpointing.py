@@ -6,6 +6,8 @@ from typing import Callable, Optional
 import keras
 import tensorflow as tf
 
+from poem_cvmim.core import records
+
 
 def seed_states(model: keras.layers.Layer) -> list:
   """The state variables of the random-seed generators (dropout) of every layer of `model`.
@@ -43,9 +45,8 @@ def restore_latest_intact(checkpoint: tf.train.Checkpoint, directory: str,
         status.expect_partial()
       return path
     except (tf.errors.OpError, ValueError, IndexError, KeyError) as error:
-      first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-      warn(f'warning: checkpoint {path} cannot be read ({type(error).__name__}: {first}); '
-           'trying the previous one.')
+      warn(f'warning: checkpoint {path} cannot be read ({type(error).__name__}: '
+           f'{records.first_line(error)}); trying the previous one.')
   if paths:
     raise ValueError(f'No checkpoint in {directory} can be read ({len(paths)} tried); '
                      'remove the directory to start over.')

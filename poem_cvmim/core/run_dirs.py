@@ -109,13 +109,27 @@ class DirectoryLock:
     self.release()
 
 
+def file_sha256(path: str) -> str:
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for block in iter(lambda: f.read(1 << 20), b''):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def write_json_atomic(path: str, data, sort_keys: bool = False) -> None:
+  """Writes JSON to a temporary file and renames it: readers never see half a file."""
+  temp = path + '.tmp'
+  with open(temp, 'w') as f:
+    json.dump(data, f, indent=2, sort_keys=sort_keys)
+    f.write('\n')
+  os.replace(temp, path)
+
+
 def manifest_sha256(directory: str) -> Optional[str]:
   """SHA-256 of a dataset's manifest (which lists every shard's hash), or None without one."""
   path = os.path.join(directory, MANIFEST_NAME)
-  if not os.path.exists(path):
-    return None
-  with open(path, 'rb') as f:
-    return hashlib.sha256(f.read()).hexdigest()
+  return file_sha256(path) if os.path.exists(path) else None
 
 
 def dataset_identity(directory: str) -> dict:
@@ -152,11 +166,7 @@ def read_identity(directory: str) -> Optional[dict]:
 
 def write_identity(directory: str, identity: dict) -> None:
   os.makedirs(directory, exist_ok=True)
-  temp = os.path.join(directory, IDENTITY_NAME + '.tmp')
-  with open(temp, 'w') as f:
-    json.dump(identity, f, indent=2, sort_keys=True)
-    f.write('\n')
-  os.replace(temp, os.path.join(directory, IDENTITY_NAME))
+  write_json_atomic(os.path.join(directory, IDENTITY_NAME), identity, sort_keys=True)
 
 
 def _contents(directory: str) -> list:

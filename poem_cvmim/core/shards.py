@@ -7,7 +7,6 @@ complete. `manifest.json` records counts, classes, views, skipped inputs and sha
 """
 
 import collections
-import hashlib
 import json
 import os
 import shutil
@@ -17,7 +16,7 @@ import tensorflow as tf
 
 from poem_cvmim.core import run_dirs
 
-MANIFEST_NAME = 'manifest.json'
+MANIFEST_NAME = run_dirs.MANIFEST_NAME
 SHARD_SUFFIX = '.tfrecord'
 DEFAULT_RECORDS_PER_SHARD = 1000
 
@@ -32,12 +31,8 @@ def shard_pattern(directory: str, split: str, view: Optional[str] = None) -> str
   return os.path.join(directory, f'{middle}[0-9]*-of-*{SHARD_SUFFIX}')
 
 
-def file_sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for block in iter(lambda: f.read(1 << 20), b''):
-      digest.update(block)
-  return digest.hexdigest()
+file_sha256 = run_dirs.file_sha256
+write_json_atomic = run_dirs.write_json_atomic
 
 
 class ShardedWriter:
@@ -256,14 +251,6 @@ def _recover(parent: str, name: str, directory: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
       else:
         os.rename(path, directory)
-
-
-def write_json_atomic(path: str, data) -> None:
-  temp = path + '.tmp'
-  with open(temp, 'w') as f:
-    json.dump(data, f, indent=2, sort_keys=False)
-    f.write('\n')
-  os.replace(temp, path)
 
 
 def read_manifest(directory: str) -> dict:
