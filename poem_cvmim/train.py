@@ -5,13 +5,15 @@ r"""Trains a pose representation on pair records (CV-MIM and the baselines).
 
 Flags keep the original's names (`--log_dir_path`, `--input_table`, `--algorithm_type`,
 `--fusion_op_type`, ...); their defaults are the config dataclasses' defaults
-(`poem_cvmim.representation.configs.FLAG_FIELDS`). `--smoke` starts from the smoke preset and
+(`poem_cvmim.representation.configs.FLAG_FIELDS`), except that `--algorithm_type=PR_VIPE`
+starts from Pr-VIPE's own defaults (`configs.pr_vipe`). `--smoke` starts from the smoke preset and
 flags given on the command line still win. A run restarted on the same directory resumes from
 its latest checkpoint; restarting it with flags that change the model, the algorithm or the data
 is refused. Several local devices train with MirroredStrategy; several machines with
 MultiWorkerMirroredStrategy when TF_CONFIG names the workers.
 """
 
+import dataclasses
 import json
 import os
 
@@ -42,8 +44,12 @@ def define_flags():
 
 
 def config_from_flags(flag_values) -> configs.TrainConfig:
-  """The smoke preset or the defaults, with every flag given on the command line applied."""
+  """The smoke preset or the defaults, with the defaults of the algorithm `--algorithm_type`
+  names (`configs.algorithm_defaults`), then every flag given on the command line applied."""
   base = configs.smoke() if flag_values['smoke'].value else configs.TrainConfig()
+  if flag_values['algorithm_type'].present:
+    base = dataclasses.replace(
+        base, algorithm=configs.algorithm_defaults(flag_values['algorithm_type'].value))
   given = {path: flag_values[name].value for name, (path, _) in configs.FLAG_FIELDS.items()
            if flag_values[name].present}
   return configs.with_fields(base, given)

@@ -29,6 +29,15 @@ _FLAG_DEFAULTS = textwrap.dedent('''
     flags.FLAGS(['train', '--smoke', '--batch_size=32'])
     given = train.config_from_flags(flags.FLAGS)
     assert given.batch_size == 32 and given.num_steps == configs.smoke().num_steps, given
+    # --algorithm_type=PR_VIPE starts from Pr-VIPE's own defaults; given flags still win.
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(['train', '--algorithm_type=PR_VIPE'])
+    assert train.config_from_flags(flags.FLAGS).algorithm == configs.pr_vipe()
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(['train', '--algorithm_type=PR_VIPE', '--pose_embedding_dim=8',
+                 '--num_embedding_samples=5'])
+    assert train.config_from_flags(flags.FLAGS).algorithm == configs.pr_vipe(
+        pose_embedding_dim=8, num_embedding_samples=5)
     print('OK')
 ''')
 
@@ -37,6 +46,16 @@ def test_every_flag_takes_its_config_default_and_given_flags_beat_the_smoke_pres
   result = subprocess.run([sys.executable, '-c', _FLAG_DEFAULTS], cwd=_ROOT,
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0 and 'OK' in result.stdout, result.stderr[-2000:]
+
+
+def test_a_config_written_before_pr_vipe_fields_existed_reads_with_their_defaults(tmp_path):
+  config = configs.smoke(output_dir=str(tmp_path))
+  restore.write_config(str(tmp_path), config)
+  data = json.loads((tmp_path / restore.CONFIG_NAME).read_text())
+  for name in configs.ADDED_ALGORITHM_FIELDS:
+    del data['algorithm'][name]
+  (tmp_path / restore.CONFIG_NAME).write_text(json.dumps(data))
+  assert restore.read_config(str(tmp_path)) == config
 
 
 def test_a_run_config_is_read_strictly(tmp_path):

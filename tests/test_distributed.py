@@ -29,10 +29,10 @@ _TWO_REPLICAS_EQUAL_ONE = textwrap.dedent('''
     from poem_cvmim.representation import configs
     from poem_cvmim.representation.algorithms import registry
 
-    config = configs.AlgorithmConfig(dropout_rate=0.0, use_prior=False, fusion='{fusion}',
-                                     algorithm='{algorithm}')
+    config = {config}
     rng = np.random.default_rng(0)
     anchor, positive = rng.normal(scale=0.3, size=(2, 16, 13, 2))
+    poses_3d = rng.normal(scale=0.3, size=(16, 2, 17, 3))  # read by algorithms that need 3D
 
     def variables(algorithm):
       return [v for net in algorithm.networks().values() for v in net.variables]
@@ -47,12 +47,15 @@ _TWO_REPLICAS_EQUAL_ONE = textwrap.dedent('''
       for variable, value in zip(variables(multi), initial):
         variable.assign(value)
 
-    single_terms = tf.function(single.update)(anchor, positive)
+    extra = lambda poses: dict(keypoints_3d=poses) if single.needs_3d else {{}}
+    single_terms = tf.function(lambda a, p, k: single.update(a, p, **extra(k)))(
+        anchor, positive, poses_3d)
     halves = strategy.experimental_distribute_values_from_function(
         lambda ctx: (anchor[8 * ctx.replica_id_in_sync_group:][:8],
-                     positive[8 * ctx.replica_id_in_sync_group:][:8]))
-    multi_terms = tf.function(lambda pair: strategy.run(
-        lambda a, p: multi.update(a, p), args=pair))(halves)
+                     positive[8 * ctx.replica_id_in_sync_group:][:8],
+                     poses_3d[8 * ctx.replica_id_in_sync_group:][:8]))
+    multi_terms = tf.function(lambda inputs: strategy.run(
+        lambda a, p, k: multi.update(a, p, **extra(k)), args=inputs))(halves)
     # Relative error of each updated encoder variable (norms), and of each update that is
     # more than float32 noise (biases before batch norm get no gradient but noise).
     worst = worst_update = moved = 0.0
@@ -75,8 +78,10 @@ def _run_python(code, env=None, timeout=600):
                         text=True, timeout=timeout, env=env)
 
 
-def _check_two_replicas(algorithm, fusion):
-  result = _run_python(_TWO_REPLICAS_EQUAL_ONE.format(algorithm=algorithm, fusion=fusion))
+def _check_two_replicas(algorithm, fusion, config=None):
+  config = config or (f"configs.AlgorithmConfig(dropout_rate=0.0, use_prior=False, "
+                      f"fusion='{fusion}', algorithm='{algorithm}')")
+  result = _run_python(_TWO_REPLICAS_EQUAL_ONE.format(config=config))
   assert result.returncode == 0, result.stderr[-3000:]
   line = [l for l in result.stdout.splitlines() if l.startswith('RESULT')][-1]
   worst, worst_update, moved, loss_single, loss_multi = map(float, line.split()[1:])
@@ -99,6 +104,11 @@ def test_two_replicas_equal_one_for_infomax_with_concatenation():
 
 def test_two_replicas_equal_one_for_infonce():
   _check_two_replicas('INFONCE', 'MOE')
+
+
+def test_two_replicas_equal_one_for_pr_vipe():
+  # Samples are drawn per example of the global batch; negatives span both replicas' halves.
+  _check_two_replicas('PR_VIPE', '-', config='configs.pr_vipe(dropout_rate=0.0)')
 
 
 def _free_port():

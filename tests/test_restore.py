@@ -36,6 +36,7 @@ ALGORITHM_CONFIGS = {
     'vae': configs.beta_vae(beta=1.0),
     'infomax': configs.AlgorithmConfig(algorithm='INFOMAX'),
     'infonce': configs.AlgorithmConfig(algorithm='INFONCE'),
+    'pr_vipe': configs.pr_vipe(),
 }
 
 
@@ -56,7 +57,10 @@ def _trained(config, steps=2, seed=0):
   rng = np.random.default_rng(seed)
   for _ in range(steps):
     anchor, positive = rng.normal(scale=0.3, size=(2, 16, 13, 2)).astype(np.float32)
-    algorithm.update(anchor, positive)
+    extra = {}
+    if algorithm.needs_3d:
+      extra['keypoints_3d'] = rng.normal(scale=0.3, size=(16, 2, 17, 3)).astype(np.float32)
+    algorithm.update(anchor, positive, **extra)
   return algorithm
 
 
@@ -124,10 +128,12 @@ _RESTORE_IN_FRESH_PROCESS = textwrap.dedent('''
 ''')
 
 
-def test_restored_and_exported_encoders_equal_the_trained_one(smoke_dir, tmp_path):
+@pytest.mark.parametrize('name', ['cvmim', 'pr_vipe'])
+def test_restored_and_exported_encoders_equal_the_trained_one(smoke_dir, tmp_path, name):
   config = configs.smoke(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
                          output_dir=str(tmp_path / 'run'), num_steps=50,
-                         checkpoint_interval=50, summary_interval=25)
+                         checkpoint_interval=50, summary_interval=25,
+                         algorithm=ALGORITHM_CONFIGS[name])
   trainer = trainer_lib.Trainer(config, log=_QUIET)
   trainer.train()
   encoder = trainer.algorithm.encoder

@@ -22,12 +22,30 @@ def new_run_seed() -> int:
   return int.from_bytes(os.urandom(8), 'little') >> 2
 
 
-def step_key(run_seed, step):
-  """The key of one step on this replica: [2] int64 from the run seed, step and replica."""
+def step_key(run_seed, step, per_replica=True):
+  """The key of one step: [2] int64 from the run seed, the step and (`per_replica`) the
+  replica; without the replica, every replica holds the same key (see `global_normal`)."""
   key = tf.stack([tf.cast(run_seed, tf.int64), tf.cast(step, tf.int64)])
+  if not per_replica:
+    return key
+  return tf.random.experimental.stateless_fold_in(key, tf.cast(replica_id(), tf.int64))
+
+
+def replica_id():
   context = tf.distribute.get_replica_context()
-  replica = 0 if context is None else context.replica_id_in_sync_group
-  return tf.random.experimental.stateless_fold_in(key, tf.cast(replica, tf.int64))
+  return 0 if context is None else context.replica_id_in_sync_group
+
+
+def global_normal(local_shape, key, dtype=tf.float32):
+  """This replica's slice of N(0, 1) draws made for the whole global batch from `key` (a key
+  without the replica): example i of the global batch gets the same numbers whatever the
+  number of replicas. local_shape: [b, ...], equal on every replica."""
+  context = tf.distribute.get_replica_context()
+  replicas = 1 if context is None else context.num_replicas_in_sync
+  local_shape = tf.convert_to_tensor(local_shape)
+  full = tf.concat([local_shape[:1] * replicas, local_shape[1:]], axis=0)
+  start = tf.cast(replica_id(), local_shape.dtype) * local_shape[0]
+  return tf.random.stateless_normal(full, key, dtype=dtype)[start:start + local_shape[0]]
 
 
 def is_key(seed) -> bool:

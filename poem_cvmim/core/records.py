@@ -326,24 +326,36 @@ def expand_patterns(patterns) -> list:
   return files
 
 
-def check_first_record(path: str, spec: Mapping) -> None:
-  """Raises ValueError naming the file and key if the file's first record lacks a key (or
-  the file cannot be read as TFRecords)."""
+def missing_keys(path: str, spec: Mapping) -> list:
+  """The required keys of `spec` that the file's first record lacks, in spec order. Raises
+  ValueError naming the file if it holds no record or cannot be read as TFRecords."""
   try:
     first = [raw for raw in tf.data.TFRecordDataset(path).take(1)]
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
     raise ValueError(f'{path} is truncated or corrupt ({first_line(error)}); convert or '
                      'generate it again.') from None
-  for raw in first:
-    example = tf.train.Example.FromString(raw.numpy())
-    present = example.features.feature
-    for key, feature in spec.items():
-      required = (isinstance(feature, tf.io.FixedLenFeature)
-                  and feature.default_value is None)
-      if required and key not in present:
-        raise ValueError(f'{path}: record 0 lacks the required key {key!r}.')
-    return
-  raise ValueError(f'{path} holds no record.')
+  if not first:
+    raise ValueError(f'{path} holds no record.')
+  present = tf.train.Example.FromString(first[0].numpy()).features.feature
+  return [key for key, feature in spec.items()
+          if isinstance(feature, tf.io.FixedLenFeature) and feature.default_value is None
+          and key not in present]
+
+
+def describe_keys(keys, shown: int = 3) -> str:
+  """'a', 'b', 'c' and 48 more."""
+  listed = ', '.join(repr(k) for k in keys[:shown])
+  return listed + (f' and {len(keys) - shown} more' if len(keys) > shown else '')
+
+
+def check_first_record(path: str, spec: Mapping, purpose: str = '') -> None:
+  """Raises ValueError naming the file and the keys its first record lacks (or that it cannot
+  be read as TFRecords); `purpose` says what needs them."""
+  missing = missing_keys(path, spec)
+  if missing:
+    why = f' {purpose}' if purpose else ''
+    noun = 'the required key' if len(missing) == 1 else f'{len(missing)} required keys:'
+    raise ValueError(f'{path}: record 0 lacks {noun} {describe_keys(missing)}{why}.')
 
 
 def first_line(error: BaseException, limit: int = 200) -> str:

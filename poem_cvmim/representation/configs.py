@@ -5,6 +5,7 @@ valid choices. Presets are functions; each has a `smoke` twin that the tests run
 """
 
 import dataclasses
+import math
 from typing import Optional
 
 from poem_cvmim.core import cameras
@@ -15,8 +16,11 @@ ALGORITHM_ALIGN = 'ALIGN'
 ALGORITHM_AUTOENCODER = 'AUTOENCODER'
 ALGORITHM_INFOMAX = 'INFOMAX'
 ALGORITHM_INFONCE = 'INFONCE'
+ALGORITHM_PR_VIPE = 'PR_VIPE'
 ALGORITHMS = (ALGORITHM_DISENTANGLE, ALGORITHM_ALIGN, ALGORITHM_AUTOENCODER, ALGORITHM_INFOMAX,
-              ALGORITHM_INFONCE)
+              ALGORITHM_INFONCE, ALGORITHM_PR_VIPE)
+# Algorithms whose loss reads the 3D poses of the pair records (whatever the input type).
+ALGORITHMS_NEEDING_3D = (ALGORITHM_PR_VIPE,)
 _EMBEDDERS = networks.EMBEDDER_TYPES
 _FUSIONS = networks.FUSION_TYPES
 _INPUT_TYPES = cameras.INPUT_TYPES
@@ -51,6 +55,14 @@ class AlgorithmConfig:
   # Adagrad as in the original: initial accumulator 0.1, epsilon 1e-7.
   initial_accumulator_value: float = 0.1
   epsilon: float = 1e-7
+  # Pr-VIPE only (the original's flag names; `pr_vipe()` gives its defaults for the rest:
+  # embedding 16, dropout 0.3, KL weight 0.001 in `regularization_loss_weight`).
+  num_embedding_samples: int = 20
+  triplet_loss_margin: float = math.log(2.0)
+  min_negative_keypoint_mpjpe: float = 0.1
+  positive_pairwise_loss_weight: float = 0.005
+  sigmoid_raw_a_initial: float = -0.65
+  sigmoid_b_initial: float = -0.5
 
   def __post_init__(self):
     _choose('algorithm', self.algorithm, ALGORITHMS)
@@ -66,6 +78,10 @@ class AlgorithmConfig:
                          f'view_embedding_dim={self.view_embedding_dim}.')
     if not 0.0 <= self.dropout_rate < 1.0:
       raise ValueError(f'dropout_rate must be in [0, 1), got {self.dropout_rate}.')
+    _positive(num_embedding_samples=self.num_embedding_samples,
+              min_negative_keypoint_mpjpe=self.min_negative_keypoint_mpjpe)
+    if self.triplet_loss_margin < 0.0:
+      raise ValueError(f'triplet_loss_margin must be >= 0, got {self.triplet_loss_margin}.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +117,9 @@ class TrainConfig:
               summary_interval=self.summary_interval, max_checkpoints=self.max_checkpoints)
     if self.input_type != cameras.INPUT_2D and not self.profile_3d:
       raise ValueError(f'input_type {self.input_type} needs a 3D profile.')
+    if self.algorithm.algorithm in ALGORITHMS_NEEDING_3D and not self.profile_3d:
+      raise ValueError(f'{self.algorithm.algorithm} mines negatives from 3D poses and needs a '
+                       '3D profile (--keypoint_profile_name_3d).')
 
 
 def paper(**overrides) -> TrainConfig:
@@ -122,6 +141,24 @@ def beta_vae(beta: float = 4.0, **overrides) -> AlgorithmConfig:
                          regularization_loss_weight=beta, **overrides)
 
 
+def pr_vipe(**overrides) -> AlgorithmConfig:
+  """Pr-VIPE with its trainer's defaults: a 16-d Gaussian embedding, 20 samples, dropout 0.3,
+  KL weight 0.001, positive-pair weight 0.005, margin ln 2, negatives at MPJPE >= 0.1, Adagrad
+  0.02 (the same optimizer as CV-MIM here)."""
+  values = dict(algorithm=ALGORITHM_PR_VIPE, pose_embedding_dim=16, dropout_rate=0.3,
+                regularization_loss_weight=0.001)
+  values.update(overrides)
+  return AlgorithmConfig(**values)
+
+
+def algorithm_defaults(name: str) -> AlgorithmConfig:
+  """The defaults of an algorithm named on the command line: `pr_vipe()` for PR_VIPE, the
+  dataclass defaults (the paper's CV-MIM settings) for the others."""
+  if name == ALGORITHM_PR_VIPE:
+    return pr_vipe()
+  return AlgorithmConfig(algorithm=name)
+
+
 # The command-line flags of `python -m poem_cvmim.train`: the original's names, each mapped to
 # the config field it sets; flag defaults are read from the dataclasses (one source of truth).
 FLAG_FIELDS = {
@@ -133,16 +170,29 @@ FLAG_FIELDS = {
     'model_input_keypoint_type': ('input_type', ', '.join(_INPUT_TYPES) + '.'),
     'algorithm_type': ('algorithm.algorithm', ', '.join(ALGORITHMS) + '.'),
     'fusion_op_type': ('algorithm.fusion', ', '.join(_FUSIONS) + '.'),
-    'pose_embedding_dim': ('algorithm.pose_embedding_dim', 'Width of the pose embedding.'),
+    'pose_embedding_dim': ('algorithm.pose_embedding_dim', 'Width of the pose embedding '
+                           '(PR_VIPE: 16).'),
     'view_embedding_dim': ('algorithm.view_embedding_dim', 'Width of the view embedding.'),
     'embedder_type': ('algorithm.embedder', 'POINT or GAUSSIAN (VAE baselines).'),
     'view_loss_weight': ('algorithm.view_loss_weight', 'Weight of the cross-view MI loss.'),
     'regularization_loss_weight': ('algorithm.regularization_loss_weight',
-                                   'Weight of the KL loss (beta).'),
+                                   'Weight of the KL loss (beta; PR_VIPE: 0.001).'),
     'disentangle_loss_weight': ('algorithm.disentangle_loss_weight',
                                 'Weight of CLUB (0: "w/o L_inter").'),
     'use_prior': ('algorithm.use_prior', 'Adversarial uniform prior (False: "w/o L_prior").'),
-    'dropout_rate': ('algorithm.dropout_rate', 'Dropout of the encoder and critic.'),
+    'dropout_rate': ('algorithm.dropout_rate', 'Dropout of the encoder and critic '
+                     '(PR_VIPE: 0.3).'),
+    'num_embedding_samples': ('algorithm.num_embedding_samples',
+                              'PR_VIPE: samples drawn from each embedding in training.'),
+    'triplet_loss_margin': ('algorithm.triplet_loss_margin', 'PR_VIPE: triplet margin (ln 2).'),
+    'min_negative_keypoint_mpjpe': ('algorithm.min_negative_keypoint_mpjpe',
+                                    'PR_VIPE: aligned 3D MPJPE from which a pair is negative.'),
+    'positive_pairwise_loss_weight': ('algorithm.positive_pairwise_loss_weight',
+                                      'PR_VIPE: weight of the positive-pair distance.'),
+    'sigmoid_raw_a_initial': ('algorithm.sigmoid_raw_a_initial',
+                              'PR_VIPE: initial raw a of the matching sigmoid (a = ELU + 1).'),
+    'sigmoid_b_initial': ('algorithm.sigmoid_b_initial',
+                          'PR_VIPE: initial b of the matching sigmoid.'),
     'learning_rate': ('algorithm.learning_rate', 'Adagrad learning rate of every player.'),
     'shuffle_buffer_size': ('shuffle_buffer_size', 'Records held for shuffling.'),
     'batch_size': ('batch_size', 'Global batch size (over all replicas).'),
@@ -184,16 +234,25 @@ def to_dict(config: TrainConfig) -> dict:
   return dataclasses.asdict(config)
 
 
+# Fields added after configs were first written, with defaults that leave the algorithms that
+# existed then unchanged: a config.json without them reads as written with these defaults.
+ADDED_ALGORITHM_FIELDS = ('num_embedding_samples', 'triplet_loss_margin',
+                          'min_negative_keypoint_mpjpe', 'positive_pairwise_loss_weight',
+                          'sigmoid_raw_a_initial', 'sigmoid_b_initial')
+
+
 def from_dict(data: dict, source: str = 'the config') -> TrainConfig:
-  """A TrainConfig from `to_dict` output; unknown or missing keys are an error naming them."""
-  def check(cls, values, where):
+  """A TrainConfig from `to_dict` output; unknown or missing keys are an error naming them
+  (except `ADDED_ALGORITHM_FIELDS`, which take their defaults)."""
+  def check(cls, values, where, may_lack=()):
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown, missing = sorted(set(values) - names), sorted(names - set(values))
+    unknown = sorted(set(values) - names)
+    missing = sorted(names - set(values) - set(may_lack))
     if unknown or missing:
       raise ValueError(f'{source}: {where} has unknown keys {unknown} and lacks keys {missing}'
                        ' (written by another version?).')
   check(TrainConfig, data, 'the run config')
-  check(AlgorithmConfig, data['algorithm'], "the run config's algorithm")
+  check(AlgorithmConfig, data['algorithm'], "the run config's algorithm", ADDED_ALGORITHM_FIELDS)
   return TrainConfig(**dict(data, algorithm=AlgorithmConfig(**data['algorithm'])))
 
 

@@ -6,7 +6,8 @@ Signatures (inputs are (y, x) keypoints in LEGACY_2DCOCO13 order, float32):
       sizes; for pixel coordinates pass image_sizes = 1. They are profile-normalised inside.
   embed_normalized(keypoints [N, 13, 2])
       keypoints already profile-normalised (poem_cvmim.core.keypoints ... .normalize).
-Both return {'pose_embedding': [N, Dp], 'view_embedding': [N, Dv]} (Dv = 0 for ALIGN).
+Both return {'pose_embedding': [N, Dp], 'view_embedding': [N, Dv]} (Dv = 0 for ALIGN and
+PR_VIPE, whose pose embedding is the mean of its Gaussian).
 """
 
 import keras
@@ -21,14 +22,15 @@ VIEW_EMBEDDING = 'view_embedding'
 
 
 def export_encoder(algorithm, profile_2d: str, export_dir: str) -> None:
-  """Writes `algorithm.encoder` with the two signatures above to `export_dir`."""
+  """Writes `algorithm.encoder` with the two signatures above to `export_dir`; the
+  embeddings are `algorithm.embed`'s, which reads only the encoder's variables."""
   profile = keypoints.get_profile(profile_2d)
   num_joints = profile.keypoint_num
-  encoder, pose_dim = algorithm.encoder, algorithm.pose_dim
+  encoder = algorithm.encoder
 
   def embed_normalized(points):
-    outputs, _ = encoder(points, training=False)
-    return {POSE_EMBEDDING: outputs[:, :pose_dim], VIEW_EMBEDDING: outputs[:, pose_dim:]}
+    pose, view = algorithm.embed(points)
+    return {POSE_EMBEDDING: pose, VIEW_EMBEDDING: view}
 
   def serve(points, image_sizes):
     normalized, _, _ = profile.normalize(keypoints.to_pixels(points, image_sizes))

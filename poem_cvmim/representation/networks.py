@@ -12,6 +12,10 @@ import tensorflow as tf
 EMBEDDER_POINT = 'POINT'
 EMBEDDER_GAUSSIAN = 'GAUSSIAN'
 EMBEDDER_TYPES = (EMBEDDER_POINT, EMBEDDER_GAUSSIAN)
+# Pr-VIPE's head (mean and standard deviation side by side); built by
+# `create_probabilistic_encoder`, not offered to the other algorithms.
+EMBEDDER_PROBABILISTIC = 'PROBABILISTIC'
+_MODEL_EMBEDDERS = EMBEDDER_TYPES + (EMBEDDER_PROBABILISTIC,)
 
 FUSION_CAT = 'CAT'  # concatenation
 FUSION_POE = 'POE'  # "product of experts": element-wise product
@@ -103,6 +107,27 @@ class GaussianEmbedder(keras.layers.Layer):
     return mean + tf.exp(logvar / 2.0) * noise
 
 
+class ProbabilisticEmbedder(keras.layers.Layer):
+  """Pr-VIPE's Gaussian head: mean = linear, standard deviation = ELU(linear) + 1.
+
+  Returns [..., 2 units]: the means, then the standard deviations (used as sigma directly, not
+  as a log-variance), in training and in inference alike; sampling is the algorithm's.
+  """
+
+  def __init__(self, units, initializer, max_norm, **kwargs):
+    super().__init__(**kwargs)
+    self.mean_layer = _dense(units, initializer, max_norm, name='mean')
+    self.stddev_layer = _dense(units, initializer, max_norm, name='stddev')
+
+  def build(self, input_shape):
+    self.mean_layer.build(input_shape)
+    self.stddev_layer.build(input_shape)
+
+  def call(self, inputs, training=None):
+    stddevs = tf.nn.elu(self.stddev_layer(inputs)) + 1.0
+    return tf.concat([self.mean_layer(inputs), stddevs], axis=-1)
+
+
 class SimpleModel(_OrderedSublayers, keras.Model):
   """The "simple baseline" residual MLP encoder (docs/losses.md).
 
@@ -115,7 +140,7 @@ class SimpleModel(_OrderedSublayers, keras.Model):
                use_batch_norm=True, weight_initializer='he_normal', weight_max_norm=0.0,
                synchronized_batch_norm=False, shared_blocks=None, **kwargs):
     super().__init__(**kwargs)
-    if embedder not in EMBEDDER_TYPES:
+    if embedder not in _MODEL_EMBEDDERS:
       raise ValueError(f'Unknown embedder {embedder!r}; valid: {", ".join(EMBEDDER_TYPES)}.')
     self.embedding_shape = tuple(output_shape)
     self._config = dict(output_shape=list(output_shape), embedder=embedder,
@@ -139,6 +164,9 @@ class SimpleModel(_OrderedSublayers, keras.Model):
     units = math.prod(self.embedding_shape)
     if embedder == EMBEDDER_POINT:
       self._add(_dense(units, weight_initializer, weight_max_norm, name='embedder'))
+    elif embedder == EMBEDDER_PROBABILISTIC:
+      self._add(ProbabilisticEmbedder(units // 2, weight_initializer, weight_max_norm,
+                                      name='embedder'))
     else:
       self._add(GaussianEmbedder(units, weight_initializer, weight_max_norm, name='embedder'))
 
@@ -165,6 +193,43 @@ def create_encoder(embedding_dim, embedder=EMBEDDER_POINT, dropout_rate=0.25,
   """The encoder E with the original's defaults: 1024 wide, 2 residual blocks of 2 layers."""
   return SimpleModel((embedding_dim,), embedder=embedder, dropout_rate=dropout_rate,
                      synchronized_batch_norm=synchronized_batch_norm, name=name)
+
+
+class MatchingSigmoid(keras.layers.Layer):
+  """The learned scalars of Pr-VIPE's matching probability p = (1 - s) sigmoid(-a d + b) + s/2:
+  `raw_a` (a = ELU(raw_a) + 1) and `b`, initialised to constants so that training does not
+  start in the sigmoid's flat region (the original's -0.65 and -0.5)."""
+
+  def __init__(self, raw_a_initial=-0.65, b_initial=-0.5, **kwargs):
+    super().__init__(**kwargs)
+    self.raw_a_initial, self.b_initial = raw_a_initial, b_initial
+    self.build(None)
+
+  def build(self, input_shape):
+    constant = keras.initializers.Constant
+    self.raw_a = self.add_weight(shape=(), initializer=constant(self.raw_a_initial),
+                                 name='raw_a')
+    self.b = self.add_weight(shape=(), initializer=constant(self.b_initial), name='b')
+
+  @property
+  def a(self):
+    return tf.nn.elu(self.raw_a) + 1.0
+
+  def call(self, inputs):
+    """The smoothing-free sigmoid(-a d + b) of distances `inputs` [...]."""
+    return tf.sigmoid(-self.a * inputs + self.b)
+
+  def get_config(self):
+    return dict(super().get_config(), raw_a_initial=self.raw_a_initial, b_initial=self.b_initial)
+
+
+def create_probabilistic_encoder(embedding_dim, dropout_rate=0.3, synchronized_batch_norm=False,
+                                 name='encoder'):
+  """Pr-VIPE's encoder: the same backbone with `ProbabilisticEmbedder`; outputs
+  [B, 2 embedding_dim] = [means, standard deviations]."""
+  return SimpleModel((2 * embedding_dim,), embedder=EMBEDDER_PROBABILISTIC,
+                     dropout_rate=dropout_rate, synchronized_batch_norm=synchronized_batch_norm,
+                     name=name)
 
 
 def create_critic(sub_dim, dropout_rate=0.25, synchronized_batch_norm=False, name='critic'):

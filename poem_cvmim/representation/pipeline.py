@@ -121,15 +121,25 @@ def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_bu
 
 
 def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=True,
-                      seed=None):
+                      seed=None, with_3d=False):
   """Normalised (anchor, positive) 2D poses [b, J, 2] from a parsed batch of pair records,
-  and the fraction of the virtual views used for which the camera guard moved the camera."""
+  and the fraction of the virtual views used for which the camera guard moved the camera.
+
+  With `with_3d`, also the pairs' 3D poses normalised by the 3D profile [b, 2, J3, 3], in the
+  same (shuffled) order, before the fraction.
+  """
   keypoints_2d = keypoints.to_pixels(batch[records.KEYPOINTS_2D], batch[records.IMAGE_SIZES])
   keypoints_3d = batch.get(records.KEYPOINTS_3D)
   inputs, guarded_fraction = cameras.create_model_input(
       keypoints_2d, keypoints_3d, input_type, profile_2d, profile_3d, seed=seed,
       return_guarded_fraction=True)  # [b, 2, J, 2]
+  if with_3d:
+    normalized_3d, _, _ = keypoints.get_profile(profile_3d).normalize(keypoints_3d)
   if shuffle:
     order = random_keys.permutation(tf.shape(inputs)[0], seed=random_keys.derive(seed, 5))
     inputs = tf.gather(inputs, order)
+    if with_3d:
+      normalized_3d = tf.gather(normalized_3d, order)
+  if with_3d:
+    return inputs[:, 0], inputs[:, 1], normalized_3d, guarded_fraction
   return inputs[:, 0], inputs[:, 1], guarded_fraction

@@ -78,7 +78,7 @@ class Trainer:
 
   def dataset(self):
     c = self.config
-    profile_3d = None if c.input_type == pipeline.INPUT_2D else c.profile_3d
+    profile_3d = c.profile_3d if self._reads_3d() else None
     return self.strategy.distribute_datasets_from_function(
         lambda context: pipeline.pair_dataset(
             c.input_table, c.batch_size, c.profile_2d, profile_3d, c.shuffle_buffer_size,
@@ -91,6 +91,26 @@ class Trainer:
     if latest:
       self.log(f'[train] resumed from {latest} at step {self.step}')
     return self.step
+
+  def _reads_3d(self) -> bool:
+    return self.config.input_type != pipeline.INPUT_2D or self.algorithm.needs_3d
+
+  def check_records(self) -> None:
+    """Raises ValueError naming the keys the first input record lacks (before anything is
+    written): the 2D pairs, and the 3D poses when the input type or the algorithm reads them."""
+    c = self.config
+    first = records.expand_patterns(c.input_table)[0]
+    spec = records.instance_feature_spec(records.NUM_PAIR_INSTANCES, c.profile_2d)
+    records.check_first_record(first, spec)
+    if self._reads_3d():
+      spec_3d = records.instance_feature_spec(records.NUM_PAIR_INSTANCES, c.profile_2d,
+                                              c.profile_3d)
+      why = (f'{c.algorithm.algorithm} mines its negatives from them; use pair records with '
+             '3D poses' if self.algorithm.needs_3d else
+             f'input type {c.input_type} projects them; use pair records with 3D poses or '
+             f'--model_input_keypoint_type={pipeline.INPUT_2D}')
+      records.check_first_record(first, {k: v for k, v in spec_3d.items() if k not in spec},
+                                 f'(the {c.profile_3d} 3D poses: {why})')
 
   def identity(self) -> dict:
     """The data this run consumes: each record directory's path and manifest hash."""
@@ -119,6 +139,7 @@ class Trainer:
     terms, and ValueError naming a corrupt input file.
     """
     c = self.config
+    self.check_records()
     self.verify_data(verify_hashes)
     with run_dirs.DirectoryLock(self.directory):
       restore_lib.check_restart(self.directory, c)

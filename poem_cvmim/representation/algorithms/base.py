@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from poem_cvmim.core import checkpointing
+from poem_cvmim.core import keypoints
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import losses
@@ -25,7 +26,7 @@ from poem_cvmim.representation import pipeline
 
 ENCODER, ESTIMATOR, DISCRIMINATOR = 'encoder', 'estimator', 'discriminator'
 # What each stateless random draw of a step is for (distinct keys).
-PURPOSE_INPUTS, PURPOSE_PRIOR = 1, 2
+PURPOSE_INPUTS, PURPOSE_PRIOR, PURPOSE_SAMPLES = 1, 2, 3
 
 
 def gather(tensor):
@@ -83,7 +84,15 @@ class Algorithm(abc.ABC):
 
   @abc.abstractmethod
   def compute_losses(self, anchor, positive):
-    """Returns ({term name: scalar}, {player: total loss}) for one batch of pairs."""
+    """Returns ({term name: scalar}, {player: total loss}) for one batch of pairs.
+
+    Algorithms in `configs.ALGORITHMS_NEEDING_3D` also take `keypoints_3d` [b, 2, J3, 3].
+    """
+
+  @property
+  def needs_3d(self) -> bool:
+    """Whether the loss reads the pairs' 3D poses (`compute_losses(..., keypoints_3d)`)."""
+    return self.config.algorithm in configs.ALGORITHMS_NEEDING_3D
 
   @property
   def pose_dim(self) -> int:
@@ -121,36 +130,46 @@ class Algorithm(abc.ABC):
     return random_keys.derive(
         random_keys.step_key(self.run_seed, self.encoder_optimizer.iterations), purpose)
 
+  def global_step_key(self, purpose: int):
+    """The stateless seed of a draw made for the whole global batch (`random_keys.global_normal`):
+    the same on every replica."""
+    return random_keys.derive(random_keys.step_key(
+        self.run_seed, self.encoder_optimizer.iterations, per_replica=False), purpose)
+
   def _split(self, embeddings):
-    return embeddings[:, :self.pose_dim], embeddings[:, self.pose_dim:]
+    return (embeddings[:, :self.pose_dim],
+            embeddings[:, self.pose_dim:self.pose_dim + self.view_dim])
 
   def preprocess(self, batch):
     """Model inputs from this replica's parsed batch of pair records (docs/cameras.md):
-    returns (anchor, positive) normalised 2D poses [b, J, 2] and {statistic: scalar}."""
+    returns (anchor, positive) normalised 2D poses [b, J, 2], {name: extra input} (the
+    normalised 3D poses `keypoints_3d` [b, 2, J3, 3] where the loss needs them) and
+    {statistic: scalar}."""
     i = self.inputs
-    anchor, positive, guarded = pipeline.make_model_inputs(
+    outputs = pipeline.make_model_inputs(
         batch, i.input_type, i.profile_2d, i.profile_3d, shuffle=i.shuffle,
-        seed=self.step_key(PURPOSE_INPUTS))
-    return anchor, positive, {pipeline.GUARDED_VIEW_FRACTION: guarded}
+        seed=self.step_key(PURPOSE_INPUTS), with_3d=self.needs_3d)
+    extra = {'keypoints_3d': outputs[2]} if self.needs_3d else {}
+    return outputs[0], outputs[1], extra, {pipeline.GUARDED_VIEW_FRACTION: outputs[-1]}
 
   def train_step(self, batch):
     """One step on a parsed batch of pair records: inputs, then one update of every player.
     Returns the named loss terms and input statistics."""
-    anchor, positive, statistics = self.preprocess(batch)
-    terms = self.update(anchor, positive)
+    anchor, positive, extra, statistics = self.preprocess(batch)
+    terms = self.update(anchor, positive, **extra)
     terms.update(statistics)
     return terms
 
-  def update(self, anchor, positive):
+  def update(self, anchor, positive, **extra):
     """One update of every player from one forward pass; returns the named loss terms.
 
-    anchor, positive: this replica's normalised 2D poses [b, J, 2].
+    anchor, positive: this replica's normalised 2D poses [b, J, 2]; `extra` as `preprocess`.
     """
     tapes = {name: tf.GradientTape() for name in self.players}
     with contextlib.ExitStack() as stack:
       for tape in tapes.values():
         stack.enter_context(tape)
-      terms, totals = self.compute_losses(anchor, positive)
+      terms, totals = self.compute_losses(anchor, positive, **extra)
       # Each replica holds the global-batch loss and gradients are summed over replicas.
       scaled = {name: totals[name] / num_replicas() for name in self.players}
     gradients = {name: tapes[name].gradient(scaled[name], self.player_variables(name))
@@ -166,7 +185,11 @@ class Algorithm(abc.ABC):
     slots lazily, which fails inside a replica context. Batch-norm statistics are restored.
     """
     dummy = tf.zeros([2, self.inputs.num_joints, 2])
-    terms, _ = self.compute_losses(dummy, dummy)
+    extra = {}
+    if self.needs_3d:
+      joints_3d = keypoints.get_profile(self.inputs.profile_3d).keypoint_num
+      extra['keypoints_3d'] = tf.random.stateless_normal([2, 2, joints_3d, 3], [0, 0])
+    terms, _ = self.compute_losses(dummy, dummy, **extra)
     self.term_names = tuple(terms) + pipeline.STATISTIC_NAMES
     for variable in self.non_trainable_variables():
       if variable.path.endswith('moving_mean'):

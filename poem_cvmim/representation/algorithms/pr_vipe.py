@@ -1,0 +1,82 @@
+"""Pr-VIPE (algorithm `PR_VIPE`; Sun et al., ECCV 2020): a probabilistic view-invariant pose
+embedding trained with triplets whose negatives come from 3D pose distances (docs/losses.md).
+"""
+
+import tensorflow as tf
+
+from poem_cvmim.core import procrustes
+from poem_cvmim.core import random_keys
+from poem_cvmim.representation import networks
+from poem_cvmim.representation import triplet_losses
+from poem_cvmim.representation.algorithms import base
+
+
+class PrVipe(base.Algorithm):
+  """One Gaussian embedding N(mean, stddev²) per pose; the mean is the pose embedding z_p."""
+
+  def __init__(self, config, inputs=None, synchronized_batch_norm=False):
+    super().__init__(config, inputs, synchronized_batch_norm)
+    if not self.inputs.profile_3d:
+      raise ValueError('PR_VIPE mines negatives from 3D poses and needs a 3D profile.')
+    self.encoder = networks.create_probabilistic_encoder(
+        config.pose_embedding_dim, config.dropout_rate, self._sync)
+    self.matching = networks.MatchingSigmoid(config.sigmoid_raw_a_initial,
+                                             config.sigmoid_b_initial, name='matching_sigmoid')
+
+  @property
+  def view_dim(self):
+    return 0
+
+  def networks(self):
+    return {'encoder': self.encoder, 'matching_sigmoid': self.matching}
+
+  def player_variables(self, player):
+    return self.encoder.trainable_variables + self.matching.trainable_variables
+
+  def _distributions(self, inputs, purpose):
+    """Gathered (means [B, d], stddevs [B, d], samples [B, K, d]) of one view's embeddings;
+    the samples are reparameterised with noise keyed by the step and the example's place in
+    the global batch (so that any number of replicas draws the same samples)."""
+    outputs, _ = self.encoder(inputs, training=True)
+    means, stddevs = tf.split(outputs, 2, axis=-1)
+    shape = tf.concat([tf.shape(means)[:1], [self.config.num_embedding_samples],
+                       tf.shape(means)[1:]], axis=0)
+    noise = random_keys.global_normal(shape, random_keys.derive(
+        self.global_step_key(base.PURPOSE_SAMPLES), purpose), means.dtype)
+    samples = means[:, tf.newaxis] + stddevs[:, tf.newaxis] * noise
+    return base.gather(means), base.gather(stddevs), base.gather(samples)
+
+  def compute_losses(self, anchor, positive, keypoints_3d=None):
+    """keypoints_3d: this replica's normalised 3D poses of the pairs [b, 2, J3, 3]."""
+    if keypoints_3d is None:
+      raise ValueError('PR_VIPE needs the 3D poses of the pairs (keypoints_3d).')
+    c = self.config
+    anchor_means, anchor_stddevs, anchor_samples = self._distributions(anchor, 0)
+    positive_means, positive_stddevs, positive_samples = self._distributions(positive, 1)
+    poses_3d = base.gather(keypoints_3d)
+    # Negatives: pairs whose 3D poses differ by at least the threshold after alignment.
+    negatives = procrustes.pairwise_procrustes_aligned_mpjpe(
+        poses_3d[:, 0], poses_3d[:, 1]) >= c.min_negative_keypoint_mpjpe
+    raw_a, b = self.matching.raw_a, self.matching.b
+    distance = lambda x, y: triplet_losses.matching_distance(x, y, raw_a, b)
+    matrix = lambda x, y: triplet_losses.matching_distance_matrix(x, y, raw_a, b)
+    # Mining compares the means (one "sample" each); the loss compares the samples.
+    anchor_centres, positive_centres = anchor_means[:, tf.newaxis], positive_means[:, tf.newaxis]
+    triplet = triplet_losses.triplet_terms(
+        distance(anchor_samples, positive_samples), matrix(anchor_samples, positive_samples),
+        negatives, c.triplet_loss_margin,
+        anchor_positive_mining_distances=distance(anchor_centres, positive_centres),
+        anchor_match_mining_distances=matrix(anchor_centres, positive_centres))
+    kl = tf.reduce_mean(triplet_losses.gaussian_kl_divergence(
+        tf.concat([anchor_means, positive_means], 0),
+        tf.concat([anchor_stddevs, positive_stddevs], 0)))
+    t = {'encoder/triplet_loss': triplet['loss'],
+         'encoder/positive_pairwise_loss': (c.positive_pairwise_loss_weight
+                                            * triplet['positive_distance']),
+         'encoder/kl_regularization_loss': c.regularization_loss_weight * kl}
+    t['encoder/total_loss'] = sum(t.values())
+    t.update({f'triplet/{name}': value for name, value in triplet.items() if name != 'loss'})
+    t['triplet/negative_pair_fraction'] = tf.reduce_mean(tf.cast(negatives, kl.dtype))
+    t['embedding/mean_stddev'] = tf.reduce_mean(anchor_stddevs)
+    t.update({'matching/a': self.matching.a, 'matching/b': tf.identity(b)})
+    return t, {base.ENCODER: t['encoder/total_loss']}
