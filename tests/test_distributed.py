@@ -32,7 +32,8 @@ _TWO_REPLICAS_EQUAL_ONE = textwrap.dedent('''
     config = {config}
     rng = np.random.default_rng(0)
     anchor, positive = rng.normal(scale=0.3, size=(2, 16, 13, 2))
-    poses_3d = rng.normal(scale=0.3, size=(16, 2, 17, 3))  # read by algorithms that need 3D
+    # Read by algorithms that need 3D: one pose per pair, seen by both cameras, as in records.
+    poses_3d = np.repeat(rng.normal(scale=0.3, size=(16, 1, 17, 3)), 2, axis=1)
 
     def variables(algorithm):
       return [v for net in algorithm.networks().values() for v in net.variables]

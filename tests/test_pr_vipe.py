@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from poem_cvmim.core import feature_tables
 from poem_cvmim.core import procrustes
 from poem_cvmim.core import records
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import features
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import restore
 from poem_cvmim.representation import trainer as trainer_lib
@@ -326,6 +329,13 @@ def test_trains_on_synthetic_pairs_and_logs_every_term(smoke_dir, tmp_path):
           'train/triplet/hard_negative_distance'} <= expected <= _summary_tags(str(tmp_path))
   algorithm, config, step = restore.load_algorithm(str(tmp_path))
   assert step == 4 and config.algorithm.algorithm == 'PR_VIPE'
+  # Downstream it is a run like any other: 16-d per-frame features of the Gaussian's mean.
+  manifest = features.write_feature_table(
+      os.path.join(smoke_dir, 'penn_like'), str(tmp_path / 'features'),
+      embedders.load_embedder(str(tmp_path)), downsample_rate=2, log=lambda _: None)
+  assert manifest['feature_dim'] == 16
+  test = feature_tables.load_feature_set(str(tmp_path / 'features'), 'test', feature_dim=16)
+  assert test.features.shape[-1] == 16 and np.all(np.isfinite(test.features))
 
 
 def test_pairs_without_3d_are_refused_before_anything_is_written(tmp_path):

@@ -1,7 +1,8 @@
 """Embedders map profile-normalised poses [N, J, 2] to per-frame features [N, D].
 
 - `raw`: the normalised keypoints flattened (26 values), the raw-keypoint baseline;
-- a training directory (config.json + checkpoints): the encoder's z_p (ALIGN: all dims),
+- a training directory (config.json + checkpoints): the encoder's z_p (ALIGN: all dims; PR_VIPE:
+  its Gaussian's mean),
   restored with `poem_cvmim.representation.restore`;
 - an exported SavedModel directory: its `embed_normalized` signature's pose embedding.
 """

@@ -58,15 +58,15 @@ class PrVipe(base.Algorithm):
     negatives = procrustes.pairwise_procrustes_aligned_mpjpe(
         poses_3d[:, 0], poses_3d[:, 1]) >= c.min_negative_keypoint_mpjpe
     raw_a, b = self.matching.raw_a, self.matching.b
-    distance = lambda x, y: triplet_losses.matching_distance(x, y, raw_a, b)
     matrix = lambda x, y: triplet_losses.matching_distance_matrix(x, y, raw_a, b)
-    # Mining compares the means (one "sample" each); the loss compares the samples.
-    anchor_centres, positive_centres = anchor_means[:, tf.newaxis], positive_means[:, tf.newaxis]
+    # The loss compares the samples, mining the means (one "sample" each). Anchor-positive
+    # distances are the matrices' diagonals: the very numbers the negatives are compared with.
+    distances = matrix(anchor_samples, positive_samples)
+    mining = matrix(anchor_means[:, tf.newaxis], positive_means[:, tf.newaxis])
     triplet = triplet_losses.triplet_terms(
-        distance(anchor_samples, positive_samples), matrix(anchor_samples, positive_samples),
-        negatives, c.triplet_loss_margin,
-        anchor_positive_mining_distances=distance(anchor_centres, positive_centres),
-        anchor_match_mining_distances=matrix(anchor_centres, positive_centres))
+        tf.linalg.diag_part(distances), distances, negatives, c.triplet_loss_margin,
+        anchor_positive_mining_distances=tf.linalg.diag_part(mining),
+        anchor_match_mining_distances=mining)
     kl = tf.reduce_mean(triplet_losses.gaussian_kl_divergence(
         tf.concat([anchor_means, positive_means], 0),
         tf.concat([anchor_stddevs, positive_stddevs], 0)))
