@@ -40,7 +40,11 @@ def define_flags():
                     'Fractions of training clips per class (limited protocol).')
   flags.DEFINE_string('preset', 'synthetic',
                       f'Batch size and steps: {sorted(classify.PRESETS)}.')
-  flags.DEFINE_string('classifier', None, 'CONVNET, RESNET or RESTCN (default: the preset).')
+  flags.DEFINE_string('classifier', None, 'CONVNET, RESNET, RESTCN, or on raw-keypoint '
+                      'features STGCN or HCN (default: the preset\'s, CONVNET).')
+  flags.DEFINE_enum('recipe', 'own', ['own', 'shared'], 'own: the classifier\'s training '
+                    'recipe (STGCN: SGD Nesterov 0.1 with step decay; HCN: Adam 1e-3; both '
+                    'weight decay 1e-4, batch 64); shared: Adam 5e-3 with EMA (the others\').')
   flags.DEFINE_integer('batch_size', None, 'Batch size (default: the preset).')
   flags.DEFINE_integer('num_steps', None, 'Training steps (default: the preset).')
   flags.DEFINE_float('learning_rate', None, 'Adam learning rate, constant (default: the '
@@ -54,10 +58,16 @@ def define_flags():
 
 
 def classifier_config() -> classify.ClassifierConfig:
+  """The preset's steps and batch, the classifier's recipe (`--recipe=own`), then the flags
+  given."""
   if FLAGS.preset not in classify.PRESETS:
     raise ValueError(f'Unknown preset {FLAGS.preset!r}; valid: {sorted(classify.PRESETS)}.')
   overrides = {k: getattr(FLAGS, k) for k in _PRESET_OVERRIDES if getattr(FLAGS, k) is not None}
-  return dataclasses.replace(classify.PRESETS[FLAGS.preset], **overrides)
+  config = classify.PRESETS[FLAGS.preset]
+  config = dataclasses.replace(config, classifier=overrides.pop('classifier', config.classifier))
+  if FLAGS.recipe == 'own':
+    config = classify.with_recipe(config)
+  return dataclasses.replace(config, **overrides)
 
 
 def main(argv):

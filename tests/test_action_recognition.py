@@ -36,8 +36,9 @@ def test_convnet_parameter_count():
 
 @pytest.mark.parametrize('kind', classifiers.CLASSIFIER_TYPES)
 def test_classifiers_map_sequences_to_logits(kind):
-  model = classifiers.get_temporal_classifier(kind, (83, 32), 7)
-  logits = model(tf.random.normal([3, 83, 32]), training=False)
+  width = 26 if kind in ('STGCN', 'HCN') else 32  # skeleton models: 13 joints x (y, x)
+  model = classifiers.get_temporal_classifier(kind, (83, width), 7)
+  logits = model(tf.random.normal([3, 83, width]), training=False)
   assert logits.shape == (3, 7)
   assert not np.allclose(logits.numpy().sum(-1), 1.0)  # logits, not probabilities
   if kind == 'RESTCN':

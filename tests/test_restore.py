@@ -85,7 +85,8 @@ def test_checkpoint_holds_every_variable_of_every_network(name, tmp_path):
 
 @pytest.mark.parametrize('classifier', classifiers.CLASSIFIER_TYPES)
 def test_classifier_checkpoint_holds_every_variable(classifier, tmp_path):
-  model = classifiers.get_temporal_classifier(classifier, (16, 8), 3)
+  shape = (16, 26) if classifier in ('STGCN', 'HCN') else (16, 8)  # 13 joints x (y, x)
+  model = classifiers.get_temporal_classifier(classifier, shape, 3)
   for variable in model.variables:  # batch-norm statistics included
     variable.assign(tf.random.normal(variable.shape))
   saved = _variables_by_path({'model': model})
@@ -94,7 +95,7 @@ def test_classifier_checkpoint_holds_every_variable(classifier, tmp_path):
     optimizer.build(network.trainable_variables)
     return classify._checkpoint(network, optimizer, tf.Variable(0.0), tf.Variable(1.0))  # pylint: disable=protected-access
   path = checkpoint(model).write(str(tmp_path / 'ckpt'))
-  fresh = classifiers.get_temporal_classifier(classifier, (16, 8), 3)
+  fresh = classifiers.get_temporal_classifier(classifier, shape, 3)
   checkpoint(fresh).read(path).assert_consumed()
   restored = _variables_by_path({'model': fresh})
   assert [p for p in saved if not np.array_equal(saved[p], restored[p])] == []

@@ -1,16 +1,22 @@
 """Temporal action classifiers on per-frame features (docs/protocols.md) and their metrics.
 
 `get_temporal_classifier(classifier_type, input_shape, num_classes)` returns a Keras model
-mapping [B, T', D] to logits [B, C].
+mapping [B, T', D] to logits [B, C]; the skeleton models (STGCN, HCN;
+`skeleton_classifiers`) take 2D keypoints, [B, T, V, C] or the flat [B, T, V·C].
 """
 
 import keras
 import numpy as np
 
+from poem_cvmim.action import skeleton_classifiers
+
 CONVNET = 'CONVNET'
 RESNET = 'RESNET'
 RESTCN = 'RESTCN'
-CLASSIFIER_TYPES = (CONVNET, RESNET, RESTCN)
+STGCN = skeleton_classifiers.STGCN
+HCN = skeleton_classifiers.HCN
+FEATURE_CLASSIFIER_TYPES = (CONVNET, RESNET, RESTCN)
+CLASSIFIER_TYPES = FEATURE_CLASSIFIER_TYPES + skeleton_classifiers.SKELETON_CLASSIFIER_TYPES
 
 _CONVNET_CHANNELS = (64, 128, 256)
 _CONVNET_KERNEL = 7
@@ -86,16 +92,23 @@ _BUILDERS = {CONVNET: _convnet, RESNET: _resnet, RESTCN: _restcn}
 
 
 def get_temporal_classifier(classifier_type: str, input_shape, num_classes: int):
-  """A Keras model [B, T', D] -> logits [B, C]; an unknown type lists the valid ones."""
-  if classifier_type not in _BUILDERS:
+  """A Keras model [B, T', D] -> logits [B, C] (skeleton models: also [B, T, V, C]); an
+  unknown type lists the valid ones."""
+  if classifier_type not in CLASSIFIER_TYPES:
     raise ValueError(f'Unknown classifier {classifier_type!r}; valid: '
                      f'{", ".join(CLASSIFIER_TYPES)}.')
-  if len(input_shape) != 2 or num_classes < 2:
-    raise ValueError(f'input_shape must be (T, D) and num_classes >= 2, got {input_shape} '
-                     f'and {num_classes}.')
+  skeleton = classifier_type in skeleton_classifiers.SKELETON_CLASSIFIER_TYPES
+  if len(input_shape) not in ((2, 3) if skeleton else (2,)) or num_classes < 2:
+    raise ValueError(f'input_shape must be (T, D){" or (T, V, C)" if skeleton else ""} and '
+                     f'num_classes >= 2, got {input_shape} and {num_classes}.')
+  if skeleton:
+    skeleton_classifiers.skeleton_shape(input_shape)  # a bad width fails before building
   inputs = keras.Input(shape=tuple(input_shape), name='features')
-  return keras.Model(inputs, _BUILDERS[classifier_type](inputs, num_classes),
-                     name=classifier_type.lower())
+  if skeleton:
+    outputs = skeleton_classifiers.logits(classifier_type, inputs, num_classes)
+  else:
+    outputs = _BUILDERS[classifier_type](inputs, num_classes)
+  return keras.Model(inputs, outputs, name=classifier_type.lower())
 
 
 def top_k_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:

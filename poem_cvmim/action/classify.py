@@ -1,8 +1,12 @@
 """Training and evaluation of temporal action classifiers on feature sets.
 
-Softmax cross-entropy on logits (+ layer regularisation), Adam 5e-3 constant with an
-exponential moving average of the weights (decay 0.99, Keras 3's `use_ema`); evaluation uses
-the EMA weights at the end of training, never a checkpoint picked on the test set.
+Softmax cross-entropy on logits (+ layer regularisation). The shared recipe (`ADAM_EMA`):
+Adam 5e-3 constant with an exponential moving average of the weights (decay 0.99, Keras 3's
+`use_ema`); evaluation uses the EMA weights at the end of training, never a checkpoint picked
+on the test set. The skeleton models bring their authors' recipes (`RECIPES`): SGD with
+Nesterov momentum and step decay for ST-GCN, Adam for HCN, both with L2 weight decay added to
+the loss as PyTorch's `weight_decay` does; without EMA they are evaluated with the final
+weights.
 
 Features go to the classifier as they are, as in the paper. `standardize_features=True`
 standardises each dimension with the training clips' mean and standard deviation (kept in the
@@ -27,6 +31,14 @@ from poem_cvmim.core import feature_tables
 from poem_cvmim.core import training_loop
 
 
+ADAM_EMA = 'ADAM_EMA'  # the shared recipe: Adam, EMA of the weights for evaluation
+ADAM = 'ADAM'
+SGD_NESTEROV = 'SGD_NESTEROV'  # momentum 0.9
+OPTIMIZERS = (ADAM_EMA, ADAM, SGD_NESTEROV)
+_MOMENTUM = 0.9
+_LEARNING_RATE_DECAY = 0.1  # at each of `learning_rate_decay_fractions` of the steps
+
+
 @dataclasses.dataclass(frozen=True)
 class ClassifierConfig:
   classifier: str = classifiers.CONVNET
@@ -39,14 +51,40 @@ class ClassifierConfig:
   # Standardise each feature dimension with the training clips' mean and std (kept in the
   # checkpoint). False (the paper's way) stores mean 0 and std 1.
   standardize_features: bool = False
+  optimizer: str = ADAM_EMA
+  weight_decay: float = 0.0  # L2: weight_decay / 2 · Σ w² added to the loss (all weights)
+  learning_rate_decay_fractions: tuple = ()  # ×0.1 after these fractions of num_steps
 
   def __post_init__(self):
     if self.classifier not in classifiers.CLASSIFIER_TYPES:
       raise ValueError(f'Unknown classifier {self.classifier!r}; valid: '
                        f'{", ".join(classifiers.CLASSIFIER_TYPES)}.')
+    if self.optimizer not in OPTIMIZERS:
+      raise ValueError(f'Unknown optimizer {self.optimizer!r}; valid: {", ".join(OPTIMIZERS)}.')
     for name in ('batch_size', 'num_steps', 'checkpoint_interval', 'steps_per_loop'):
       if getattr(self, name) <= 0:
         raise ValueError(f'{name} must be positive, got {getattr(self, name)}.')
+    if self.weight_decay < 0 or any(not 0 < f < 1 for f in self.learning_rate_decay_fractions):
+      raise ValueError('weight_decay must be >= 0 and learning_rate_decay_fractions in (0, 1), '
+                       f'got {self.weight_decay} and {self.learning_rate_decay_fractions}.')
+
+
+# The skeleton models' own recipes (applied by `with_recipe`; the dataset preset keeps the
+# number of steps). ST-GCN: its NTU config (config/st_gcn/ntu-xsub/train.yaml): SGD Nesterov,
+# base_lr 0.1, ×0.1 at epochs 10 and 50 of 80, weight_decay 1e-4, batch 64. HCN: Li et al.
+# 2018 and the public PyTorch port: Adam 1e-3, weight decay 1e-4, batch 64.
+RECIPES = {
+    classifiers.STGCN: dict(optimizer=SGD_NESTEROV, learning_rate=0.1, weight_decay=1e-4,
+                            learning_rate_decay_fractions=(10 / 80, 50 / 80), batch_size=64),
+    classifiers.HCN: dict(optimizer=ADAM, learning_rate=1e-3, weight_decay=1e-4, batch_size=64),
+}
+
+
+def with_recipe(config: ClassifierConfig, **overrides) -> ClassifierConfig:
+  """`config` with its classifier's own recipe (if it has one), then `overrides`."""
+  values = dict(RECIPES.get(config.classifier, {}))
+  values.update(overrides)
+  return dataclasses.replace(config, **values)
 
 
 # Per-dataset defaults (batch size, steps); the paper's schedule is not published.
@@ -72,25 +110,58 @@ class TrainedClassifier:
 
 
 def _checkpoint(model, optimizer, mean, std) -> tf.train.Checkpoint:
-  """The one layout of a classifier run's checkpoint (training and re-evaluation share it)."""
-  return tf.train.Checkpoint(model=model, optimizer=optimizer, feature_mean=mean,
-                             feature_std=std, random_states=checkpointing.seed_states(model))
+  """The one layout of a classifier run's checkpoint (training and re-evaluation share it);
+  re-evaluation without an EMA reads it without the optimizer (`optimizer=None`)."""
+  items = dict(model=model, feature_mean=mean, feature_std=std,
+               random_states=checkpointing.seed_states(model))
+  if optimizer is not None:
+    items['optimizer'] = optimizer
+  return tf.train.Checkpoint(**items)
+
+
+# The optimizer's step counter in a run's checkpoint (whatever the optimizer).
+_ITERATIONS_KEY = 'optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
+
+
+def learning_rate_schedule(config: ClassifierConfig):
+  """The learning rate: a constant, or ×0.1 after each of the decay fractions of the steps."""
+  if not config.learning_rate_decay_fractions:
+    return config.learning_rate
+  boundaries = [max(1, round(f * config.num_steps)) for f in config.learning_rate_decay_fractions]
+  return keras.optimizers.schedules.PiecewiseConstantDecay(
+      boundaries, [config.learning_rate * _LEARNING_RATE_DECAY ** i
+                   for i in range(len(boundaries) + 1)])
+
+
+def _optimizer(config: ClassifierConfig):
+  """The recipe's optimizer (with its learning-rate schedule)."""
+  rate = learning_rate_schedule(config)
+  if config.optimizer == SGD_NESTEROV:
+    return keras.optimizers.SGD(rate, momentum=_MOMENTUM, nesterov=True)
+  if config.optimizer == ADAM:
+    return keras.optimizers.Adam(rate)
+  return keras.optimizers.Adam(rate, use_ema=True, ema_momentum=config.ema_momentum)
 
 
 def restore_classifier(run_dir: str, classifier_type: str, input_shape,
-                       num_classes: int) -> TrainedClassifier:
-  """The EMA weights and standardisation of the latest checkpoint in `run_dir`."""
+                       num_classes: int, optimizer: str = ADAM_EMA) -> TrainedClassifier:
+  """The evaluation weights (EMA for `ADAM_EMA`, else the final ones) and standardisation of
+  the latest checkpoint in `run_dir`; `optimizer` is the run's (result.json)."""
   checkpoint_path = tf.train.latest_checkpoint(run_dir)
   if not checkpoint_path:
     raise FileNotFoundError(f'No checkpoint in {run_dir}.')
   model = classifiers.get_temporal_classifier(classifier_type, input_shape, num_classes)
-  optimizer = keras.optimizers.Adam(use_ema=True)
-  optimizer.build(model.trainable_variables)
+  ema = None
+  if optimizer == ADAM_EMA:  # the averaged weights live in the optimizer
+    ema = _optimizer(ClassifierConfig(classifier=classifier_type))
+    ema.build(model.trainable_variables)
   mean = tf.Variable(tf.zeros([input_shape[-1]]), trainable=False)
   std = tf.Variable(tf.ones([input_shape[-1]]), trainable=False)
-  _checkpoint(model, optimizer, mean, std).read(checkpoint_path).expect_partial()
-  optimizer.finalize_variable_values(model.trainable_variables)
-  return TrainedClassifier(model, mean, std, int(optimizer.iterations.numpy()))
+  _checkpoint(model, ema, mean, std).read(checkpoint_path).expect_partial()
+  if ema is not None:
+    ema.finalize_variable_values(model.trainable_variables)
+  steps = tf.train.load_checkpoint(checkpoint_path).get_tensor(_ITERATIONS_KEY)
+  return TrainedClassifier(model, mean, std, int(steps))
 
 
 def _standardization(train: feature_tables.FeatureSet, standardize: bool = True):
@@ -122,8 +193,7 @@ def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
   with strategy.scope():
     model = classifiers.get_temporal_classifier(
         config.classifier, train.features.shape[1:], num_classes)
-    optimizer = keras.optimizers.Adam(config.learning_rate, use_ema=True,
-                                      ema_momentum=config.ema_momentum)
+    optimizer = _optimizer(config)
     optimizer.build(model.trainable_variables)
     mean, std = _standardization(train, config.standardize_features)
     mean, std = tf.Variable(mean, trainable=False), tf.Variable(std, trainable=False)
@@ -142,6 +212,9 @@ def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
       loss = tf.nn.compute_average_loss(per_example, global_batch_size=config.batch_size)
       if model.losses:
         loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+      if config.weight_decay:  # PyTorch's weight_decay: grad += wd · w on every weight
+        loss += tf.nn.scale_regularization_loss(0.5 * config.weight_decay * tf.add_n(
+            [tf.reduce_sum(tf.square(w)) for w in model.trainable_variables]))
     optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
                                   model.trainable_variables))
     return loss

@@ -78,7 +78,8 @@ def run_one(name, protocol, train, test, num_classes, config, seed, output_dir,
     scores = classify.evaluate(classifier, test)
     result = {'name': name, 'protocol': protocol, 'train_view': train_view, 'seed': seed,
               'fraction': fraction, 'num_train_clips': len(train),
-              'classifier': config.classifier, 'num_steps': classifier.steps,
+              'classifier': config.classifier, 'optimizer': config.optimizer,
+              'num_steps': classifier.steps,
               'requested_steps': config.num_steps, 'batch_size': config.batch_size,
               'features': features, **scores}
     shards.write_json_atomic(result_path, result)
@@ -151,5 +152,6 @@ def evaluate_run(run_dir: str, feature_dir: str, split: str = 'test', views=None
   manifest = shards.read_manifest(feature_dir)
   data = feature_tables.load_feature_set(feature_dir, split, views)
   classifier = classify.restore_classifier(run_dir, run['classifier'],
-                                           data.features.shape[1:], len(manifest['classes']))
+                                           data.features.shape[1:], len(manifest['classes']),
+                                           run.get('optimizer', classify.ADAM_EMA))
   return classify.evaluate(classifier, data)

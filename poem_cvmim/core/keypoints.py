@@ -247,6 +247,41 @@ _PROFILES = {
 PROFILE_NAMES = tuple(sorted(_PROFILES))
 
 
+@dataclasses.dataclass(frozen=True)
+class SkeletonGraph:
+  """The bones of a skeleton for graph models (ST-GCN): 0-based joint index pairs and the
+  centre joint the spatial partition measures distances from."""
+  name: str
+  num_joints: int
+  edges: tuple
+  center: int
+
+
+# LEGACY_2DCOCO13's bones: MMAction2's COCO layout without eyes and ears (nose to shoulders,
+# shoulder-elbow-wrist, shoulder-hip, hip-knee-ankle), centred on the nose.
+COCO13_GRAPH = SkeletonGraph(
+    name=LEGACY_2DCOCO13, num_joints=13, center=0,
+    edges=((0, 1), (0, 2), (1, 3), (3, 5), (2, 4), (4, 6), (1, 7), (2, 8), (7, 9), (9, 11),
+           (8, 10), (10, 12)))
+# The NTU RGB+D Kinect v2 skeleton (25 joints) as ST-GCN's reference code lists it (1-based
+# there), centred on the spine at the shoulders (joint 21, index 20).
+NTU25_GRAPH = SkeletonGraph(
+    name='NTU_RGBD_25', num_joints=25, center=20,
+    edges=tuple((i - 1, j - 1) for i, j in (
+        (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9),
+        (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17),
+        (19, 18), (20, 19), (22, 23), (23, 8), (24, 25), (25, 12))))
+SKELETON_GRAPHS = {graph.num_joints: graph for graph in (COCO13_GRAPH, NTU25_GRAPH)}
+
+
+def graph_for_joints(num_joints: int) -> SkeletonGraph:
+  """The skeleton graph with `num_joints` joints; another count names both."""
+  if num_joints not in SKELETON_GRAPHS:
+    known = ', '.join(f'{n} ({g.name})' for n, g in sorted(SKELETON_GRAPHS.items()))
+    raise ValueError(f'No skeleton graph has {num_joints} joints; graphs exist for {known}.')
+  return SKELETON_GRAPHS[num_joints]
+
+
 def get_profile(name: str) -> KeypointProfile:
   """Returns the profile called `name`; an unknown name lists the valid ones."""
   if name not in _PROFILES:
