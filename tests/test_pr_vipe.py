@@ -205,6 +205,12 @@ def _embeddings(points, components=1, samples=1):
   return np.tile(points, (1, components, samples, 1))
 
 
+def _check_terms(terms, **expected):
+  """Every term of `triplet_terms` equals the original test's summary value."""
+  assert {k: pytest.approx(v) for k, v in expected.items()} == {
+      k: float(v) for k, v in terms.items()}
+
+
 def test_triplet_terms_golden():
   # compute_keypoint_triplet_losses with squared L2 of point embeddings, margin 20.
   anchors = _embeddings([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
@@ -212,12 +218,9 @@ def test_triplet_terms_golden():
   matches = _embeddings([[2.0, 3.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
   terms = tl.triplet_terms(_squared_l2_sum(anchors, positives),
                            _squared_l2_sum(anchors[:, None], matches[None]), _INDICATORS, 20.0)
-  expected = {'loss': 11.0, 'positive_distance': 10.0 / 3, 'hard_negative_distance': 2.0 / 3,
-              'semi_hard_negative_distance': 52.0 / 3, 'hard_loss': 68.0 / 3,
-              'hard_active_ratio': 1.0, 'semi_hard_loss': 22.0 / 3,
-              'semi_hard_active_ratio': 2.0 / 3}
-  assert {k: pytest.approx(v) for k, v in expected.items()} == {
-      k: float(v) for k, v in terms.items()}
+  _check_terms(terms, loss=11.0, positive_distance=10 / 3, hard_negative_distance=2 / 3,
+               semi_hard_negative_distance=52 / 3, hard_loss=68 / 3, hard_active_ratio=1.0,
+               semi_hard_loss=22 / 3, semi_hard_active_ratio=2 / 3)
 
 
 def test_triplet_terms_with_mining_distances_golden():
@@ -232,12 +235,9 @@ def test_triplet_terms_with_mining_distances_golden():
       _squared_l2_sum(anchors, positives), _squared_l2_sum(anchors[:, None], matches[None]),
       _INDICATORS, 120.0, _squared_l2_sum(anchors, mining_positives),
       _squared_l2_sum(anchors[:, None], mining_matches[None]))
-  expected = {'loss': 57.0, 'positive_distance': 48.0 / 3, 'hard_negative_distance': 48.0 / 3,
-              'semi_hard_negative_distance': 348.0 / 3, 'hard_loss': 360.0 / 3,
-              'hard_active_ratio': 1.0, 'semi_hard_loss': 114.0 / 3,
-              'semi_hard_active_ratio': 2.0 / 3}
-  assert {k: pytest.approx(v) for k, v in expected.items()} == {
-      k: float(v) for k, v in terms.items()}
+  _check_terms(terms, loss=57.0, positive_distance=48 / 3, hard_negative_distance=48 / 3,
+               semi_hard_negative_distance=348 / 3, hard_loss=360 / 3, hard_active_ratio=1.0,
+               semi_hard_loss=114 / 3, semi_hard_active_ratio=2 / 3)
 
 
 def _np_semi_hard_loss(positive, matrix, negative, margin, positive_mining, matrix_mining):

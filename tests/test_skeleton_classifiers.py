@@ -127,9 +127,10 @@ def test_recipes_and_the_step_schedule():
   stgcn = classify.with_recipe(classify.ClassifierConfig(classifier='STGCN', num_steps=800))
   assert (stgcn.optimizer, stgcn.learning_rate, stgcn.weight_decay, stgcn.batch_size) == (
       'SGD_NESTEROV', 0.1, 1e-4, 64)
-  optimizer = classify._optimizer(stgcn)  # pylint: disable=protected-access
+  optimizer = classify._optimizer(stgcn, 640)  # pylint: disable=protected-access
   assert isinstance(optimizer, keras.optimizers.SGD) and optimizer.nesterov
-  schedule = classify.learning_rate_schedule(stgcn)  # x0.1 after 10 and 50 of 80 "epochs"
+  # 640 clips in batches of 64: 10 steps an epoch; x0.1 after epochs 10 and 50.
+  schedule = classify.learning_rate_schedule(stgcn, 640)
   rates = [float(schedule(step)) for step in (0, 100, 101, 500, 501)]
   np.testing.assert_allclose(rates, [0.1, 0.1, 0.01, 0.01, 0.001], rtol=1e-6)
   hcn = classify.with_recipe(classify.ClassifierConfig(classifier='HCN'), batch_size=8)

@@ -36,7 +36,7 @@ ADAM = 'ADAM'
 SGD_NESTEROV = 'SGD_NESTEROV'  # momentum 0.9
 OPTIMIZERS = (ADAM_EMA, ADAM, SGD_NESTEROV)
 _MOMENTUM = 0.9
-_LEARNING_RATE_DECAY = 0.1  # at each of `learning_rate_decay_fractions` of the steps
+_LEARNING_RATE_DECAY = 0.1  # after each of `learning_rate_decay_epochs`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,9 @@ class ClassifierConfig:
   standardize_features: bool = False
   optimizer: str = ADAM_EMA
   weight_decay: float = 0.0  # L2: weight_decay / 2 · Σ w² added to the loss (all weights)
-  learning_rate_decay_fractions: tuple = ()  # ×0.1 after these fractions of num_steps
+  # ×0.1 after each of these epochs (passes over the training clips), as the recipe's source
+  # counts them; a run shorter than an epoch boundary never decays there.
+  learning_rate_decay_epochs: tuple = ()
 
   def __post_init__(self):
     if self.classifier not in classifiers.CLASSIFIER_TYPES:
@@ -64,18 +66,18 @@ class ClassifierConfig:
     for name in ('batch_size', 'num_steps', 'checkpoint_interval', 'steps_per_loop'):
       if getattr(self, name) <= 0:
         raise ValueError(f'{name} must be positive, got {getattr(self, name)}.')
-    if self.weight_decay < 0 or any(not 0 < f < 1 for f in self.learning_rate_decay_fractions):
-      raise ValueError('weight_decay must be >= 0 and learning_rate_decay_fractions in (0, 1), '
-                       f'got {self.weight_decay} and {self.learning_rate_decay_fractions}.')
+    if self.weight_decay < 0 or any(e <= 0 for e in self.learning_rate_decay_epochs):
+      raise ValueError('weight_decay must be >= 0 and learning_rate_decay_epochs positive, '
+                       f'got {self.weight_decay} and {self.learning_rate_decay_epochs}.')
 
 
 # The skeleton models' own recipes (applied by `with_recipe`; the dataset preset keeps the
 # number of steps). ST-GCN: its NTU config (config/st_gcn/ntu-xsub/train.yaml): SGD Nesterov,
-# base_lr 0.1, ×0.1 at epochs 10 and 50 of 80, weight_decay 1e-4, batch 64. HCN: Li et al.
+# base_lr 0.1, ×0.1 at epochs 10 and 50 (of 80), weight_decay 1e-4, batch 64. HCN: Li et al.
 # 2018 and the public PyTorch port: Adam 1e-3, weight decay 1e-4, batch 64.
 RECIPES = {
     classifiers.STGCN: dict(optimizer=SGD_NESTEROV, learning_rate=0.1, weight_decay=1e-4,
-                            learning_rate_decay_fractions=(10 / 80, 50 / 80), batch_size=64),
+                            learning_rate_decay_epochs=(10, 50), batch_size=64),
     classifiers.HCN: dict(optimizer=ADAM, learning_rate=1e-3, weight_decay=1e-4, batch_size=64),
 }
 
@@ -123,19 +125,21 @@ def _checkpoint(model, optimizer, mean, std) -> tf.train.Checkpoint:
 _ITERATIONS_KEY = 'optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
 
 
-def learning_rate_schedule(config: ClassifierConfig):
-  """The learning rate: a constant, or ×0.1 after each of the decay fractions of the steps."""
-  if not config.learning_rate_decay_fractions:
+def learning_rate_schedule(config: ClassifierConfig, num_train_clips: int = 1):
+  """The learning rate: a constant, or ×0.1 after each decay epoch (an epoch is
+  num_train_clips / batch_size steps)."""
+  if not config.learning_rate_decay_epochs:
     return config.learning_rate
-  boundaries = [max(1, round(f * config.num_steps)) for f in config.learning_rate_decay_fractions]
+  steps_per_epoch = num_train_clips / config.batch_size
+  boundaries = [max(1, round(e * steps_per_epoch)) for e in config.learning_rate_decay_epochs]
   return keras.optimizers.schedules.PiecewiseConstantDecay(
       boundaries, [config.learning_rate * _LEARNING_RATE_DECAY ** i
                    for i in range(len(boundaries) + 1)])
 
 
-def _optimizer(config: ClassifierConfig):
+def _optimizer(config: ClassifierConfig, num_train_clips: int = 1):
   """The recipe's optimizer (with its learning-rate schedule)."""
-  rate = learning_rate_schedule(config)
+  rate = learning_rate_schedule(config, num_train_clips)
   if config.optimizer == SGD_NESTEROV:
     return keras.optimizers.SGD(rate, momentum=_MOMENTUM, nesterov=True)
   if config.optimizer == ADAM:
@@ -193,7 +197,7 @@ def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
   with strategy.scope():
     model = classifiers.get_temporal_classifier(
         config.classifier, train.features.shape[1:], num_classes)
-    optimizer = _optimizer(config)
+    optimizer = _optimizer(config, len(train))
     optimizer.build(model.trainable_variables)
     mean, std = _standardization(train, config.standardize_features)
     mean, std = tf.Variable(mean, trainable=False), tf.Variable(std, trainable=False)
