@@ -211,14 +211,6 @@ class MatchingSigmoid(keras.layers.Layer):
                                  name='raw_a')
     self.b = self.add_weight(shape=(), initializer=constant(self.b_initial), name='b')
 
-  @property
-  def a(self):
-    return tf.nn.elu(self.raw_a) + 1.0
-
-  def call(self, inputs):
-    """The smoothing-free sigmoid(-a d + b) of distances `inputs` [...]."""
-    return tf.sigmoid(-self.a * inputs + self.b)
-
   def get_config(self):
     return dict(super().get_config(), raw_a_initial=self.raw_a_initial, b_initial=self.b_initial)
 

@@ -78,5 +78,5 @@ class PrVipe(base.Algorithm):
     t.update({f'triplet/{name}': value for name, value in triplet.items() if name != 'loss'})
     t['triplet/negative_pair_fraction'] = tf.reduce_mean(tf.cast(negatives, kl.dtype))
     t['embedding/mean_stddev'] = tf.reduce_mean(anchor_stddevs)
-    t.update({'matching/a': self.matching.a, 'matching/b': tf.identity(b)})
+    t.update({'matching/a': triplet_losses.matching_slope(raw_a), 'matching/b': tf.identity(b)})
     return t, {base.ENCODER: t['encoder/total_loss']}
