@@ -2,8 +2,8 @@ r"""Generates the synthetic multi-view action set (data_prep/README.md), the emb
 
   python -m data_prep.synthetic --output_dir=/tmp/synthetic [--seed=0] [--smoke]
 
-writes pairs/, penn_like/ and ntu_like/ record directories with manifests (see
-data_prep/synthetic_dataset.py). Same flags, same bytes.
+writes pairs/, penn_like/, ntu_like/ and the retrieval parts heldout_motion/ and broad_motion/
+record directories with manifests (see data_prep/synthetic_dataset.py). Same flags, same bytes.
 """
 
 
@@ -35,6 +35,12 @@ def define_flags():
                        'Take pair records from every n-th frame.')
   flags.DEFINE_integer('pairs_per_frame', _DEFAULTS.pairs_per_frame,
                        'Ordered camera pairs written per frame.')
+  flags.DEFINE_integer('broad_clips_per_subject', _DEFAULTS.broad_clips_per_subject,
+                       'Broad pose-prior clips per training subject in the pair records '
+                       '(0: the class programs only).')
+  flags.DEFINE_integer('retrieval_clips_per_family', _DEFAULTS.retrieval_clips_per_family,
+                       'Clips per held-out program and test subject in heldout_motion/ and '
+                       'broad_motion/ (0: neither is written).')
   flags.DEFINE_integer('records_per_shard', _DEFAULTS.records_per_shard, 'Shard size.')
   flags.DEFINE_boolean('overwrite', False, 'Replace the shards of an earlier run.')
   flags.DEFINE_boolean('smoke', False, 'Generate the tiny smoke preset (tests, demos).')
@@ -49,6 +55,8 @@ def main(argv):
                 clips_per_class=FLAGS.clips_per_class, view_sets=tuple(FLAGS.view_sets),
                 pair_frame_stride=FLAGS.pair_frame_stride,
                 pairs_per_frame=FLAGS.pairs_per_frame,
+                broad_clips_per_subject=FLAGS.broad_clips_per_subject,
+                retrieval_clips_per_family=FLAGS.retrieval_clips_per_family,
                 records_per_shard=FLAGS.records_per_shard)
   try:
     if FLAGS.smoke:

@@ -7,6 +7,12 @@ subject's left. Lengths are in metres. Joints come out in LEGACY_3DH36M17 order 
 An action is a program mapping a phase (radians, one period = one cycle of the action) and an
 amplitude factor to joint angles (radians). Clips differ in speed, amplitude, phase, length and
 small smooth angle noise; subjects differ in bone lengths.
+
+Two more kinds of motion exist besides the class programs: the broad pose prior
+(`broad_angles`: every angle moves smoothly between random targets inside its range of motion,
+`RANGE_OF_MOTION_DEG`), which the pair records add so that an encoder sees poses beyond twelve
+actions, and `HELDOUT_ACTIONS`, programs that no class and no pair record ever uses, on which
+retrieval is measured for motion an encoder never saw.
 """
 
 import dataclasses
@@ -128,6 +134,85 @@ ACTIONS = (
 ACTION_NAMES = tuple(name for name, _ in ACTIONS)
 
 
+# Held-out motion families: never a class, never in a pair record (retrieval on unseen motion).
+def _lunge(p, a):
+  step = _up(p)
+  return {'r_hip_flex': 75.0 * a * step, 'r_knee': 85.0 * a * step,
+          'l_hip_flex': -15.0 * step, 'l_knee': 70.0 * a * step, 'torso_bend': 10.0 * step,
+          'l_sh_abd': 20.0 + 0 * p, 'r_sh_abd': 20.0 + 0 * p}
+
+
+def _throw(p, a):
+  wind = _up(p)
+  return {'r_sh_flex': 150.0 * a * wind - 20.0, 'r_elbow': 100.0 * wind,
+          'torso_twist': -30.0 * a * np.sin(p), 'l_sh_flex': 50.0 * (1.0 - wind),
+          'l_hip_flex': 20.0 * (1.0 - wind), 'torso_bend': 15.0 * (1.0 - wind)}
+
+
+def _clap(p, a):
+  open_ = _up(p)
+  return {'l_sh_flex': 80.0 + 0 * p, 'r_sh_flex': 80.0 + 0 * p,
+          'l_sh_abd': 70.0 * a * open_, 'r_sh_abd': 70.0 * a * open_,
+          'l_elbow': 25.0 + 0 * p, 'r_elbow': 25.0 + 0 * p}
+
+
+def _toe_touch(p, a):
+  down = _up(p)
+  return {'torso_bend': 85.0 * a * down, 'l_sh_flex': 90.0 * down, 'r_sh_flex': 90.0 * down,
+          'l_hip_flex': 15.0 * down, 'r_hip_flex': 15.0 * down}
+
+
+def _crouch_reach(p, a):
+  down = _up(p)
+  return {'l_knee': 80.0 * a * down, 'r_knee': 80.0 * a * down, 'l_hip_flex': 70.0 * down,
+          'r_hip_flex': 70.0 * down, 'torso_bend': 20.0 * down,
+          'l_sh_flex': 170.0 * (1.0 - down), 'r_sh_flex': 40.0 * down}
+
+
+HELDOUT_ACTIONS = (
+    ('lunge', _lunge),
+    ('throw', _throw),
+    ('clap', _clap),
+    ('toe_touch', _toe_touch),
+    ('crouch_reach', _crouch_reach),
+)
+HELDOUT_NAMES = tuple(name for name, _ in HELDOUT_ACTIONS)
+
+# The broad prior's range of motion (degrees) of each angle: about the active range of an
+# adult (shoulder flexion from 40 degrees of extension to 170, elbow to 140, knee to 130, the
+# torso bending forward far more than back), slightly inside the extremes.
+RANGE_OF_MOTION_DEG = {
+    'torso_bend': (-15.0, 60.0), 'torso_side': (-30.0, 30.0), 'torso_twist': (-45.0, 45.0),
+    'l_sh_flex': (-40.0, 170.0), 'l_sh_abd': (0.0, 170.0), 'l_elbow': (0.0, 140.0),
+    'r_sh_flex': (-40.0, 170.0), 'r_sh_abd': (0.0, 170.0), 'r_elbow': (0.0, 140.0),
+    'l_hip_flex': (-15.0, 100.0), 'l_hip_abd': (-5.0, 40.0), 'l_knee': (0.0, 130.0),
+    'r_hip_flex': (-15.0, 100.0), 'r_hip_abd': (-5.0, 40.0), 'r_knee': (0.0, 130.0),
+}
+# Each angle moves to a new uniform target every BROAD_SEGMENT_FRAMES (a random number in
+# this range, per angle) along a cosine ease, so that angles change at different times.
+BROAD_SEGMENT_FRAMES = (12, 40)
+
+
+def broad_angles(num_frames: int, rng: np.random.Generator) -> dict:
+  """Joint angles (radians) [T] of the broad prior: smooth random trajectories that visit
+  the whole range of motion of every angle independently (no jump)."""
+  frames = np.arange(num_frames)
+  angles = {}
+  for name in ANGLE_NAMES:
+    low, high = RANGE_OF_MOTION_DEG[name]
+    knots, position = [0], 0
+    while position < num_frames - 1:
+      position += int(rng.integers(BROAD_SEGMENT_FRAMES[0], BROAD_SEGMENT_FRAMES[1] + 1))
+      knots.append(position)
+    values = rng.uniform(low, high, len(knots))
+    segment = np.clip(np.searchsorted(knots, frames, side='right') - 1, 0, len(knots) - 2)
+    start, end = np.asarray(knots)[segment], np.asarray(knots)[segment + 1]
+    ease = 0.5 * (1.0 - np.cos(math.pi * (frames - start) / (end - start)))
+    angles[name] = np.radians(values[segment] + (values[segment + 1] - values[segment]) * ease)
+  angles['jump'] = np.zeros(num_frames)
+  return angles
+
+
 @dataclasses.dataclass(frozen=True)
 class Clip:
   """One performance: its subject, class, sampled style and world 3D joints [T, 17, 3]."""
@@ -147,10 +232,11 @@ def subject_bones(rng: np.random.Generator) -> dict:
 
 
 def action_angles(label: int, num_frames: int, speed: float, amplitude: float, phase: float,
-                  rng: np.random.Generator) -> dict:
-  """Joint angles (radians) [T] for every name in ANGLE_NAMES, plus 'jump' (metres)."""
+                  rng: np.random.Generator, programs=ACTIONS) -> dict:
+  """Joint angles (radians) [T] for every name in ANGLE_NAMES, plus 'jump' (metres), of
+  program `label` of `programs` (ACTIONS or HELDOUT_ACTIONS)."""
   phases = phase + 2.0 * math.pi * speed * np.arange(num_frames) / BASE_CYCLE_FRAMES
-  program = ACTIONS[label][1](phases, amplitude)
+  program = programs[label][1](phases, amplitude)
   kernel = np.ones(ANGLE_NOISE_SMOOTHING) / ANGLE_NOISE_SMOOTHING
   angles = {}
   for name in ANGLE_NAMES:
@@ -223,14 +309,21 @@ def forward_kinematics(bones: dict, angles: dict, facing: float) -> np.ndarray:
   return np.einsum('ij,tkj->tki', _rz(np.array(facing)), out)
 
 
+BROAD = -1  # the label of a broad-prior clip
+
+
 def sample_clip(subject: int, bones: dict, label: int, facing: float,
-                rng: np.random.Generator) -> Clip:
-  """Draws the style of one performance and computes its joints."""
+                rng: np.random.Generator, programs=ACTIONS) -> Clip:
+  """Draws the style of one performance and computes its joints; label BROAD draws a
+  broad-prior clip instead of a program's."""
   num_frames = int(rng.integers(CLIP_LENGTH_RANGE[0], CLIP_LENGTH_RANGE[1] + 1))
+  if label == BROAD:
+    return Clip(subject, label, 1.0, 1.0, 0.0, facing,
+                forward_kinematics(bones, broad_angles(num_frames, rng), facing))
   speed = float(rng.uniform(*SPEED_RANGE))
   amplitude = float(rng.uniform(*AMPLITUDE_RANGE))
   phase = float(rng.uniform(0.0, 2.0 * math.pi))
-  angles = action_angles(label, num_frames, speed, amplitude, phase, rng)
+  angles = action_angles(label, num_frames, speed, amplitude, phase, rng, programs)
   return Clip(subject, label, speed, amplitude, phase, facing,
               forward_kinematics(bones, angles, facing))
 

@@ -59,3 +59,77 @@ def test_same_view_rate_and_clip_ids():
   mixed = {'back': np.array([[0.0], [5.0]]), 'front': np.array([[5.1], [0.1]])}
   assert retrieval.same_view_rate(mixed, frames) == 0.0
   assert retrieval.clip_id('S07_A03_001_front', 'front') == 'S07_A03_001'
+
+
+def _numpy_aligned_mpjpe(target, source):
+  """Procrustes (rotation without reflection, scale, translation) in plain NumPy."""
+  t, s = target - target.mean(0), source - source.mean(0)
+  u, sigma, vt = np.linalg.svd(s.T @ t)
+  d = np.sign(np.linalg.det(u @ vt))
+  correction = np.diag([1.0] * (len(sigma) - 1) + [d])
+  rotation = u @ correction @ vt
+  scale = np.sum(sigma * np.diag(correction)) / np.sum(s ** 2)
+  aligned = scale * s @ rotation + target.mean(0)
+  return float(np.mean(np.linalg.norm(aligned - target, axis=-1)))
+
+
+def _rotation(rng):
+  q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+  return q * np.sign(np.linalg.det(q))
+
+
+def test_pose_criterion_counts_an_aligned_match_not_the_instant():
+  rng = np.random.default_rng(3)
+  pose = rng.normal(size=(17, 3))
+  other = rng.normal(size=(17, 3))
+  # Gallery: [another pose (nearest embedding), the query's pose rotated, scaled, moved].
+  gallery_3d = np.stack([other, 2.5 * pose @ _rotation(rng) + 4.0])
+  gallery = np.array([[0.1], [0.3]])
+  clips, frames = np.array(['x', 'y']), np.array([0, 0])
+  args = (np.array([[0.0]]), np.array(['q']), np.array([0]), gallery, clips, frames)
+  rates = retrieval.hit_rates(*args, ks=(1, 2), criterion=retrieval.POSE,
+                              query_3d=pose[None], gallery_3d=gallery_3d)
+  assert rates == {1: 0.0, 2: 1.0}
+  # By the instant it is never a hit (other clips).
+  assert retrieval.hit_rates(*args, ks=(1, 2)) == {1: 0.0, 2: 0.0}
+  with pytest.raises(ValueError, match='3D poses'):
+    retrieval.hit_rates(*args, ks=(1,), criterion=retrieval.POSE)
+
+
+def test_pose_criterion_equals_a_numpy_computation():
+  rng = np.random.default_rng(4)
+  base = rng.normal(size=(6, 17, 3))
+  gallery_3d = np.concatenate([base[i % 6][None] + rng.normal(scale=0.03, size=(1, 17, 3))
+                               for i in range(60)])
+  query_3d = base[rng.integers(0, 6, 25)] + rng.normal(scale=0.03, size=(25, 17, 3))
+  gallery, queries = rng.normal(size=(60, 3)), rng.normal(size=(25, 3))
+  rates = retrieval.hit_rates(queries, np.zeros(25), np.zeros(25), gallery, np.ones(60),
+                              np.zeros(60), ks=(1, 3), criterion=retrieval.POSE,
+                              query_3d=query_3d, gallery_3d=gallery_3d, mpjpe_threshold=0.1)
+  for k in (1, 3):
+    hits = 0
+    for q in range(25):
+      order = np.argsort(np.linalg.norm(gallery - queries[q], axis=-1), kind='stable')[:k]
+      hits += any(_numpy_aligned_mpjpe(query_3d[q], gallery_3d[g]) <= 0.1 for g in order)
+    assert rates[k] == pytest.approx(hits / 25)
+  assert 0.0 < rates[1] < rates[3] < 1.0
+
+
+def test_evaluate_embedders_and_markdown_on_a_tiny_rig():
+  from poem_cvmim.evaluation import embedders
+  rng = np.random.default_rng(5)
+  poses = rng.normal(size=(8, 13, 2)).astype(np.float32)
+  frames = {camera: {'poses': poses + (0.0 if camera == 'a' else 0.01),
+                     'clips': np.array(['c0'] * 4 + ['c1'] * 4), 'frames': np.arange(8) % 4}
+            for camera in ('a', 'b')}
+  raw = embedders.load_embedder('raw')
+  viewed = embedders.Embedder('viewed', 26, raw.fn,
+                              lambda x: np.full((len(x), 1), float(x[0, 0, 0] > 0)))
+  summary = retrieval.evaluate_embedders({'raw': raw, 'viewed': viewed}, frames, ks=(1, 2))
+  assert summary['embedders']['raw']['hit_rates']['frame']['mean'] == {1: 1.0, 2: 1.0}
+  assert 'view' not in summary['embedders']['raw']['same_view_rate']
+  table = retrieval.markdown(summary, ks=(1, 2))
+  assert '| raw | frame ±0 | 100.0 | 100.0 | – |' in table
+  assert '| a → b | 100.0 | 100.0 |' in table
+  with pytest.raises(ValueError, match='3D poses'):
+    retrieval.evaluate_embedders({'raw': raw}, frames, criteria=('pose',))

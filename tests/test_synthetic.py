@@ -62,15 +62,60 @@ def test_contents_match_the_manifests(smoke_dir):
   assert not np.allclose(pair['keypoints_2d'][:, 0], pair['keypoints_2d'][:, 1])
 
 
+def test_broad_prior_and_retrieval_parts(smoke_dir):
+  config = synthetic.smoke_config()
+  rng = np.random.default_rng(0)
+  angles = synthetic_motion.broad_angles(4000, rng)
+  for name, (low, high) in synthetic_motion.RANGE_OF_MOTION_DEG.items():
+    degrees = np.degrees(angles[name])
+    assert low - 1e-9 <= degrees.min() and degrees.max() <= high + 1e-9, name
+    # Every angle visits most of its range, smoothly (no jump between frames).
+    assert degrees.max() - degrees.min() > 0.8 * (high - low), name
+    assert np.abs(np.diff(degrees)).max() < (high - low) * np.pi / 2 / 12 + 1e-6, name
+  # The pair records hold the broad clips (source S.._B_...) beside the class programs'.
+  pairs = glob.glob(shards.shard_pattern(os.path.join(smoke_dir, 'pairs'), 'train'))
+  sources = set()
+  for serialized in tf.data.TFRecordDataset(pairs):
+    example = tf.train.Example.FromString(serialized.numpy())
+    sources.add(example.features.feature['image/source_id'].bytes_list.value[0].decode())
+  broad = {s for s in sources if '_B_' in s}
+  assert len(broad) == 2 * config.broad_clips_per_subject  # two training subjects
+  assert not any('_H' in s for s in sources)  # held-out families never train an encoder
+  # Retrieval parts: test subjects only, four fixed relative cameras, 3D poses.
+  for part, classes in ((synthetic.HELDOUT_DIR, list(synthetic_motion.HELDOUT_NAMES)),
+                        (synthetic.BROAD_DIR, ['broad'])):
+    manifest = shards.read_manifest(os.path.join(smoke_dir, part))
+    assert manifest['classes'] == classes and list(manifest['splits']) == ['test']
+    assert manifest['views'] == list(synthetic.RETRIEVAL_VIEWS)
+    assert set(manifest['splits']['test']['views'].values()) == {
+        len(synthetic_motion.HELDOUT_ACTIONS) * config.retrieval_clips_per_family}
+  from poem_cvmim.evaluation import retrieval
+  frames = retrieval.load_multiview_frames(os.path.join(smoke_dir, synthetic.HELDOUT_DIR),
+                                           'test', with_3d=True)
+  views = list(frames)
+  # The same instant seen by two cameras: the same 3D pose, different 2D.
+  np.testing.assert_array_equal(frames[views[0]]['poses_3d'], frames[views[1]]['poses_3d'])
+  assert not np.allclose(frames[views[0]]['poses'], frames[views[1]]['poses'])
+  assert retrieval.aligned_mpjpe(frames[views[0]]['poses_3d'][:5],
+                                 frames[views[1]]['poses_3d'][:5]).max() < 1e-6
+  with pytest.raises(ValueError, match="lacks 51 required keys.*pose criterion"):
+    retrieval.load_multiview_frames(os.path.join(smoke_dir, 'penn_like'), 'test',
+                                    with_3d=True)
+
+
 def test_detections_lie_in_the_image_and_match_the_3d():
   rng = np.random.default_rng(0)
   bones = synthetic_motion.subject_bones(rng)
-  for label in range(len(synthetic_motion.ACTIONS)):
-    clip = synthetic_motion.sample_clip(0, bones, label, 0.0, rng)
+  programs = ([(label, synthetic_motion.ACTIONS) for label in range(len(synthetic_motion.ACTIONS))]
+              + [(label, synthetic_motion.HELDOUT_ACTIONS) for label in range(5)])
+  for label, family in programs:
+    clip = synthetic_motion.sample_clip(0, bones, label, 0.0, rng, family)
     assert clip.joints_xyz.shape[1:] == (17, 3)
     assert clip.joints_xyz[..., 2].min() > -1e-9  # feet on or above the ground
     height = clip.joints_xyz[:, 1, 2] - clip.joints_xyz[:, :, 2].min(axis=1)
-    assert np.all(height > 1.0) or label in (2, 6)  # upright except squat and bow
+    # Upright except squat and bow, toe touch and crouch-reach.
+    assert np.all(height > 1.0) or (label in (2, 6) if family is synthetic_motion.ACTIONS
+                                    else label in (3, 4))
     camera = synthetic_views.Camera(0.0, 0.0, 4.0)
     points, scores = synthetic_views.detect(clip.joints_xyz, camera, rng)
     assert np.all((points > 0.0) & (points < 1.0))

@@ -261,11 +261,11 @@ def _class_targets(decoded, num_classes):
 
 
 def sequence_feature_spec(num_frames, num_classes=None, profile_2d=DEFAULT_PROFILE_2D,
-                          feature_dim=None, include_keypoints=True) -> dict:
-  """Feature spec of sequence records (optionally with labels and/or features)."""
+                          feature_dim=None, include_keypoints=True, profile_3d=None) -> dict:
+  """Feature spec of sequence records (optionally with labels, features and/or 3D)."""
   spec = {}
   if include_keypoints:
-    spec.update(instance_feature_spec(num_frames, profile_2d))
+    spec.update(instance_feature_spec(num_frames, profile_2d, profile_3d))
   if num_classes:
     spec[KEY_CLASS_LABEL] = tf.io.VarLenFeature(tf.int64)
     spec[KEY_CLASS_CONFIDENCE] = tf.io.VarLenFeature(tf.float32)
@@ -281,18 +281,20 @@ def sequence_feature_spec(num_frames, num_classes=None, profile_2d=DEFAULT_PROFI
 
 def parse_sequence_example(serialized, num_frames, num_classes=None,
                            profile_2d=DEFAULT_PROFILE_2D, feature_dim=None,
-                           include_keypoints=True):
+                           include_keypoints=True, profile_3d=None):
   """Parses sequence records (a scalar string or a batch [B]).
 
   Returns `image_sizes` [..., T, 2], `keypoints_2d` [..., T, J, 2], `keypoint_scores_2d`
-  [..., T, J]; `class_targets` [..., C] multi-hot when `num_classes` is given; `features`
-  [..., T, D] when `feature_dim` is given; and the optional metadata `view`, `subject`,
-  `source_id` (strings, '' when absent) and `num_frames` (0 when absent).
+  [..., T, J]; `keypoints_3d` [..., T, J3, 3] when `profile_3d` is given (records that hold
+  3D, such as the synthetic retrieval parts); `class_targets` [..., C] multi-hot when
+  `num_classes` is given; `features` [..., T, D] when `feature_dim` is given; and the optional
+  metadata `view`, `subject`, `source_id` (strings, '' when absent) and `num_frames` (0 when
+  absent).
   """
   spec = sequence_feature_spec(num_frames, num_classes, profile_2d, feature_dim,
-                               include_keypoints)
+                               include_keypoints, profile_3d)
   decoded = _parse(serialized, spec)
-  outputs = _decode_instances(decoded, profile_2d, None) if include_keypoints else {}
+  outputs = _decode_instances(decoded, profile_2d, profile_3d) if include_keypoints else {}
   if num_classes:
     outputs[CLASS_TARGETS] = _class_targets(decoded, num_classes)
   if feature_dim:

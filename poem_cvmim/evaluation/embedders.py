@@ -9,7 +9,7 @@
 
 import dataclasses
 import os
-from typing import Callable
+from typing import Callable, Optional
 
 import tensorflow as tf
 
@@ -26,6 +26,8 @@ class Embedder:
   name: str
   dim: int
   fn: Callable  # normalised poses [N, J, 2] float32 -> [N, dim]
+  # normalised poses -> the view embedding [N, Dv] (None: the embedder has none, as `raw`)
+  view_fn: Optional[Callable] = None
 
 
 def load_embedder(source: str) -> Embedder:
@@ -35,12 +37,14 @@ def load_embedder(source: str) -> Embedder:
   if os.path.exists(os.path.join(source, 'saved_model.pb')):
     signature = tf.saved_model.load(source).signatures['embed_normalized']
     fn = lambda x: signature(keypoints=tf.cast(x, tf.float32))['pose_embedding']
+    view_fn = lambda x: signature(keypoints=tf.cast(x, tf.float32))['view_embedding']
     dim = int(fn(tf.zeros([1, _NUM_JOINTS, 2])).shape[-1])
-    return Embedder(source, dim, fn)
+    return Embedder(source, dim, fn, view_fn)
   if os.path.exists(os.path.join(source, restore.CONFIG_NAME)):
     algorithm, _, step = restore.load_algorithm(source)
     encode = tf.function(lambda x: algorithm.embed(x)[0])
-    return Embedder(f'{source}@{step}', algorithm.pose_dim, encode)
+    encode_view = tf.function(lambda x: algorithm.embed(x)[1])
+    return Embedder(f'{source}@{step}', algorithm.pose_dim, encode, encode_view)
   raise ValueError(f'Embedder {source!r} is neither {RAW!r}, a training directory '
                    f'(with {restore.CONFIG_NAME}) nor a SavedModel directory.')
 

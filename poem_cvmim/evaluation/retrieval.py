@@ -3,8 +3,16 @@ another camera's frames (the protocol of Pr-VIPE's and MCSS's retrieval tables).
 
 A frame is identified by its clip (the same performance seen by every camera) and its frame
 index. A query's retrieval is a hit at k when one of its k nearest gallery frames (L2 or
-cosine distance, ties broken by gallery order) is from the same clip within `tolerance`
-frames. Frames come from sequence records that hold several synchronised views of each clip.
+cosine distance, ties broken by gallery order) is
+
+- `frame`: from the same clip within `tolerance` frames, or
+- `pose` (where 3D exists): a pose whose Procrustes-aligned MPJPE to the query's 3D pose is
+  at most `mpjpe_threshold` (Pr-VIPE's NP-MPJPE criterion, 0.1 in normalised 3D units), so
+  that the same pose at another instant or in another clip also counts.
+
+Frames come from sequence records that hold several synchronised views of each clip (with 3D
+for the synthetic retrieval parts), from pair records (each camera of a pair is a view), or
+from detector output (evaluation/detections.py).
 """
 
 import glob
@@ -14,10 +22,14 @@ import numpy as np
 import tensorflow as tf
 
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import procrustes
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
 
 METRICS = ('l2', 'cosine')
+FRAME, POSE = 'frame', 'pose'
+CRITERIA = (FRAME, POSE)
+NP_MPJPE_THRESHOLD = 0.1  # Pr-VIPE's: aligned MPJPE in normalised 3D units
 _QUERY_BLOCK = 1024  # queries per distance matrix
 
 
@@ -27,11 +39,21 @@ def clip_id(source_id: str, view: str) -> str:
   return source_id[:-len(suffix)] if source_id.endswith(suffix) else source_id
 
 
+def normalized_3d(points_3d: np.ndarray) -> np.ndarray:
+  """17-joint 3D poses [..., 17, 3] normalised by their profile (hip-centred, spine unit), the
+  space of the NP-MPJPE threshold."""
+  normalized, _, _ = keypoints.get_profile(keypoints.LEGACY_3DH36M17).normalize(
+      np.asarray(points_3d, np.float64))
+  return normalized
+
+
 def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
-                          profile_2d: str = keypoints.LEGACY_2DCOCO13) -> dict:
+                          profile_2d: str = keypoints.LEGACY_2DCOCO13,
+                          with_3d: bool = False) -> dict:
   """Every `frame_stride`-th real (not replayed) frame of each view of one split.
 
-  Returns {view: {'poses': [N, J, 2] profile-normalised, 'clips': [N] str, 'frames': [N]}}.
+  Returns {view: {'poses': [N, J, 2] profile-normalised, 'clips': [N] str, 'frames': [N]}}
+  (and 'poses_3d' [N, 17, 3] normalised when `with_3d`: the records must hold 3D).
   """
   manifest = shards.read_manifest(sequence_dir)
   length = manifest['sequence_length']
@@ -42,8 +64,16 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
     if not files:
       continue
     parts = {'poses': [], 'clips': [], 'frames': []}
+    if with_3d:
+      parts['poses_3d'] = []
+      records.check_first_record(files[0], records.sequence_feature_spec(
+          length, profile_2d=profile_2d, profile_3d=keypoints.LEGACY_3DH36M17),
+          '(retrieval\'s pose criterion compares 3D poses; use the frame criterion for '
+          'records without them)')
     dataset = tf.data.TFRecordDataset(files).batch(256).map(
-        lambda s: records.parse_sequence_example(s, length, profile_2d=profile_2d))
+        lambda s: records.parse_sequence_example(
+            s, length, profile_2d=profile_2d,
+            profile_3d=keypoints.LEGACY_3DH36M17 if with_3d else None))
     for parsed in dataset:
       records.check_finite_keypoints(parsed, sequence_dir, split, view)
       poses, _, _ = keypoints.get_profile(profile_2d).normalize(keypoints.to_pixels(
@@ -54,6 +84,8 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
         parts['poses'].append(poses[i].numpy()[kept])
         parts['clips'].append(np.full(len(kept), clip_id(source, view)))
         parts['frames'].append(kept)
+        if with_3d:
+          parts['poses_3d'].append(normalized_3d(parsed[records.KEYPOINTS_3D][i].numpy()[kept]))
     frames_by_view[view] = {k: np.concatenate(v) for k, v in parts.items()}
     shards.check_count(sequence_dir, manifest, split, view,
                        len(np.unique(frames_by_view[view]['clips'])), 'clips')
@@ -72,18 +104,35 @@ def _distances(queries, gallery, metric):
   return np.sqrt(np.maximum(squared, 0.0))
 
 
+def _check(metric, criterion):
+  if metric not in METRICS:
+    raise ValueError(f'Unknown metric {metric!r}; valid: {", ".join(METRICS)}.')
+  if criterion not in CRITERIA:
+    raise ValueError(f'Unknown criterion {criterion!r}; valid: {", ".join(CRITERIA)}.')
+
+
+def aligned_mpjpe(targets, sources) -> np.ndarray:
+  """Procrustes-aligned MPJPE [...] of 3D poses [..., J, 3] (sources aligned onto targets)."""
+  return procrustes.procrustes_aligned_mpjpe(
+      tf.constant(targets, tf.float64), tf.constant(sources, tf.float64)).numpy()
+
+
 def hit_rates(queries, query_clips, query_frames, gallery, gallery_clips, gallery_frames,
-              ks=(1, 5, 10), tolerance=0, metric='l2') -> dict:
+              ks=(1, 5, 10), tolerance=0, metric='l2', criterion=FRAME, query_3d=None,
+              gallery_3d=None, mpjpe_threshold=NP_MPJPE_THRESHOLD) -> dict:
   """{k: fraction of queries with a matching gallery frame among their k nearest}.
 
   Args:
     queries [Q, D], gallery [G, D]: embeddings (float64 is used for the distances).
     query_clips [Q], gallery_clips [G]: clip identities; query_frames, gallery_frames: indices.
-    ks: The k of Hit@k. tolerance: largest |frame difference| that still matches.
+    ks: The k of Hit@k. tolerance: largest |frame difference| that still matches (`frame`).
     metric: 'l2' or 'cosine'.
+    criterion: `frame` (same clip within `tolerance`) or `pose` (aligned MPJPE of the 3D
+      poses query_3d [Q, J, 3] and gallery_3d [G, J, 3] at most `mpjpe_threshold`).
   """
-  if metric not in METRICS:
-    raise ValueError(f'Unknown metric {metric!r}; valid: {", ".join(METRICS)}.')
+  _check(metric, criterion)
+  if criterion == POSE and (query_3d is None or gallery_3d is None):
+    raise ValueError('The pose criterion needs the 3D poses of queries and gallery.')
   queries, gallery = np.asarray(queries, np.float64), np.asarray(gallery, np.float64)
   max_k = min(max(ks), len(gallery))
   hits = {k: 0 for k in ks}
@@ -91,17 +140,22 @@ def hit_rates(queries, query_clips, query_frames, gallery, gallery_clips, galler
     block = slice(start, start + _QUERY_BLOCK)
     distances = _distances(queries[block], gallery, metric)
     nearest = np.argsort(distances, axis=-1, kind='stable')[:, :max_k]
-    match = ((gallery_clips[nearest] == np.asarray(query_clips)[block, None])
-             & (np.abs(gallery_frames[nearest] - np.asarray(query_frames)[block, None])
-                <= tolerance))
+    if criterion == FRAME:
+      match = ((gallery_clips[nearest] == np.asarray(query_clips)[block, None])
+               & (np.abs(gallery_frames[nearest] - np.asarray(query_frames)[block, None])
+                  <= tolerance))
+    else:
+      targets = np.repeat(np.asarray(query_3d)[block, None], nearest.shape[1], axis=1)
+      match = aligned_mpjpe(targets, np.asarray(gallery_3d)[nearest]) <= mpjpe_threshold
     for k in ks:
       hits[k] += int(np.sum(np.any(match[:, :k], axis=-1)))
   return {k: hits[k] / len(queries) for k in ks}
 
 
 def cross_view_hit_rates(embeddings_by_view: dict, frames_by_view: dict, ks=(1, 5, 10),
-                         tolerance=0, metric='l2') -> dict:
-  """Hit@k for every ordered pair of views and their mean.
+                         tolerance=0, metric='l2', criterion=FRAME,
+                         mpjpe_threshold=NP_MPJPE_THRESHOLD) -> dict:
+  """Hit@k for every ordered pair of views and their mean (`pose` needs 'poses_3d').
 
   Returns {'pairs': {'A->B': {k: rate}}, 'mean': {k: rate}}.
   """
@@ -111,7 +165,8 @@ def cross_view_hit_rates(embeddings_by_view: dict, frames_by_view: dict, ks=(1, 
     pairs[f'{query_view}->{gallery_view}'] = hit_rates(
         embeddings_by_view[query_view], query['clips'], query['frames'],
         embeddings_by_view[gallery_view], gallery['clips'], gallery['frames'], ks,
-        tolerance, metric)
+        tolerance, metric, criterion, query.get('poses_3d'), gallery.get('poses_3d'),
+        mpjpe_threshold)
   mean = {k: float(np.mean([rates[k] for rates in pairs.values()])) for k in ks}
   return {'pairs': pairs, 'mean': mean}
 
@@ -130,3 +185,97 @@ def same_view_rate(embeddings_by_view: dict, frames_by_view: dict, metric='l2') 
     distances[clips[block, None] == clips[None]] = np.inf  # not the same performance
     same += int(np.sum(labels[np.argmin(distances, axis=-1)] == labels[block]))
   return same / len(embeddings)
+
+
+def load_pair_frames(pattern: str, frame_stride: int = 1,
+                     profile_2d: str = keypoints.LEGACY_2DCOCO13) -> dict:
+  """Every `frame_stride`-th pair record as two views 'camera_a' and 'camera_b' (the two
+  cameras of each pair): the same instant has the same clip ('pairs') and frame (the record
+  index), and both carry the pair's normalised 3D pose (pair records always hold 3D).
+
+  Returns frames by view as `load_multiview_frames` does, with 'poses_3d'.
+  """
+  files = records.expand_patterns(pattern)
+  records.check_first_record(files[0], records.instance_feature_spec(
+      records.NUM_PAIR_INSTANCES, profile_2d, keypoints.LEGACY_3DH36M17), '(pair records)')
+  parts = {'poses': [], 'poses_3d': []}
+  dataset = tf.data.TFRecordDataset(files).shard(frame_stride, 0).batch(512).map(
+      lambda s: records.parse_pair_example(s, profile_2d, keypoints.LEGACY_3DH36M17))
+  for parsed in dataset:
+    poses, _, _ = keypoints.get_profile(profile_2d).normalize(keypoints.to_pixels(
+        parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES]))
+    parts['poses'].append(poses.numpy())
+    parts['poses_3d'].append(normalized_3d(parsed[records.KEYPOINTS_3D][:, 0].numpy()))
+  poses, poses_3d = np.concatenate(parts['poses']), np.concatenate(parts['poses_3d'])
+  frames = np.arange(len(poses))
+  return {camera: {'poses': poses[:, slot], 'poses_3d': poses_3d, 'frames': frames,
+                   'clips': np.full(len(poses), 'pairs')}
+          for slot, camera in enumerate(('camera_a', 'camera_b'))}
+
+
+def evaluate_embedders(embedders_by_name: dict, frames_by_view: dict, ks=(1, 5, 10),
+                       tolerance=0, metric='l2', criteria=(FRAME,),
+                       mpjpe_threshold=NP_MPJPE_THRESHOLD) -> dict:
+  """Hit@k of each embedder (evaluation/embedders.py) for each criterion, and the
+  same-camera rate of its view embedding (where it has one) and of its pose embedding.
+
+  Returns {'views', 'num_queries_per_view', 'criteria', 'embedders': {name: {'hit_rates':
+  {criterion: {'pairs', 'mean'}}, 'same_view_rate': {'view'?, 'pose'}}}, 'chance'}.
+  """
+  for criterion in criteria:
+    _check(metric, criterion)
+    if criterion == POSE and any('poses_3d' not in d for d in frames_by_view.values()):
+      raise ValueError('The pose criterion needs 3D poses; these frames have none.')
+  summary = {'views': sorted(frames_by_view), 'metric': metric, 'tolerance': tolerance,
+             'mpjpe_threshold': mpjpe_threshold, 'criteria': list(criteria),
+             'num_queries_per_view': {v: int(len(d['frames'])) for v, d in
+                                      frames_by_view.items()},
+             'chance': 1.0 / len(frames_by_view), 'embedders': {}}
+  for name, embedder in embedders_by_name.items():
+    pose, view = {}, {}
+    for camera, data in frames_by_view.items():
+      points = tf.constant(data['poses'], tf.float32)
+      pose[camera] = np.asarray(embedder.fn(points))
+      if embedder.view_fn is not None:
+        view[camera] = np.asarray(embedder.view_fn(points))
+    result = {'hit_rates': {c: cross_view_hit_rates(pose, frames_by_view, ks, tolerance,
+                                                    metric, c, mpjpe_threshold)
+                            for c in criteria},
+              'same_view_rate': {'pose': same_view_rate(pose, frames_by_view, metric)}}
+    if view and next(iter(view.values())).shape[-1]:
+      result['same_view_rate']['view'] = same_view_rate(view, frames_by_view, metric)
+    summary['embedders'][name] = result
+  return summary
+
+
+def markdown(summary: dict, ks=(1, 5, 10)) -> str:
+  """Two Markdown tables: mean Hit@k (%) per embedder and criterion with the same-camera
+  rates, then Hit@1 of every ordered camera pair."""
+  criteria = summary['criteria']
+  lines = ['| embedder | criterion | ' + ' | '.join(f'Hit@{k}' for k in ks)
+           + ' | z_v same camera | z_p same camera |',
+           '|---|---|' + '---|' * (len(ks) + 2)]
+  def percent(value):
+    return '–' if value is None else f'{100 * value:.1f}'
+  for name, result in summary['embedders'].items():
+    rates = result['same_view_rate']
+    for criterion in criteria:
+      mean = result['hit_rates'][criterion]['mean']
+      label = (f'frame ±{summary["tolerance"]}' if criterion == FRAME
+               else f'NP-MPJPE ≤ {summary["mpjpe_threshold"]:g}')
+      lines.append(f'| {name} | {label} | '
+                   + ' | '.join(percent(mean[k]) for k in ks)
+                   + f' | {percent(rates.get("view"))} | {percent(rates["pose"])} |')
+  lines += ['', f'Same camera by chance: {100 * summary["chance"]:.0f} %. '
+            f'Queries per camera: {min(summary["num_queries_per_view"].values())}'
+            f'–{max(summary["num_queries_per_view"].values())}.', '']
+  names = list(summary['embedders'])
+  first = summary['embedders'][names[0]]['hit_rates'][criteria[0]]['pairs']
+  lines += [f'Hit@{ks[0]} (%) per ordered camera pair ({criteria[0]} criterion):', '',
+            '| query → gallery | ' + ' | '.join(names) + ' |',
+            '|---|' + '---|' * len(names)]
+  for pair in first:
+    lines.append(f'| {pair.replace("->", " → ")} | ' + ' | '.join(
+        percent(summary['embedders'][n]['hit_rates'][criteria[0]]['pairs'][pair][ks[0]])
+        for n in names) + ' |')
+  return '\n'.join(lines) + '\n'

@@ -1,0 +1,165 @@
+r"""Figure 4 of the paper: a query pose and its nearest neighbours in pose space (z_p, row 1)
+and in view space (z_v, row 2), drawn as skeletons with the camera each came from.
+
+  python -m experiments.figure4 --embedder=runs/cvmim \
+      --sequences=out/quickstart/data/heldout_motion --output=out/figure4.png
+  python -m experiments.figure4 --embedder=runs/cvmim --detections=my_rig --output=fig4.png
+
+Pose-space neighbours come from the other cameras (the cross-view retrieval gallery): they
+should show the query's pose seen from elsewhere. View-space neighbours come from the other
+clips (every camera): they should show other poses seen from the query's camera. Writes the
+PNG and a JSON of what each panel shows.
+"""
+
+import json
+import os
+
+from absl import app
+from absl import flags
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+import tensorflow as tf
+
+from poem_cvmim.core import cli
+from poem_cvmim.core import keypoints
+from poem_cvmim.evaluation import detections
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import retrieval
+
+# Bones drawn: the skeleton graph's plus shoulder-shoulder and hip-hip.
+_BONES = keypoints.COCO13_GRAPH.edges + ((1, 2), (7, 8))
+_NAMES = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).keypoint_names
+
+
+def _bone_colour(i, j):
+  names = _NAMES[i] + _NAMES[j]
+  if 'LEFT' in names and 'RIGHT' not in names:
+    return 'tab:blue'
+  if 'RIGHT' in names and 'LEFT' not in names:
+    return 'tab:red'
+  return 'dimgray'
+
+
+def draw_pose(axis, pose, title, highlight=False):
+  """A normalised (y, x) pose as a skeleton, image orientation (y down); left limbs blue."""
+  for i, j in _BONES:
+    axis.plot([pose[i, 1], pose[j, 1]], [pose[i, 0], pose[j, 0]], color=_bone_colour(i, j),
+              linewidth=2)
+  axis.scatter(pose[:, 1], pose[:, 0], s=8, color='black', zorder=3)
+  axis.set_xlim(-1.0, 1.0)
+  axis.set_ylim(1.1, -1.3)
+  axis.set_aspect('equal')
+  axis.set_xticks([])
+  axis.set_yticks([])
+  axis.set_title(title, fontsize=7)
+  if highlight:
+    for spine in axis.spines.values():
+      spine.set_color('darkorange')
+      spine.set_linewidth(2.5)
+
+
+def flatten(frames_by_view: dict) -> dict:
+  """All views' frames as one list: poses, cameras, clips, frames."""
+  views = sorted(frames_by_view)
+  return {'poses': np.concatenate([frames_by_view[v]['poses'] for v in views]),
+          'cameras': np.concatenate([np.full(len(frames_by_view[v]['frames']), v)
+                                     for v in views]),
+          'clips': np.concatenate([frames_by_view[v]['clips'] for v in views]),
+          'frames': np.concatenate([frames_by_view[v]['frames'] for v in views])}
+
+
+def neighbours(embeddings, frames, query, k=5, space='pose'):
+  """Indices of the k nearest frames (L2) to frame `query` among the other cameras' frames
+  (`pose`) or the other clips' frames (`view`; all of them when there is one clip)."""
+  distances = np.linalg.norm(embeddings - embeddings[query], axis=-1)
+  if space == 'pose':
+    excluded = frames['cameras'] == frames['cameras'][query]
+  else:
+    excluded = frames['clips'] == frames['clips'][query]
+    if excluded.all():  # one recording: the query's own neighbourhood in time is excluded
+      excluded = np.arange(len(distances)) == query
+  distances[excluded] = np.inf
+  return np.argsort(distances, kind='stable')[:k]
+
+
+def figure(frames, pose_embeddings, view_embeddings, queries, k=5):
+  """The matplotlib figure and a description {query: {'pose': [...], 'view': [...]}}."""
+  fig, axes = plt.subplots(2 * len(queries), k + 1, figsize=(1.6 * (k + 1),
+                                                             3.4 * len(queries)))
+  axes = np.atleast_2d(axes)
+  described = []
+  def label(i):
+    return f'{frames["cameras"][i]}\n{frames["clips"][i]} f{frames["frames"][i]}'
+  for row, query in enumerate(queries):
+    entry = {'query': label(query).replace('\n', ' ')}
+    for space, embeddings in enumerate((pose_embeddings, view_embeddings)):
+      axis_row = axes[2 * row + space]
+      draw_pose(axis_row[0], frames['poses'][query], 'query\n' + label(query), highlight=True)
+      found = neighbours(embeddings, frames, query, k, 'pose' if space == 0 else 'view')
+      for column, index in enumerate(found, start=1):
+        draw_pose(axis_row[column], frames['poses'][index], f'#{column} ' + label(index))
+      axis_row[0].set_ylabel('pose space (z_p)' if space == 0 else 'view space (z_v)',
+                             fontsize=8)
+      entry['pose' if space == 0 else 'view'] = [label(i).replace('\n', ' ') for i in found]
+    described.append(entry)
+  fig.suptitle('Nearest neighbours of a query in pose space (z_p) and view space (z_v); '
+               'left limbs blue, right red', fontsize=9)
+  fig.tight_layout()
+  return fig, described
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string('embedder', None, 'A training directory or SavedModel (with z_v).')
+  flags.DEFINE_string('sequences', None, 'A sequence record directory with several views.')
+  flags.DEFINE_string('split', 'test', 'The split of --sequences.')
+  flags.DEFINE_string('detections', None, 'A folder with one sub-folder or file per camera.')
+  flags.DEFINE_enum('format', 'auto', detections.FORMATS, 'Detector output format.')
+  flags.DEFINE_list('image_size', None, 'HEIGHT,WIDTH when detections are in [0, 1] units.')
+  flags.DEFINE_integer('num_queries', 3, 'Queries drawn (two rows each).')
+  flags.DEFINE_integer('k', 5, 'Neighbours a row.')
+  flags.DEFINE_integer('frame_stride', 2, 'Use every n-th frame.')
+  flags.DEFINE_integer('seed', 0, 'Picks the queries.')
+  flags.DEFINE_string('output', 'figure4.png', 'The PNG to write (and a .json beside it).')
+
+
+def main(argv):
+  del argv
+  if not FLAGS.embedder or bool(FLAGS.sequences) == bool(FLAGS.detections):
+    raise app.UsageError('Give --embedder and one of --sequences and --detections.')
+  try:
+    if FLAGS.sequences:
+      by_view = retrieval.load_multiview_frames(FLAGS.sequences, FLAGS.split,
+                                                FLAGS.frame_stride)
+    else:
+      size = [float(v) for v in FLAGS.image_size] if FLAGS.image_size else None
+      by_view = detections.read_rig(detections.rig_cameras(FLAGS.detections),
+                                    os.path.basename(os.path.normpath(FLAGS.detections)),
+                                    FLAGS.format, image_size=size)
+    embedder = embedders.load_embedder(FLAGS.embedder)
+    if embedder.view_fn is None:
+      raise ValueError(f'{FLAGS.embedder} has no view embedding (z_v): Figure 4 needs one.')
+  except (FileNotFoundError, ValueError) as error:
+    cli.fail(error)
+  frames = flatten(by_view)
+  points = tf.constant(frames['poses'], tf.float32)
+  pose, view = np.asarray(embedder.fn(points)), np.asarray(embedder.view_fn(points))
+  queries = np.random.default_rng(FLAGS.seed).choice(len(points), FLAGS.num_queries,
+                                                     replace=False)
+  fig, described = figure(frames, pose, view, queries, FLAGS.k)
+  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+  fig.savefig(FLAGS.output, dpi=120)
+  with open(os.path.splitext(FLAGS.output)[0] + '.json', 'w') as f:
+    json.dump(described, f, indent=2)
+  for entry in described:
+    print(f'query {entry["query"]}\n  pose space: {"; ".join(entry["pose"])}\n'
+          f'  view space: {"; ".join(entry["view"])}')
+  print(f'Wrote {FLAGS.output}')
+
+
+if __name__ == '__main__':
+  cli.run(main, define_flags)

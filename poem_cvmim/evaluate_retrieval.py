@@ -1,0 +1,160 @@
+r"""Cross-view pose retrieval: Hit@k of embeddings for every ordered pair of cameras.
+
+  # Your own cameras: one sub-folder (OpenPose / MMPose per-frame JSON) or .json file
+  # (COCO results / MMPose predictions) per camera, frame numbers synchronised.
+  python -m poem_cvmim.evaluate_retrieval --detections=my_rig \
+      --embedders=raw,runs/cvmim --output_dir=out/retrieval
+
+  # Sequence records with several views of each clip (3D enables the pose criterion):
+  python -m poem_cvmim.evaluate_retrieval --sequences=out/synthetic/heldout_motion \
+      --embedders=raw,runs/cvmim --criteria=frame,pose --frame_stride=4
+
+  # Converted pair records (e.g. Human3.6M S9/S11): the two cameras of each pair.
+  python -m poem_cvmim.evaluate_retrieval --pairs='h36m/test-*' --embedders=runs/cvmim \
+      --criteria=pose --frame_stride=10
+
+A query is a frame of one camera; the gallery is every frame of another camera. A hit at k:
+one of the k nearest gallery frames is the same instant (same clip, frame within
+--tolerance) [frame], or its 3D pose is within --mpjpe_threshold of the query's after
+Procrustes alignment (Pr-VIPE's NP-MPJPE) [pose]. Also reported: how often a frame's nearest
+neighbour among other clips comes from its own camera, for z_v (high: it encodes the view) and
+z_p (near chance: it does not). Writes retrieval.json and retrieval.md to --output_dir.
+"""
+
+import glob
+import json
+import os
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from poem_cvmim.core import cli
+from poem_cvmim.core import keypoints
+from poem_cvmim.core import records
+from poem_cvmim.core import shards
+from poem_cvmim.evaluation import detections
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import retrieval
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_list('detections', None, 'Folders of detector output, one per recording: each '
+                    'holds one sub-folder or .json file per camera.')
+  flags.DEFINE_string('sequences', None, 'A sequence record directory with several views.')
+  flags.DEFINE_string('split', 'test', 'The split of --sequences.')
+  flags.DEFINE_string('pairs', None, 'File pattern of pair records (two cameras each).')
+  flags.DEFINE_list('embedders', ['raw'], '"raw", training directories and/or SavedModels.')
+  flags.DEFINE_enum('format', 'auto', detections.FORMATS, 'Detector output format.')
+  flags.DEFINE_enum('layout', None, list(detections.LAYOUTS),
+                    'OpenPose joint layout (default from the joint count; BODY_25B must be '
+                    'named).')
+  flags.DEFINE_enum('person', 'most_confident', detections.PERSON_RULES,
+                    'Which person of a frame with several.')
+  flags.DEFINE_float('min_score', 0.0, 'A joint with this confidence or less is missing.')
+  flags.DEFINE_list('image_size', None, 'HEIGHT,WIDTH when detections are in [0, 1] units.')
+  flags.DEFINE_integer('frame_stride', 1, 'Use every n-th frame (record for --pairs).')
+  flags.DEFINE_list('criteria', None, 'frame and/or pose (default: frame, plus pose when the '
+                    'frames have 3D).')
+  flags.DEFINE_integer('tolerance', 0, 'Frames of difference that still count (frame).')
+  flags.DEFINE_float('mpjpe_threshold', retrieval.NP_MPJPE_THRESHOLD,
+                     'Largest aligned 3D MPJPE of a hit (pose criterion).')
+  flags.DEFINE_enum('metric', 'l2', retrieval.METRICS, 'Embedding distance.')
+  flags.DEFINE_list('ks', ['1', '5', '10'], 'The k of Hit@k.')
+  flags.DEFINE_list('detector_noise', None, 'MISS_RATE,JITTER,SWAP_RATE: add detector-like '
+                    'errors to every camera\'s poses before embedding (missed joints, filled '
+                    'as detector output is; Gaussian jitter in normalised units, where the '
+                    'torso\'s largest side is 0.5; whole-body left/right flips), e.g. '
+                    '0.1,0.01,0.05.')
+  flags.DEFINE_integer('noise_seed', 0, 'Seed of --detector_noise.')
+  flags.DEFINE_string('output_dir', None, 'Where retrieval.json and retrieval.md go.')
+
+
+def load_frames():
+  sources = [bool(FLAGS.detections), bool(FLAGS.sequences), bool(FLAGS.pairs)]
+  if sum(sources) != 1:
+    raise app.UsageError('Give exactly one of --detections, --sequences and --pairs.')
+  if FLAGS.frame_stride < 1:
+    raise ValueError(f'--frame_stride must be at least 1, got {FLAGS.frame_stride}.')
+  if FLAGS.sequences:
+    with_3d = bool(FLAGS.criteria) and retrieval.POSE in FLAGS.criteria
+    if FLAGS.criteria is None:
+      with_3d = sequences_have_3d(FLAGS.sequences)
+    return retrieval.load_multiview_frames(FLAGS.sequences, FLAGS.split, FLAGS.frame_stride,
+                                           with_3d=with_3d)
+  if FLAGS.pairs:
+    return retrieval.load_pair_frames(FLAGS.pairs, FLAGS.frame_stride)
+  image_size = [float(v) for v in FLAGS.image_size] if FLAGS.image_size else None
+  frames = {}
+  for directory in FLAGS.detections:
+    clip = os.path.basename(os.path.normpath(directory))
+    rig = detections.read_rig(detections.rig_cameras(directory), clip, FLAGS.format,
+                              FLAGS.layout, FLAGS.person, FLAGS.min_score, image_size)
+    if frames and sorted(rig) != sorted(frames):
+      raise ValueError(f'{directory}: cameras {", ".join(sorted(rig))} differ from the first '
+                       f'recording\'s ({", ".join(sorted(frames))}); every recording needs '
+                       'the same cameras.')
+    for camera, data in rig.items():
+      frames.setdefault(camera, []).append(data)
+  merged = {}
+  for camera, parts in frames.items():
+    data = {key: np.concatenate([d[key] for d in parts]) for key in parts[0]}
+    keep = data['frames'] % FLAGS.frame_stride == 0
+    merged[camera] = {key: value[keep] for key, value in data.items()}
+  return merged
+
+
+def sequences_have_3d(directory: str) -> bool:
+  """Whether the first record of the split's first view holds 3D poses."""
+  manifest = shards.read_manifest(directory)
+  files = sorted(glob.glob(shards.shard_pattern(directory, FLAGS.split, manifest['views'][0])))
+  if not files:
+    return False
+  spec = records.sequence_feature_spec(manifest['sequence_length'],
+                                       profile_3d=keypoints.LEGACY_3DH36M17)
+  return not records.missing_keys(files[0], spec)
+
+
+def main(argv):
+  del argv
+  try:
+    ks = tuple(int(k) for k in FLAGS.ks)
+    frames = load_frames()
+    if FLAGS.detector_noise:
+      if len(FLAGS.detector_noise) != 3:
+        raise ValueError('--detector_noise takes MISS_RATE,JITTER,SWAP_RATE, got '
+                         f'{",".join(FLAGS.detector_noise)}.')
+      miss, jitter, swap = (float(v) for v in FLAGS.detector_noise)
+      frames = detections.add_detector_noise(frames, np.random.default_rng(FLAGS.noise_seed),
+                                             miss, jitter, swap)
+    criteria = FLAGS.criteria or [retrieval.FRAME] + (
+        [retrieval.POSE] if all('poses_3d' in d for d in frames.values()) else [])
+    loaded = {}
+    for source in FLAGS.embedders:
+      print(f'embedding {sum(len(d["frames"]) for d in frames.values())} poses with {source}')
+      loaded[source] = embedders.load_embedder(source)
+    summary = retrieval.evaluate_embedders(loaded, frames, ks, FLAGS.tolerance, FLAGS.metric,
+                                           criteria, FLAGS.mpjpe_threshold)
+  except (FileNotFoundError, ValueError) as error:
+    cli.fail(error)
+  if FLAGS.detector_noise:
+    summary['detector_noise'] = dict(zip(('miss_rate', 'jitter', 'swap_rate'),
+                                         (float(v) for v in FLAGS.detector_noise)))
+  if 'filled' in next(iter(frames.values())):
+    summary['filled_joint_fraction'] = {
+        camera: float(data['filled'].mean()) for camera, data in frames.items()}
+  table = retrieval.markdown(summary, ks)
+  print(table)
+  if FLAGS.output_dir:
+    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    with open(os.path.join(FLAGS.output_dir, 'retrieval.json'), 'w') as f:
+      json.dump(summary, f, indent=2, default=float)
+    with open(os.path.join(FLAGS.output_dir, 'retrieval.md'), 'w') as f:
+      f.write(table)
+    print(f'Wrote {os.path.join(FLAGS.output_dir, "retrieval")}.json/.md')
+
+
+if __name__ == '__main__':
+  cli.run(main, define_flags)
