@@ -1,5 +1,6 @@
 """Export: the SavedModel loads with plain TensorFlow and embeds like the in-memory encoder."""
 
+import json
 import os
 import subprocess
 import sys
@@ -102,3 +103,27 @@ def test_embed_input_errors_name_file_and_row(tmp_path):
   np.save(tmp_path / 'wrong.npy', np.zeros((2, 17, 2)))
   with pytest.raises(ValueError, match=r'shape \(2, 17, 2\)'):
     pose_files.read_keypoints(str(tmp_path / 'wrong.npy'))
+
+
+def test_embed_command_reads_openpose_output(exported, tmp_path):
+  from tests import test_detections  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.evaluation import detections  # pylint: disable=g-import-not-at-top
+  algorithm, directory = exported
+  folder = tmp_path / 'cam'
+  folder.mkdir()
+  for frame in (4, 2):
+    values = test_detections._layout_values(detections.BODY25, 10 * frame)
+    with open(folder / f'v_{frame:012d}_keypoints.json', 'w') as f:
+      f.write(json.dumps({'people': [{'pose_keypoints_2d': values}]}))
+  result = subprocess.run(
+      [sys.executable, '-m', 'poem_cvmim.embed', f'--saved_model={directory / "model"}',
+       f'--input={folder}', f'--output={tmp_path / "emb.csv"}'],
+      cwd=_ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  written = np.loadtxt(tmp_path / 'emb.csv', delimiter=',', skiprows=1)
+  assert written[:, 0].tolist() == [2, 4]  # frame order
+  track = detections.read_track(str(folder))
+  normalized = detections.normalize(detections.fill_missing(track)[0])
+  pose, view = algorithm.embed(tf.constant(normalized))
+  np.testing.assert_allclose(written[:, 1:], np.concatenate([pose, view], -1), rtol=1e-4,
+                             atol=1e-5)

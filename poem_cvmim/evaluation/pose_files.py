@@ -73,13 +73,20 @@ def embed(saved_model_dir: str, points: np.ndarray, image_size=None, normalized=
   return outputs['pose_embedding'].numpy(), outputs['view_embedding'].numpy()
 
 
-def write_embeddings(path: str, pose: np.ndarray, view: np.ndarray) -> None:
+def write_embeddings(path: str, pose: np.ndarray, view: np.ndarray, frames=None) -> None:
+  """[N, Dp + Dv] to .npy (frame numbers, when given, to <path>_frames.npy) or .csv (a first
+  column `frame` when given)."""
   data = np.concatenate([pose, view], axis=-1)
   if path.endswith('.npy'):
     np.save(path, data)
+    if frames is not None:
+      np.save(path[:-len('.npy')] + '_frames.npy', np.asarray(frames))
   elif path.endswith('.csv'):
     header = [f'pose_{i}' for i in range(pose.shape[1])] + [f'view_{i}'
                                                             for i in range(view.shape[1])]
+    if frames is not None:
+      header, data = ['frame'] + header, np.concatenate(
+          [np.asarray(frames, np.float64)[:, None], data], axis=-1)
     np.savetxt(path, data, delimiter=',', header=','.join(header), comments='', fmt='%.7g')
   else:
     raise ValueError(f'{path}: use a .npy or .csv file.')
