@@ -19,26 +19,64 @@ def load_results(output_dir: str) -> list:
   return results
 
 
+MISSING = '–'  # a run that does not exist (yet): never shown as 0
+
+
 def _cell(values):
   values = 100.0 * np.asarray(values)
+  if not len(values):
+    return MISSING
   return f'{values.mean():.1f} ± {values.std():.1f}' if len(values) > 1 else f'{values[0]:.1f}'
 
 
-def single_shot_table(results: list, metric: str = 'top1') -> pd.DataFrame:
+def _means(*values_per_metric):
+  """'a / b': the mean (in %) of each metric's values; MISSING when there are none."""
+  if not len(values_per_metric[0]):
+    return MISSING
+  return ' / '.join(f'{100.0 * np.mean(v):.1f}' for v in values_per_metric)
+
+
+def single_shot_table(results: list, metric: str = 'top1', rows=None, views=None,
+                      metrics=None) -> pd.DataFrame:
   """Rows: names; columns: training views + Average; cells: mean ± std over seeds (in %) of
-  the accuracy on all test views. Average: the per-seed mean over training views."""
+  the accuracy on all test views. Average: the per-seed mean over training views.
+
+  `rows` and `views` fix the order (and name rows or views without results, shown as
+  MISSING); `metrics` (e.g. ('top1', 'top5')) gives cells 'top-1 / top-5' of the means.
+  """
+  metrics = tuple(metrics or (metric,))
   frame = pd.DataFrame([{'name': r['name'], 'train_view': r['train_view'], 'seed': r['seed'],
-                         'value': r['all'][metric]} for r in results
+                         **{m: r['all'][m] for m in metrics}} for r in results
                         if r['protocol'] == protocols.SINGLE_SHOT])
-  if frame.empty:
+  if frame.empty and not rows:
     raise ValueError('No single-shot results to tabulate.')
-  views = list(dict.fromkeys(frame['train_view']))
-  rows = {}
-  for name, group in frame.groupby('name', sort=False):
-    row = {view: _cell(group[group.train_view == view]['value']) for view in views}
-    row['Average'] = _cell(group.groupby('seed')['value'].mean())
-    rows[name] = row
-  return pd.DataFrame.from_dict(rows, orient='index', columns=views + ['Average'])
+  if frame.empty:
+    frame = pd.DataFrame(columns=['name', 'train_view', 'seed', *metrics])
+  views = list(views or dict.fromkeys(frame['train_view']))
+  names = list(rows or dict.fromkeys(frame['name']))
+  table = {}
+  for name in names:
+    group = frame[frame.name == name]
+    def cell(selected):
+      if len(metrics) > 1:
+        return _means(*[selected[m] for m in metrics])
+      return _cell(selected[metrics[0]])
+    row = {view: cell(group[group.train_view == view]) for view in views}
+    # The Average over views, per seed, of seeds that have every view.
+    complete = [seed for seed, g in group.groupby('seed') if set(views) <= set(g.train_view)]
+    per_seed = group[group.seed.isin(complete) & group.train_view.isin(views)].groupby('seed')
+    row['Average'] = cell(per_seed[list(metrics)].mean()) if complete else MISSING
+    table[name] = row
+  return pd.DataFrame.from_dict(table, orient='index', columns=views + ['Average'])
+
+
+def column_table(results: list, rows, columns: dict, metric: str = 'top1') -> pd.DataFrame:
+  """Rows: names; columns: {title: predicate(result) -> bool}; cells: mean ± std over seeds
+  (%) of the accuracy on all test clips of the matching runs; MISSING where none."""
+  table = {name: {title: _cell([r['all'][metric] for r in results
+                                if r['name'] == name and chosen(r)])
+                  for title, chosen in columns.items()} for name in rows}
+  return pd.DataFrame.from_dict(table, orient='index', columns=list(columns))
 
 
 def fraction_table(results: list, metric: str = 'top1') -> pd.DataFrame:

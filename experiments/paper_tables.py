@@ -1,0 +1,261 @@
+"""The paper's tables and Figure 3 as run plans and renderings (experiments/README.md).
+
+Each table names its rows (methods), its dataset (Penn Action or NTU RGB+D, or their synthetic
+twins penn_like / ntu_like) and its protocol; `build` expands it into runs of a `run_plan.Plan`
+for a preset, and `render` reads the runs' result files — a missing run is '–'. The main job
+(experiments/quickstart.py) renders its table with the same `tables.single_shot_table`.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+from data_prep import synthetic_dataset as synthetic
+from experiments import run_plan
+from poem_cvmim.action import classifiers
+from poem_cvmim.action import classify
+from poem_cvmim.action import protocols
+from poem_cvmim.core import shards
+from poem_cvmim.evaluation import tables
+from poem_cvmim.representation import configs
+
+PENN, NTU = 'penn', 'ntu'
+PAPER_NUMBERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'paper_numbers.json')
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """A row: a classifier on raw keypoints (`algorithm` None) or on z_p of an encoder."""
+  classifier: str = classifiers.CONVNET
+  algorithm: Optional[configs.AlgorithmConfig] = None
+  own_recipe: bool = False  # the classifier's own training recipe (ST-GCN, HCN)
+
+
+_CV_MIM = configs.AlgorithmConfig()  # the paper's defaults: mixture fusion, every term
+METHODS = {
+    'Res-TCN': Method(classifiers.RESTCN),
+    'Temporal ConvNet': Method(classifiers.CONVNET),
+    'Auto-Encoder': Method(algorithm=configs.AlgorithmConfig(
+        algorithm=configs.ALGORITHM_AUTOENCODER)),
+    'VAE': Method(algorithm=configs.beta_vae(1.0)),
+    'β-VAE': Method(algorithm=configs.beta_vae(4.0)),
+    'InfoNCE': Method(algorithm=configs.AlgorithmConfig(algorithm=configs.ALGORITHM_INFONCE)),
+    'DIM': Method(algorithm=configs.AlgorithmConfig(algorithm=configs.ALGORITHM_INFOMAX)),
+    'Pr-VIPE': Method(algorithm=configs.pr_vipe()),
+    'CV-MIM': Method(algorithm=_CV_MIM),
+    'ST-GCN': Method(classifiers.STGCN, own_recipe=True),
+    'HCN': Method(classifiers.HCN, own_recipe=True),
+    # Table 5: the fusion of z_p and z_v, and the ablated terms (Mixture is CV-MIM itself).
+    'Concat': Method(algorithm=dataclasses.replace(_CV_MIM, fusion='CAT')),
+    'Product': Method(algorithm=dataclasses.replace(_CV_MIM, fusion='POE')),
+    'Mixture': Method(algorithm=_CV_MIM),
+    'Mixture w/o L_inter': Method(algorithm=dataclasses.replace(_CV_MIM,
+                                                                disentangle_loss_weight=0.0)),
+    'Mixture w/o L_prior': Method(algorithm=dataclasses.replace(_CV_MIM, use_prior=False)),
+}
+_TABLE1_ROWS = ('Res-TCN', 'Temporal ConvNet', 'Auto-Encoder', 'VAE', 'β-VAE', 'InfoNCE', 'DIM',
+                'Pr-VIPE', 'CV-MIM')
+# Penn Action's views in the paper's column order; NTU's camera x replication views.
+PENN_VIEWS = ('left', 'right', 'front', 'back')
+NTU_VIEWS = ('C1R1', 'C1R2', 'C2R1', 'C2R2', 'C3R1', 'C3R2')
+CROSS_SUBJECT, CROSS_VIEW = 'Cross-subject', 'Cross-view'
+# NTU's cross-view protocol: train on cameras 2 and 3, test on camera 1.
+CROSS_VIEW_TRAIN, CROSS_VIEW_TEST = ('C2R1', 'C2R2', 'C3R1', 'C3R2'), ('C1R1', 'C1R2')
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+  name: str
+  title: str
+  dataset: str
+  kind: str  # 'single_shot', 'fully_supervised', 'cross', 'fractions'
+  rows: tuple
+  metrics: tuple = ('top1',)
+
+
+TABLES = {
+    'table1': Table('table1', 'Penn Action, single-shot cross-view top-1 (%)', PENN,
+                    'single_shot', _TABLE1_ROWS),
+    'table2': Table('table2', 'Penn Action, fully supervised top-1 (%)', PENN,
+                    'fully_supervised', _TABLE1_ROWS),
+    'table3': Table('table3', 'NTU RGB+D, single-shot cross-view top-1 / top-5 (%)', NTU,
+                    'single_shot', _TABLE1_ROWS + ('ST-GCN', 'HCN'), ('top1', 'top5')),
+    'table4': Table('table4', 'NTU RGB+D, cross-subject and cross-view top-1 (%)', NTU,
+                    'cross', _TABLE1_ROWS + ('ST-GCN', 'HCN')),
+    'table5': Table('table5', 'Penn Action, single-shot ablation, average top-1 (%)', PENN,
+                    'single_shot', ('Concat', 'Product', 'Mixture', 'Mixture w/o L_inter',
+                                    'Mixture w/o L_prior')),
+    'figure3': Table('figure3', 'Top-1 (%) against the fraction of supervised training clips',
+                     None, 'fractions', ('Temporal ConvNet', 'CV-MIM')),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+  """Sizes of every run of a table. `data` None: real converted records from the flags."""
+  name: str
+  data: Optional[synthetic.SyntheticConfig]
+  encoder: configs.TrainConfig  # everything but the algorithm and the input
+  classifier: dict  # dataset -> ClassifierConfig
+  seeds: tuple
+  fractions: tuple
+  downsample_rate: dict = dataclasses.field(
+      default_factory=lambda: {PENN: 2, NTU: 1})  # Penn Action's frame rate halved
+
+
+PRESETS = {
+    'smoke': Preset(
+        'smoke', synthetic.smoke_config(),
+        configs.smoke(num_steps=4, seed=0, deterministic=True),
+        {PENN: classify.PRESETS['smoke'], NTU: classify.PRESETS['smoke']},
+        seeds=(0,), fractions=(0.5, 1.0)),
+    'synthetic': Preset(
+        'synthetic', synthetic.SyntheticConfig(),
+        configs.TrainConfig(batch_size=128, num_steps=2000, checkpoint_interval=1000,
+                            summary_interval=200, shuffle_buffer_size=8192, seed=0,
+                            deterministic=True),
+        {PENN: classify.PRESETS['synthetic'], NTU: classify.PRESETS['synthetic']},
+        seeds=(0, 1, 2, 3, 4), fractions=(0.05, 0.1, 0.25, 0.5, 1.0)),
+    'paper': Preset(
+        'paper', None, configs.paper(seed=0),
+        {PENN: classify.PRESETS['penn_action'], NTU: classify.PRESETS['ntu_rgbd']},
+        seeds=(0, 1, 2, 3, 4), fractions=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0)),
+}
+
+
+@dataclasses.dataclass
+class Inputs:
+  """Where the records are: pair records for the encoders, sequences per dataset."""
+  pairs: str
+  sequences: dict  # dataset -> sequence directory
+
+
+def synthetic_inputs(preset: Preset, output_dir: str, log=print) -> Inputs:
+  """Generates the preset's synthetic set under output_dir/data once (deterministic)."""
+  data_dir = os.path.join(output_dir, 'data')
+  done = os.path.join(data_dir, run_plan.DONE_NAME)
+  key = dataclasses.asdict(preset.data)
+  if not (os.path.exists(done) and json.load(open(done)).get('key') == json.loads(
+      json.dumps(key))):
+    log(f'[data] generating the synthetic set ({preset.name}) in {data_dir}')
+    synthetic.generate(preset.data, data_dir, overwrite=True, log=lambda _: None)
+    shards.write_json_atomic(done, {'key': key})
+  return Inputs(os.path.join(data_dir, synthetic.PAIRS_DIR, 'train-*'),
+                {PENN: os.path.join(data_dir, 'penn_like'),
+                 NTU: os.path.join(data_dir, 'ntu_like')})
+
+
+def _classifier_config(preset, dataset, method):
+  config = dataclasses.replace(preset.classifier[dataset], classifier=method.classifier)
+  return classify.with_recipe(config) if method.own_recipe else config
+
+
+def _features(plan, preset, inputs, dataset, row, method, encoder_seed):
+  encoder = None
+  if method.algorithm is not None:
+    config = dataclasses.replace(preset.encoder, algorithm=method.algorithm,
+                                 input_table=inputs.pairs, seed=encoder_seed)
+    # Named by what it learns (not by the row): rows with one configuration share it.
+    encoder = plan.encoder(f'{method.algorithm.algorithm}_{method.algorithm.fusion}', config)
+  return plan.features(encoder, inputs.sequences[dataset], preset.downsample_rate[dataset])
+
+
+def views_of(sequence_dir: str, preferred) -> list:
+  """The sequence directory's views, in the paper's order where it has them."""
+  views = shards.read_manifest(sequence_dir)['views']
+  return [v for v in preferred if v in views] + [v for v in views if v not in preferred]
+
+
+def build(table: Table, preset: Preset, inputs: Inputs, plan: run_plan.Plan, rows=None,
+          seeds=None, encoder_seed: int = 0) -> dict:
+  """Adds the table's runs to `plan`; returns {row: [classifier Run, ...]} (with the column
+  each run belongs to in `run.key`)."""
+  seeds = tuple(seeds if seeds is not None else preset.seeds)
+  runs = {}
+  datasets = [table.dataset] if table.dataset else [PENN, NTU]
+  for row in rows or table.rows:
+    method = METHODS[row]
+    runs[row] = []
+    for dataset in datasets:
+      if dataset not in inputs.sequences:
+        continue
+      feature_run = _features(plan, preset, inputs, dataset, row, method, encoder_seed)
+      config = _classifier_config(preset, dataset, method)
+      for seed in seeds:
+        if table.kind == 'single_shot':
+          preferred = PENN_VIEWS if dataset == PENN else NTU_VIEWS
+          for view in views_of(inputs.sequences[dataset], preferred):
+            runs[row].append(plan.classifier(row, feature_run, config,
+                                             protocols.SINGLE_SHOT, seed, train_view=view))
+        elif table.kind == 'fully_supervised':
+          runs[row].append(plan.classifier(row, feature_run, config,
+                                           protocols.FULLY_SUPERVISED, seed))
+        elif table.kind == 'cross':
+          runs[row].append(plan.classifier(row, feature_run, config,
+                                           protocols.FULLY_SUPERVISED, seed))
+          runs[row].append(plan.classifier(row, feature_run, config,
+                                           protocols.FULLY_SUPERVISED, seed,
+                                           train_views=CROSS_VIEW_TRAIN,
+                                           test_views=CROSS_VIEW_TEST))
+        else:  # fractions
+          for fraction in preset.fractions:
+            runs[row].append(plan.classifier(
+                row, feature_run, config,
+                protocols.LIMITED if fraction < 1.0 else protocols.FULLY_SUPERVISED, seed,
+                fraction=fraction))
+  return runs
+
+
+def _results(runs) -> list:
+  """The result dicts of the finished runs, each with the run's key as 'plan_key'."""
+  found = []
+  for run in runs:
+    if run.done():
+      with open(run.result_path) as f:
+        found.append(dict(json.load(f), plan_key=run.key))
+  return found
+
+
+def render(table: Table, runs: dict, inputs: Inputs, with_paper: bool = False):
+  """The table (a DataFrame, or {dataset: DataFrame} for figure3) from the result files."""
+  results = _results([r for row_runs in runs.values() for r in row_runs])
+  rows = list(table.rows)  # rows not planned (--rows) show as missing
+  if table.kind == 'single_shot':
+    preferred = PENN_VIEWS if table.dataset == PENN else NTU_VIEWS
+    views = views_of(inputs.sequences[table.dataset], preferred)
+    frame = tables.single_shot_table(results, rows=rows, views=views, metrics=table.metrics)
+  elif table.kind == 'fully_supervised':
+    frame = tables.column_table(results, rows, {'Top-1': lambda r: True})
+  elif table.kind == 'cross':
+    frame = tables.column_table(results, rows, {
+        CROSS_SUBJECT: lambda r: not r['plan_key']['train_views'],
+        CROSS_VIEW: lambda r: bool(r['plan_key']['train_views'])})
+  else:  # fractions: one table per dataset, a column per fraction
+    fractions = sorted({run.key['fraction'] for row_runs in runs.values() for run in row_runs})
+    columns = {f'{100 * f:g}%': (lambda f: lambda r: r['fraction'] == f)(f) for f in fractions}
+    return {dataset: tables.column_table(
+        [r for r in results
+         if r['plan_key']['features']['sequences'] == os.path.abspath(directory)],
+        rows, columns) for dataset, directory in inputs.sequences.items()}
+  if with_paper:
+    frame = with_paper_numbers(table, frame)
+  return frame
+
+
+def with_paper_numbers(table: Table, frame):
+  """`frame` with the paper's published numbers beside it: a column '<column> (paper)' for
+  every column, '–' where the paper's value is not in paper_numbers.json."""
+  with open(PAPER_NUMBERS) as f:
+    published = json.load(f)['tables'].get(table.name, {})
+  frame = frame.copy()
+  for column in list(frame.columns):
+    name = _paper_column(column)
+    frame[f'{name} (paper)'] = [published.get(row, {}).get(name, tables.MISSING)
+                                for row in frame.index]
+  return frame
+
+
+def _paper_column(column: str) -> str:
+  return {'C1R1': 'C1-R1', 'C1R2': 'C1-R2', 'C2R1': 'C2-R1', 'C2R2': 'C2-R2', 'C3R1': 'C3-R1',
+          'C3R2': 'C3-R2'}.get(column, column.capitalize() if column.islower() else column)

@@ -1,0 +1,170 @@
+"""A run plan: the representation trainings, feature tables and classifier runs behind a paper
+table, each keyed by the configuration that defines it.
+
+A run's directory is named by a hash of its key, so a run shared by several rows or tables (the
+same encoder, the same features) is one directory and is done once. A run is done when its
+result file exists: `done.json` for encoders and feature tables, `result.json` for classifier
+runs; `execute` skips those, and a run that was killed resumes (an encoder from its latest
+checkpoint, a classifier from its own). Nothing here knows about tables.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from typing import Callable, Optional
+
+import numpy as np
+
+from poem_cvmim.action import classify
+from poem_cvmim.action import protocols
+from poem_cvmim.core import feature_tables
+from poem_cvmim.core import run_dirs
+from poem_cvmim.core import shards
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import features
+from poem_cvmim.representation import configs
+from poem_cvmim.representation import trainer
+
+DONE_NAME = 'done.json'
+RAW = embedders.RAW
+
+
+def key_hash(key: dict) -> str:
+  return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+@dataclasses.dataclass
+class Run:
+  """One unit of work: `execute` calls `work(run)` unless `done(run)`."""
+  kind: str  # 'encoder', 'features' or 'classifier'
+  key: dict
+  directory: str
+  description: str
+  work: Callable
+  result_path: str
+
+  def done(self) -> bool:
+    return os.path.exists(self.result_path)
+
+
+class Plan:
+  """The runs of one or more tables, in dependency order, each once."""
+
+  def __init__(self, root: str):
+    self.root = root
+    self.runs = {}  # directory -> Run, insertion order = execution order
+
+  def _add(self, run: Run) -> Run:
+    return self.runs.setdefault(run.directory, run)
+
+  def encoder(self, name: str, config: configs.TrainConfig) -> Run:
+    """A representation training (`config.output_dir` is set here)."""
+    key = {'kind': 'encoder', 'config': configs.to_dict(dataclasses.replace(
+        config, output_dir=''))}
+    directory = os.path.join(self.root, 'encoders', f'{_slug(name)}-{key_hash(key)}')
+    config = dataclasses.replace(config, output_dir=directory)
+
+    def work(run):
+      trainer.Trainer(config, log=lambda _: None, verbose=False).train()
+      run_dirs.write_json_atomic(run.result_path, {'key': key, 'steps': config.num_steps})
+    return self._add(Run('encoder', key, directory,
+                         f'train {name} ({config.num_steps} steps)', work,
+                         os.path.join(directory, DONE_NAME)))
+
+  def features(self, encoder: Optional[Run], sequence_dir: str, downsample_rate: int) -> Run:
+    """Per-frame features of a sequence directory: z_p of `encoder`, or raw keypoints."""
+    key = {'kind': 'features', 'encoder': encoder.key if encoder else RAW,
+           'sequences': os.path.abspath(sequence_dir), 'downsample_rate': downsample_rate}
+    source = encoder.directory if encoder else RAW
+    name = os.path.basename(encoder.directory) if encoder else RAW
+    directory = os.path.join(self.root, 'features',
+                             f'{name}-{os.path.basename(sequence_dir)}-{key_hash(key)}')
+
+    def work(run):
+      features.write_feature_table(sequence_dir, directory, embedders.load_embedder(source),
+                                   downsample_rate=downsample_rate, overwrite=True,
+                                   log=lambda _: None)
+      run_dirs.write_json_atomic(run.result_path, {'key': key})
+    return self._add(Run('features', key, directory,
+                         f'features {name} of {os.path.basename(sequence_dir)}', work,
+                         os.path.join(directory, DONE_NAME)))
+
+  def classifier(self, row: str, feature_run: Run, config: classify.ClassifierConfig,
+                 protocol: str, seed: int, train_view: str = protocols.ALL_VIEWS,
+                 fraction: float = 1.0, train_views=None, test_views=None) -> Run:
+    """One classifier run: `protocol` on `train_view` (single-shot) or on `train_views` of the
+    training split (all by default), scored on `test_views` of the test split (all)."""
+    key = {'kind': 'classifier', 'features': feature_run.key,
+           'config': dataclasses.asdict(config), 'protocol': protocol, 'seed': seed,
+           'train_view': train_view, 'fraction': fraction,
+           'train_views': list(train_views or []), 'test_views': list(test_views or [])}
+    # Runs that differ only in protocol, view, fraction or seed share a base directory.
+    shared = {k: key[k] for k in ('features', 'config', 'train_views', 'test_views')}
+    base = os.path.join(self.root, 'classifiers', os.path.basename(feature_run.directory),
+                        f'{config.classifier}-{key_hash(shared)}')
+    # The directory protocols.run_one writes to (not created until the run executes).
+    directory = os.path.join(base, row, protocol, train_view, f'fraction{fraction:g}',
+                             f'seed{seed}')
+
+    def work(run):
+      train, test, num_classes = _feature_sets(feature_run.directory, train_views, test_views)
+      if protocol == protocols.SINGLE_SHOT:
+        train = train.select(train.views == train_view)
+      elif fraction < 1.0:
+        train = protocols.sample_fraction(train, fraction, seed)
+      protocols.run_one(row, protocol, train, test, num_classes, config, seed, base,
+                        train_view=train_view, fraction=fraction, log=lambda _: None,
+                        features=run_dirs.dataset_identity(feature_run.directory))
+    where = train_view if protocol == protocols.SINGLE_SHOT else f'{fraction:g}'
+    return self._add(Run('classifier', key, directory,
+                         f'{row}: {config.classifier} {protocol} {where} seed {seed}', work,
+                         os.path.join(directory, protocols.RESULT_NAME)))
+
+  def describe(self) -> str:
+    lines = []
+    for number, run in enumerate(self.runs.values(), start=1):
+      state = 'done' if run.done() else 'to do'
+      lines.append(f'{number:4d}. [{state:5s}] {run.description}  ({run.directory})')
+    return '\n'.join(lines)
+
+  def execute(self, log=print) -> int:
+    """Runs every run not done yet, in order; returns how many ran."""
+    total, ran = len(self.runs), 0
+    for number, run in enumerate(self.runs.values(), start=1):
+      if run.done():
+        continue
+      start = time.time()
+      log(f'[run {number} of {total}] {run.description}')
+      os.makedirs(run.directory, exist_ok=True)
+      run.work(run)
+      ran += 1
+      log(f'[run {number} of {total}] done in {time.time() - start:.0f} s')
+    return ran
+
+
+_FEATURE_CACHE = {}
+
+
+def _feature_sets(directory, train_views, test_views):
+  """(train, test, number of classes) of a feature table, restricted to views (cached)."""
+  if directory not in _FEATURE_CACHE:
+    manifest = shards.read_manifest(directory)
+    _FEATURE_CACHE[directory] = (feature_tables.load_feature_set(directory, 'train'),
+                                 feature_tables.load_feature_set(directory, 'test'),
+                                 len(manifest['classes']))
+  train, test, num_classes = _FEATURE_CACHE[directory]
+  if train_views:
+    train = train.select(_isin(train.views, train_views))
+  if test_views:
+    test = test.select(_isin(test.views, test_views))
+  return train, test, num_classes
+
+
+def _isin(values, allowed):
+  return np.isin(values, list(allowed))
+
+
+def _slug(name: str) -> str:
+  return ''.join(c if c.isalnum() else '_' for c in name).strip('_').lower()

@@ -1,0 +1,144 @@
+r"""The command behind every paper table and Figure 3 (experiments/table1.py ... figure3.py).
+
+  python -m experiments.table1 --preset=synthetic --output_dir=out/paper [--dry_run]
+  python -m experiments.table3 --preset=paper --pairs='h36m/train-*' \
+      --ntu_sequences=ntu/sequences --output_dir=out/paper --with_paper
+
+The command expands into its runs (encoder trainings, feature tables, classifier runs), each
+keyed by its configuration under --output_dir, so runs shared by rows or tables are done once;
+finished runs are skipped and a killed one resumes. Then it renders the table from the result
+files (Markdown, CSV, LaTeX; Figure 3: a PNG and its CSV). `--dry_run` prints the plan.
+"""
+
+import os
+import time
+
+from absl import app
+from absl import flags
+import keras
+import tensorflow as tf
+
+from experiments import paper_tables
+from experiments import run_plan
+from poem_cvmim.core import cli
+from poem_cvmim.evaluation import tables
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_enum('preset', 'synthetic', list(paper_tables.PRESETS),
+                    'smoke: seconds on tiny synthetic data; synthetic: the built-in set; '
+                    'paper: converted records (--pairs and the sequences).')
+  flags.DEFINE_string('output_dir', 'out/paper', 'Runs, data and tables (shared by tables).')
+  flags.DEFINE_string('pairs', None, 'paper preset: pair records for the encoders.')
+  flags.DEFINE_string('penn_sequences', None, 'paper preset: Penn Action sequence records.')
+  flags.DEFINE_string('ntu_sequences', None, 'paper preset: NTU RGB+D sequence records.')
+  flags.DEFINE_list('seeds', None, 'Classifier seeds (the preset\'s by default).')
+  flags.DEFINE_integer('encoder_seed', 0, 'Seed of every encoder training.')
+  flags.DEFINE_list('rows', None, 'Only these rows (by name).')
+  flags.DEFINE_boolean('dry_run', False, 'Print the plan and stop.')
+  flags.DEFINE_boolean('with_paper', False, 'Add the paper\'s published numbers beside ours.')
+
+
+def inputs_from_flags(preset, output_dir):
+  if preset.data is not None:
+    return paper_tables.synthetic_inputs(preset, output_dir)
+  sequences = {dataset: path for dataset, path in ((paper_tables.PENN, FLAGS.penn_sequences),
+                                                   (paper_tables.NTU, FLAGS.ntu_sequences))
+               if path}
+  if not FLAGS.pairs or not sequences:
+    raise ValueError('The paper preset needs --pairs and --penn_sequences and/or '
+                     '--ntu_sequences (converted records; README "Converting ...").')
+  return paper_tables.Inputs(FLAGS.pairs, sequences)
+
+
+def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
+        encoder_seed: int = 0, dry_run: bool = False, with_paper: bool = False, log=print,
+        inputs=None) -> dict:
+  """Plans, runs what is missing and renders one table; returns {'plan', 'ran', 'table'}."""
+  table = paper_tables.TABLES[name]
+  preset = paper_tables.PRESETS[preset_name]
+  unknown = [r for r in rows or () if r not in table.rows]
+  if unknown:
+    raise ValueError(f'{name} has no row {unknown[0]!r}; rows: {", ".join(table.rows)}.')
+  if table.dataset and inputs is not None and table.dataset not in inputs.sequences:
+    raise ValueError(f'{name} needs the {table.dataset} sequences.')
+  plan = run_plan.Plan(os.path.join(output_dir, preset.name))
+  runs = paper_tables.build(table, preset, inputs, plan, rows, seeds, encoder_seed)
+  log(f'{name}: {len(plan.runs)} runs, '
+      f'{sum(not r.done() for r in plan.runs.values())} to do')
+  if dry_run:
+    log(plan.describe())
+    return {'plan': plan, 'ran': 0, 'table': None}
+  start = time.time()
+  ran = plan.execute(log)
+  rendered = paper_tables.render(table, runs, inputs, with_paper)
+  stem = os.path.join(output_dir, preset.name, name)
+  if isinstance(rendered, dict):
+    write_figure3(rendered, stem, table.title)
+    markdown = '\n\n'.join(f'{dataset}:\n\n{tables.to_markdown(frame)}'
+                           for dataset, frame in rendered.items())
+  else:
+    markdown = tables.write_table(rendered, stem)
+  log(f'{name}: {ran} runs done in {time.time() - start:.0f} s; {stem}.*')
+  return {'plan': plan, 'ran': ran, 'table': rendered, 'markdown': markdown}
+
+
+def write_figure3(frames: dict, stem: str, title: str) -> None:
+  """figure3.csv (dataset, method, fraction, mean, std) and figure3.png."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  rows = []
+  for dataset, frame in frames.items():
+    for method, values in frame.iterrows():
+      for column, cell in values.items():
+        mean, _, std = (cell.partition(' ± ') if cell != tables.MISSING else ('', '', ''))
+        rows.append((dataset, method, float(column.rstrip('%')) / 100, mean, std or '0'))
+  with open(stem + '.csv', 'w') as f:
+    f.write('dataset,method,fraction,top1_mean,top1_std\n')
+    f.writelines(f'{d},{m},{fr:g},{mean},{std}\n' for d, m, fr, mean, std in rows)
+  fig, axes = plt.subplots(1, len(frames), figsize=(5 * len(frames), 4), squeeze=False)
+  for axis, dataset in zip(axes[0], frames):
+    for method in frames[dataset].index:
+      points = [(fr, float(mean), float(std)) for d, m, fr, mean, std in rows
+                if d == dataset and m == method and mean]
+      if points:
+        x, y, e = zip(*points)
+        axis.errorbar([100 * v for v in x], y, yerr=e, marker='o', capsize=3, label=method)
+    axis.set_xscale('log')
+    axis.set_xlabel('supervised training clips (%)')
+    axis.set_ylabel('top-1 accuracy (%)')
+    axis.set_title({'penn': 'Penn Action', 'ntu': 'NTU RGB+D'}.get(dataset, dataset))
+    axis.grid(alpha=0.3)
+    axis.legend()
+  fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(stem + '.png', dpi=120)
+  plt.close(fig)
+
+
+def main_for(name: str):
+  def main(argv):
+    del argv
+    tf.get_logger().setLevel('ERROR')
+    try:
+      preset = paper_tables.PRESETS[FLAGS.preset]
+      if preset.encoder.deterministic:
+        tf.config.experimental.enable_op_determinism()
+      keras.utils.set_random_seed(FLAGS.encoder_seed)
+      inputs = inputs_from_flags(preset, FLAGS.output_dir)
+      outcome = run(name, FLAGS.output_dir, FLAGS.preset, FLAGS.rows,
+                    [int(s) for s in FLAGS.seeds] if FLAGS.seeds else None, FLAGS.encoder_seed,
+                    FLAGS.dry_run, FLAGS.with_paper, inputs=inputs)
+    except (FileNotFoundError, ValueError) as error:
+      cli.fail(error)
+    if outcome['table'] is not None:
+      print(f'\n{paper_tables.TABLES[name].title} ({FLAGS.preset} preset):\n')
+      print(outcome['markdown'])
+  return main
+
+
+def command(name: str):
+  cli.run(main_for(name), define_flags)

@@ -1,0 +1,105 @@
+"""The paper-table commands on the smoke preset: each table's shape and cell format, runs
+shared between tables, a killed command that resumes with only the missing runs, and the plan."""
+
+import os
+import re
+
+import pytest
+
+from experiments import paper_tables
+from experiments import table_command
+from poem_cvmim.evaluation import tables
+
+# A few rows a table (the others render as missing), so that the suite stays short.
+_ROWS = {'table1': ('Temporal ConvNet', 'CV-MIM'), 'table2': ('Res-TCN',),
+         'table3': ('CV-MIM',), 'table4': ('Temporal ConvNet',),
+         'table5': ('Mixture', 'Mixture w/o L_prior'), 'figure3': ('Temporal ConvNet',)}
+_CELL = re.compile(r'^\d{1,3}\.\d$')
+_TOP1_TOP5 = re.compile(r'^\d{1,3}\.\d / \d{1,3}\.\d$')
+
+
+@pytest.fixture(scope='module')
+def inputs(smoke_dir):
+  return paper_tables.Inputs(os.path.join(smoke_dir, 'pairs', 'train-*'),
+                             {paper_tables.PENN: os.path.join(smoke_dir, 'penn_like'),
+                              paper_tables.NTU: os.path.join(smoke_dir, 'ntu_like')})
+
+
+def test_every_command_renders_its_table(inputs, tmp_path):
+  out = str(tmp_path)
+  outcomes = {name: table_command.run(name, out, 'smoke', rows=_ROWS[name], inputs=inputs,
+                                      log=lambda _: None)
+              for name in ('table1', 'table5', 'table2', 'table3', 'table4', 'figure3')}
+  columns = {'table1': ['left', 'right', 'front', 'back', 'Average'],
+             'table2': ['Top-1'], 'table4': ['Cross-subject', 'Cross-view'],
+             'table3': ['C1R1', 'C1R2', 'C2R1', 'C2R2', 'C3R1', 'C3R2', 'Average'],
+             'table5': ['left', 'right', 'front', 'back', 'Average']}
+  for name, expected in columns.items():
+    frame = outcomes[name]['table']
+    table = paper_tables.TABLES[name]
+    assert list(frame.index) == list(table.rows), name
+    assert list(frame.columns) == expected, name
+    pattern = _TOP1_TOP5 if name == 'table3' else _CELL
+    for row in table.rows:
+      cells = list(frame.loc[row])
+      if row in _ROWS[name]:
+        assert all(pattern.match(c) for c in cells), (name, row, cells)
+      else:  # never run: shown as missing, never as 0
+        assert cells == [tables.MISSING] * len(cells), (name, row, cells)
+    for suffix in ('md', 'csv', 'tex'):
+      assert os.path.exists(os.path.join(out, 'smoke', f'{name}.{suffix}'))
+  # Table 5's Mixture is Table 1's CV-MIM: one encoder; w/o L_prior is the second.
+  assert outcomes['table5']['plan'].runs.keys() & outcomes['table1']['plan'].runs.keys()
+  assert len(os.listdir(os.path.join(out, 'smoke', 'encoders'))) == 2
+  # Figure 3: a table per dataset, a column per fraction, the PNG and its CSV.
+  frames = outcomes['figure3']['table']
+  assert set(frames) == {'penn', 'ntu'}
+  for frame in frames.values():
+    assert list(frame.columns) == ['50%', '100%']
+    assert all(_CELL.match(c) for c in frame.loc['Temporal ConvNet'])
+    assert list(frame.loc['CV-MIM']) == [tables.MISSING] * 2
+  assert os.path.getsize(os.path.join(out, 'smoke', 'figure3.png')) > 10_000
+  lines = open(os.path.join(out, 'smoke', 'figure3.csv')).read().splitlines()
+  assert lines[0] == 'dataset,method,fraction,top1_mean,top1_std' and len(lines) == 9
+
+
+def test_published_numbers_sit_beside_ours(inputs):
+  with_paper = paper_tables.render(paper_tables.TABLES['table1'], {'CV-MIM': []}, inputs,
+                                   with_paper=True)
+  assert with_paper.loc['CV-MIM', 'Average (paper)'] == '91.75'
+  assert with_paper.loc['CV-MIM', 'Average'] == tables.MISSING
+  assert with_paper.loc['DIM', 'Left (paper)'] == tables.MISSING
+
+
+class _Killed(Exception):
+  pass
+
+
+def test_a_killed_command_runs_only_what_was_missing(inputs, tmp_path):
+  out, started = str(tmp_path), []
+
+  def kill_after_three(message):
+    if message.endswith(' s') and 'done in' in message:
+      started.append(message)
+      if len(started) == 3:
+        raise _Killed()
+
+  plan = table_command.run('table2', out, 'smoke', rows=('Res-TCN', 'Temporal ConvNet'),
+                           seeds=(0, 1), inputs=inputs, dry_run=True,
+                           log=lambda _: None)['plan']
+  total = len(plan.runs)
+  assert total == 5  # the raw feature table and 2 rows x 2 seeds
+  with pytest.raises(_Killed):
+    table_command.run('table2', out, 'smoke', rows=('Res-TCN', 'Temporal ConvNet'),
+                      seeds=(0, 1), inputs=inputs, log=kill_after_three)
+  again = table_command.run('table2', out, 'smoke', rows=('Res-TCN', 'Temporal ConvNet'),
+                            seeds=(0, 1), inputs=inputs, log=lambda _: None)
+  assert again['ran'] == total - 3
+  assert table_command.run('table2', out, 'smoke', rows=('Res-TCN', 'Temporal ConvNet'),
+                           seeds=(0, 1), inputs=inputs, log=lambda _: None)['ran'] == 0
+  dry = table_command.run('table2', out, 'smoke', inputs=inputs, dry_run=True,
+                          log=lambda _: None)['plan'].describe()
+  assert '[done ] Res-TCN: RESTCN fully_supervised 1 seed 0' in dry
+  assert '[to do] CV-MIM' not in dry or 'train CV-MIM' in dry
+  with pytest.raises(ValueError, match="table2 has no row 'ST-GCN'"):
+    table_command.run('table2', out, 'smoke', rows=('ST-GCN',), inputs=inputs)
