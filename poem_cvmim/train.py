@@ -6,7 +6,8 @@ r"""Trains a pose representation on pair records (CV-MIM and the baselines).
 Flags keep the original's names (`--log_dir_path`, `--input_table`, `--algorithm_type`,
 `--fusion_op_type`, ...); their defaults are the config dataclasses' defaults
 (`poem_cvmim.representation.configs.FLAG_FIELDS`), except that `--algorithm_type=PR_VIPE`
-starts from Pr-VIPE's own defaults (`configs.pr_vipe`). `--smoke` starts from the smoke preset and
+starts from Pr-VIPE's own defaults (`configs.pr_vipe`). `--smoke` starts from the smoke preset, `--general`
+from the "general" encoder's (`configs.general`: the main job's schedule, 20,000 steps), and
 flags given on the command line still win. A run restarted on the same directory resumes from
 its latest checkpoint; restarting it with flags that change the model, the algorithm or the data
 is refused. Several local devices train with MirroredStrategy; several machines with
@@ -39,6 +40,8 @@ def define_flags():
     kind = int if path in _INTEGER_FIELDS_WITHOUT_DEFAULT else type(default)
     _DEFINE[kind](name, default if default != '' else None, help_text)
   flags.DEFINE_boolean('smoke', False, 'Start from the smoke preset (batch 16, 4 steps).')
+  flags.DEFINE_boolean('general', False, 'Start from the "general" encoder preset (batch 128, '
+                       '20,000 steps, seed 0, deterministic) for pairs with the broad prior.')
   flags.DEFINE_boolean('verify_data', False, 'Check the SHA-256 of every input shard against '
                        'its manifest before training (one full read of the data).')
 
@@ -46,7 +49,10 @@ def define_flags():
 def config_from_flags(flag_values) -> configs.TrainConfig:
   """The smoke preset or the defaults, with the defaults of the algorithm `--algorithm_type`
   names (`configs.algorithm_defaults`), then every flag given on the command line applied."""
-  base = configs.smoke() if flag_values['smoke'].value else configs.TrainConfig()
+  if flag_values['smoke'].value and flag_values['general'].value:
+    raise app.UsageError('--smoke and --general are two presets: give one.')
+  base = (configs.smoke() if flag_values['smoke'].value else
+          configs.general() if flag_values['general'].value else configs.TrainConfig())
   if flag_values['algorithm_type'].present:
     base = dataclasses.replace(
         base, algorithm=configs.algorithm_defaults(flag_values['algorithm_type'].value))

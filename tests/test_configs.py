@@ -38,6 +38,11 @@ _FLAG_DEFAULTS = textwrap.dedent('''
                  '--num_embedding_samples=5'])
     assert train.config_from_flags(flags.FLAGS).algorithm == configs.pr_vipe(
         pose_embedding_dim=8, num_embedding_samples=5)
+    # --general: the longer encoder preset; given flags still win.
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(['train', '--general', '--num_iterations=500'])
+    assert train.config_from_flags(flags.FLAGS) == configs.general(num_steps=500)
+    assert configs.general().num_steps == 20000 and configs.general().batch_size == 128
     print('OK')
 ''')
 
