@@ -106,8 +106,12 @@ def write_figure3(frames: dict, stem: str, title: str) -> None:
                 if d == dataset and m == method and mean]
       if points:
         x, y, e = zip(*points)
-        axis.errorbar([100 * v for v in x], y, yerr=e, marker='o', capsize=3, label=method)
+        label = method + (' on raw keypoints' if method == 'Temporal ConvNet' else ' (z_p)')
+        axis.errorbar([100 * v for v in x], y, yerr=e, marker='o', capsize=3, label=label)
+    percents = sorted({100 * fr for d, _, fr, _, _ in rows if d == dataset})
     axis.set_xscale('log')
+    axis.set_xticks(percents, [f'{p:g}' for p in percents])
+    axis.minorticks_off()
     axis.set_xlabel('supervised training clips (%)')
     axis.set_ylabel('top-1 accuracy (%)')
     axis.set_title({'penn': 'Penn Action', 'ntu': 'NTU RGB+D'}.get(dataset, dataset))
