@@ -76,7 +76,7 @@ def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
   rendered = paper_tables.render(table, runs, inputs, with_paper)
   stem = os.path.join(output_dir, preset.name, name)
   if isinstance(rendered, dict):
-    write_figure3(rendered, stem, table.title)
+    write_figure3(rendered, stem, table.title, synthetic=preset.data is not None)
     markdown = '\n\n'.join(f'{dataset}:\n\n{tables.to_markdown(frame)}'
                            for dataset, frame in rendered.items())
   else:
@@ -85,8 +85,9 @@ def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
   return {'plan': plan, 'ran': ran, 'table': rendered, 'markdown': markdown}
 
 
-def write_figure3(frames: dict, stem: str, title: str) -> None:
-  """figure3.csv (dataset, method, fraction, mean, std) and figure3.png."""
+def write_figure3(frames: dict, stem: str, title: str, synthetic: bool = False) -> None:
+  """figure3.csv (dataset, method, fraction, mean, std) and figure3.png (panels named after
+  the synthetic twins when `synthetic`)."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -114,7 +115,9 @@ def write_figure3(frames: dict, stem: str, title: str) -> None:
     axis.minorticks_off()
     axis.set_xlabel('supervised training clips (%)')
     axis.set_ylabel('top-1 accuracy (%)')
-    axis.set_title({'penn': 'Penn Action', 'ntu': 'NTU RGB+D'}.get(dataset, dataset))
+    names = ({'penn': 'penn-like (synthetic)', 'ntu': 'ntu-like (synthetic)'} if synthetic
+             else {'penn': 'Penn Action', 'ntu': 'NTU RGB+D'})
+    axis.set_title(names.get(dataset, dataset))
     axis.grid(alpha=0.3)
     axis.legend()
   fig.suptitle(title)
