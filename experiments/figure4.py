@@ -137,9 +137,8 @@ def main(argv):
                                                 FLAGS.frame_stride)
     else:
       size = [float(v) for v in FLAGS.image_size] if FLAGS.image_size else None
-      by_view = detections.read_rig(detections.rig_cameras(FLAGS.detections),
-                                    os.path.basename(os.path.normpath(FLAGS.detections)),
-                                    FLAGS.format, image_size=size)
+      by_view = detections.read_rig_directory(FLAGS.detections, FLAGS.format,
+                                              image_size=size)
     embedder = embedders.load_embedder(FLAGS.embedder)
     if embedder.view_fn is None:
       raise ValueError(f'{FLAGS.embedder} has no view embedding (z_v): Figure 4 needs one.')

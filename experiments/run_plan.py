@@ -156,14 +156,10 @@ def _feature_sets(directory, train_views, test_views):
                                  len(manifest['classes']))
   train, test, num_classes = _FEATURE_CACHE[directory]
   if train_views:
-    train = train.select(_isin(train.views, train_views))
+    train = train.select(np.isin(train.views, list(train_views)))
   if test_views:
-    test = test.select(_isin(test.views, test_views))
+    test = test.select(np.isin(test.views, list(test_views)))
   return train, test, num_classes
-
-
-def _isin(values, allowed):
-  return np.isin(values, list(allowed))
 
 
 def _slug(name: str) -> str:

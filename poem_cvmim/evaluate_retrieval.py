@@ -89,9 +89,8 @@ def load_frames():
   image_size = [float(v) for v in FLAGS.image_size] if FLAGS.image_size else None
   frames = {}
   for directory in FLAGS.detections:
-    clip = os.path.basename(os.path.normpath(directory))
-    rig = detections.read_rig(detections.rig_cameras(directory), clip, FLAGS.format,
-                              FLAGS.layout, FLAGS.person, FLAGS.min_score, image_size)
+    rig = detections.read_rig_directory(directory, FLAGS.format, FLAGS.layout, FLAGS.person,
+                                        FLAGS.min_score, image_size)
     if frames and sorted(rig) != sorted(frames):
       raise ValueError(f'{directory}: cameras {", ".join(sorted(rig))} differ from the first '
                        f'recording\'s ({", ".join(sorted(frames))}); every recording needs '

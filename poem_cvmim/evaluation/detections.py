@@ -372,6 +372,14 @@ def read_rig(camera_paths: dict, clip: str = 'rig', format: str = 'auto',
   return frames_by_view
 
 
+def read_rig_directory(directory: str, format: str = 'auto', layout: Optional[str] = None,
+                       person: str = 'most_confident', min_score: float = 0.0,
+                       image_size=None) -> dict:
+  """`read_rig` of a recording folder (`rig_cameras`), its clip named after the folder."""
+  return read_rig(rig_cameras(directory), os.path.basename(os.path.normpath(directory)),
+                  format, layout, person, min_score, image_size)
+
+
 def rig_cameras(directory: str) -> dict:
   """{camera: path}: each sub-folder or .json file of `directory` is one camera."""
   if not os.path.isdir(directory):
