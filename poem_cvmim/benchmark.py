@@ -1,8 +1,10 @@
-r"""Throughput of the CV-MIM step against a bare reference of the same Dense layers.
+r"""Throughput of the CV-MIM step against a bare reference and the matmul ceiling.
 
-  python -m poem_cvmim.benchmark [--batch_size=256] [--steps=20]
+  python -m poem_cvmim.benchmark [--batch_size=256] [--steps=10] [--rounds=7] \
+      [--variants=reference,ceiling,cvmim,cvmim_xla]
 
-What is measured is described in `poem_cvmim.representation.benchmarking`.
+Prints steps/s, GFLOP/s and the ratios full / reference and full / ceiling, medians over
+interleaved rounds with their range. What each variant is: `poem_cvmim.representation.benchmarking`.
 """
 
 from absl import flags
@@ -16,19 +18,22 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   flags.DEFINE_integer('batch_size', 256, 'Global batch size of pairs.')
-  flags.DEFINE_integer('steps', 20, 'Timed steps after 3 warm-up steps.')
+  flags.DEFINE_integer('steps', 10, 'Timed steps of each variant in each round.')
+  flags.DEFINE_integer('rounds', 7, 'Interleaved rounds.')
+  flags.DEFINE_list('variants', ['reference', 'ceiling', 'cvmim', 'cvmim_xla'],
+                    f'Any of {", ".join(benchmarking.VARIANTS)}.')
 
 
 def main(argv):
   del argv
-  batch, steps = FLAGS.batch_size, FLAGS.steps
-  reference = benchmarking.steps_per_second(benchmarking.bare_reference(batch), batch, steps)
-  full = benchmarking.steps_per_second(benchmarking.cvmim_step(batch), batch, steps)
-  print(f'batch {FLAGS.batch_size}, {FLAGS.steps} timed steps, '
-        f'{tf.config.threading.get_intra_op_parallelism_threads() or "all"} threads')
-  print(f'bare Dense reference : {reference:8.2f} steps/s')
-  print(f'CV-MIM DISENTANGLE   : {full:8.2f} steps/s')
-  print(f'ratio (CV-MIM / ref) : {full / reference:8.3f}')
+  try:
+    report = benchmarking.interleaved(FLAGS.variants, FLAGS.batch_size, FLAGS.steps,
+                                      FLAGS.rounds)
+  except ValueError as error:
+    cli.fail(error)
+  threads = tf.config.threading.get_intra_op_parallelism_threads() or 'all'
+  print(f'{threads} intra-op threads')
+  print(benchmarking.format_report(report))
 
 
 if __name__ == '__main__':

@@ -174,3 +174,38 @@ def test_extract_and_train_commands(smoke_dir, tmp_path):
   assert result.returncode == 2
   assert "Unknown training view(s) ['nowhere']; available views: ['front', 'back', 'left', " \
          "'right']" in result.stderr.strip().splitlines()[-1]
+
+
+def _random_features(seed, clips=48, frames=12, dim=6, classes=4):
+  rng = np.random.default_rng(seed)
+  labels = np.arange(clips) % classes
+  features = rng.normal(size=(clips, frames, dim)) + labels[:, None, None] * 0.3
+  return feature_tables.FeatureSet(features.astype(np.float32), labels,
+                                   np.array(['v'] * clips), np.array(['s'] * clips))
+
+
+def test_runs_of_one_shape_share_a_traced_model_and_train_as_fresh_ones(tmp_path):
+  """A run in the pooled model (after a run of another seed left its weights, optimizer
+  state and dropout seeds in it) ends where a freshly built model ends, traces nothing new,
+  and leaves the earlier run's classifier untouched."""
+  train, test = _random_features(0), _random_features(1)
+  config = classify.ClassifierConfig(batch_size=8, num_steps=12, steps_per_loop=4,
+                                     checkpoint_interval=12)
+  earlier = classify.train_classifier(config, train, 4, seed=1, reuse=True)
+  earlier_logits = classify.predict(earlier, test.features)
+  key = classify._pool_key(config, train.features.shape[1:], 4, len(train))
+  traces = len(classify._POOL[key].traces)
+  pooled = classify.train_classifier(config, train, 4, seed=0, reuse=True,
+                                     output_dir=str(tmp_path / 'pooled'))
+  assert len(classify._POOL[key].traces) == traces
+  fresh = classify.train_classifier(config, train, 4, seed=0, reuse=False,
+                                    output_dir=str(tmp_path / 'fresh'))
+  np.testing.assert_allclose(classify.predict(pooled, test.features),
+                             classify.predict(fresh, test.features), rtol=1e-4, atol=1e-5)
+  np.testing.assert_array_equal(classify.predict(earlier, test.features), earlier_logits)
+  assert not np.allclose(earlier_logits, classify.predict(fresh, test.features), atol=1e-3)
+  # The checkpoints hold the same run too: re-evaluation restores what training returned.
+  for name, trained in (('pooled', pooled), ('fresh', fresh)):
+    restored = classify.restore_classifier(str(tmp_path / name), 'CONVNET', (12, 6), 4)
+    np.testing.assert_allclose(classify.predict(restored, test.features),
+                               classify.predict(trained, test.features), rtol=1e-5, atol=1e-6)

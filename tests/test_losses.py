@@ -172,3 +172,44 @@ def test_discriminator_and_generator_losses_match_numpy():
                              _softplus(d_fake).mean(), rtol=1e-6)
   with pytest.raises(ValueError, match='NS'):
     losses.generator_loss(fake_out, 'WGAN')
+
+
+def _broadcast_club(mean, logvar, y, positive):
+  """The bound from the full [B, B, d] tensor (the plain way), for comparison."""
+  scores = tf.reduce_mean(-tf.square(mean[:, None, :] - y[None, :, :])
+                          / (2.0 * tf.exp(logvar[:, None, :])) - logvar[:, None, :] / 2.0, -1)
+  negative = 1.0 - positive
+  return tf.maximum(tf.reduce_sum(scores * positive) / tf.reduce_sum(positive)
+                    - tf.reduce_sum(scores * negative) / tf.reduce_sum(negative), 0.0)
+
+
+@pytest.mark.parametrize('batch_size', [2, 33])
+def test_contrastive_log_ratio_paths_agree_with_the_broadcast_form(batch_size):
+  """The O(B d) identity path, the matrix-product path with an explicit identity and the
+  [B, B, d] broadcast agree in value and in gradient (float64)."""
+  rng = np.random.default_rng(6)
+  y = tf.constant(rng.normal(size=(batch_size, 7)))
+  mean = tf.constant(y.numpy() + rng.normal(scale=0.3, size=(batch_size, 7)))
+  logvar = tf.constant(rng.normal(scale=0.5, size=(batch_size, 7)))
+  eye = tf.eye(batch_size, dtype=tf.float64)
+  results = []
+  for compute in (lambda m, v, t: losses.contrastive_log_ratio(m, v, t),
+                  lambda m, v, t: losses.contrastive_log_ratio(m, v, t, eye),
+                  lambda m, v, t: _broadcast_club(m, v, t, eye)):
+    with tf.GradientTape() as tape:
+      tape.watch([mean, logvar, y])
+      value = compute(mean, logvar, y)
+    results.append([value.numpy()] + [g.numpy() for g in tape.gradient(value,
+                                                                       [mean, logvar, y])])
+  assert results[0][0] > 0
+  for other in results[1:]:
+    for a, b in zip(results[0], other):
+      np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_contrastive_log_ratio_of_one_pair_has_no_negatives():
+  rng = np.random.default_rng(7)
+  mean, logvar, y = rng.normal(size=(3, 1, 5)).astype(np.float32)
+  value = losses.contrastive_log_ratio(mean, logvar, y)
+  expected = np.mean(-(mean - y) ** 2 / (2 * np.exp(logvar)) - logvar / 2)
+  np.testing.assert_allclose(value.numpy(), max(expected, 0.0), rtol=1e-5)

@@ -17,9 +17,11 @@ it hurts the raw-keypoint baseline by 14.6 points (47.4 with, 62.0 without): sta
 training view inflate the dimensions that view barely moves.
 """
 
+import collections
 import dataclasses
+import json
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 import keras
 import numpy as np
@@ -183,29 +185,61 @@ def _dataset(train: feature_tables.FeatureSet, mean, std, batch_size: int, seed:
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
-                     num_classes: int, seed: int = 0, output_dir: Optional[str] = None,
-                     strategy=None, verbose: bool = False):
-  """Trains a classifier (resuming from `output_dir` if it holds a checkpoint).
+# Classifier runs of the same shape and recipe share one built and traced model: tracing the
+# training loop costs more than a short run's steps. Each run re-initialises the shared model
+# from a model built with its own seed, so it trains exactly as a model built for it would.
+_POOL_SIZE = 4
+_POOL = collections.OrderedDict()
 
-  Returns a TrainedClassifier holding the model with its EMA weights.
-  """
-  if len(train) == 0:
-    raise ValueError('The training set is empty: nothing to train on.')
-  strategy = strategy or tf.distribute.get_strategy()
+
+@dataclasses.dataclass
+class _Session:
+  """A model, its optimizer, the standardisation and the traced loop that trains them."""
+  model: keras.Model
+  optimizer: keras.optimizers.Optimizer
+  mean: tf.Variable
+  std: tf.Variable
+  loop: Callable
+  traces: list  # one entry per trace of `loop` (tests check a run reuses the trace)
+
+
+def _pool_key(config: ClassifierConfig, input_shape, num_classes, num_train_clips):
+  """What the traced loop depends on: shapes and every recipe field the step reads."""
+  recipe = dataclasses.asdict(config)
+  for schedule_only in ('num_steps', 'checkpoint_interval', 'steps_per_loop',
+                        'standardize_features'):
+    recipe.pop(schedule_only)
+  if config.learning_rate_decay_epochs:  # the boundaries are in steps of this many clips
+    recipe['num_train_clips'] = num_train_clips
+  return (json.dumps(recipe, sort_keys=True), tuple(input_shape), num_classes,
+          keras.config.floatx())
+
+
+def _fresh(config, input_shape, num_classes, num_train_clips, seed, strategy):
+  """The model and optimizer a run starts from, built with the run's seed."""
   keras.utils.set_random_seed(seed)
   with strategy.scope():
-    model = classifiers.get_temporal_classifier(
-        config.classifier, train.features.shape[1:], num_classes)
-    optimizer = _optimizer(config, len(train))
+    model = classifiers.get_temporal_classifier(config.classifier, input_shape, num_classes)
+    optimizer = _optimizer(config, num_train_clips)
     optimizer.build(model.trainable_variables)
-    mean, std = _standardization(train, config.standardize_features)
-    mean, std = tf.Variable(mean, trainable=False), tf.Variable(std, trainable=False)
-  manager = None
-  if output_dir:
-    checkpoint = _checkpoint(model, optimizer, mean, std)
-    manager = tf.train.CheckpointManager(checkpoint, output_dir, max_to_keep=1)
-    manager.restore_or_initialize()
+  return model, optimizer
+
+
+def _copy_state(target_model, target_optimizer, source_model, source_optimizer=None):
+  """Assigns every weight, dropout seed state and (given) optimizer variable of the source."""
+  pairs = list(zip(target_model.weights, source_model.weights))
+  pairs += zip(checkpointing.seed_states(target_model), checkpointing.seed_states(source_model))
+  if source_optimizer is not None:
+    pairs += zip(target_optimizer.variables, source_optimizer.variables)
+  for target, source in pairs:
+    target.assign(source)
+
+
+def _new_session(config, model, optimizer, dim, strategy) -> _Session:
+  with strategy.scope():
+    mean = tf.Variable(tf.zeros([dim]), trainable=False)
+    std = tf.Variable(tf.ones([dim]), trainable=False)
+  traces = []
 
   def step(x, y):
     with tf.GradientTape() as tape:
@@ -225,22 +259,78 @@ def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
 
   @tf.function
   def loop(iterator, num_steps):
+    traces.append(1)
     loss = tf.constant(0.0)
     for _ in tf.range(num_steps):
       loss = strategy.reduce('SUM', strategy.run(step, args=next(iterator)), axis=None)
     return {'loss': loss}
 
+  return _Session(model, optimizer, mean, std, loop, traces)
+
+
+def _session(config, train, num_classes, seed, strategy, reuse):
+  """The session a run trains in, holding its seed's initial state; and that fresh model."""
+  input_shape, num_train_clips = train.features.shape[1:], len(train)
+  model, optimizer = _fresh(config, input_shape, num_classes, num_train_clips, seed, strategy)
+  if not reuse:
+    return _new_session(config, model, optimizer, input_shape[-1], strategy), model
+  key = _pool_key(config, input_shape, num_classes, num_train_clips)
+  session = _POOL.pop(key, None)
+  if session is None:
+    # The pool keeps its own model: the fresh one goes back to the caller after training.
+    pooled, pooled_optimizer = _fresh(config, input_shape, num_classes, num_train_clips, seed,
+                                      strategy)
+    session = _new_session(config, pooled, pooled_optimizer, input_shape[-1], strategy)
+  else:
+    _copy_state(session.model, session.optimizer, model, optimizer)
+  _POOL[key] = session
+  while len(_POOL) > _POOL_SIZE:
+    _POOL.popitem(last=False)
+  return session, model
+
+
+def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
+                     num_classes: int, seed: int = 0, output_dir: Optional[str] = None,
+                     strategy=None, verbose: bool = False, reuse: Optional[bool] = None):
+  """Trains a classifier (resuming from `output_dir` if it holds a checkpoint).
+
+  `reuse` (default: on the default strategy) trains in a model built and traced by an earlier
+  run of the same shape and recipe, re-initialised to what this run's seed builds. Returns a
+  TrainedClassifier holding its own model with the evaluation (EMA) weights.
+  """
+  if len(train) == 0:
+    raise ValueError('The training set is empty: nothing to train on.')
+  if reuse is None:
+    reuse = strategy is None
+  strategy = strategy or tf.distribute.get_strategy()
+  session, result_model = _session(config, train, num_classes, seed, strategy, reuse)
+  mean, std = _standardization(train, config.standardize_features)
+  session.mean.assign(mean)
+  session.std.assign(std)
+  optimizer = session.optimizer
+  manager = None
+  if output_dir:
+    checkpoint = _checkpoint(session.model, optimizer, session.mean, session.std)
+    manager = tf.train.CheckpointManager(checkpoint, output_dir, max_to_keep=1)
+    manager.restore_or_initialize()
+
   iterator = iter(strategy.experimental_distribute_dataset(
-      _dataset(train, mean.numpy(), std.numpy(), config.batch_size, seed)))
+      _dataset(train, session.mean.numpy(), session.std.numpy(), config.batch_size, seed)))
   training_loop.Controller(
-      run=lambda num_steps: loop(iterator, num_steps),
+      run=lambda num_steps: session.loop(iterator, num_steps),
       step=lambda: int(optimizer.iterations.numpy()),
       cadence=training_loop.Cadence(config.num_steps,
                                     config.checkpoint_interval if manager else None,
                                     config.steps_per_loop),
       checkpoint_manager=manager, verbose=verbose).train()
-  optimizer.finalize_variable_values(model.trainable_variables)
-  return TrainedClassifier(model, mean, std, int(optimizer.iterations.numpy()))
+  steps = int(optimizer.iterations.numpy())
+  if session.model is result_model:
+    optimizer.finalize_variable_values(result_model.trainable_variables)
+  else:  # the pooled model's final weights, EMA swapped in, go to the caller's own model
+    _copy_state(result_model, None, session.model)
+    optimizer.finalize_variable_values(result_model.trainable_variables)
+  return TrainedClassifier(result_model, tf.Variable(session.mean, trainable=False),
+                           tf.Variable(session.std, trainable=False), steps)
 
 
 def predict(classifier: TrainedClassifier, features: np.ndarray,

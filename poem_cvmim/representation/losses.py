@@ -124,10 +124,33 @@ def contrastive_log_ratio(mean, logvar, targets, positive_indicator_matrix=None)
   Returns:
     max(0, pos - neg) with M[i, j] the dim-mean log-density of y_j under q(. | x_i), pos its
     mean over positive pairs and neg over negative pairs.
+
+  M is never formed as a [B, B, d] tensor: with w = e^-logvar, d M[i, j] =
+  c_i + (mean_i w_i) . y_j - (w_i / 2) . y_j^2 where c_i = -sum(mean_i^2 w_i + logvar_i) / 2,
+  two [B, d] x [d, B] products. With the default identity the [B, B] matrix is not needed
+  either: the sum over all pairs takes the column sums of y and y^2, and the diagonal is
+  computed directly, so the bound costs O(B d).
   """
-  scores = (-tf.square(mean[:, tf.newaxis, :] - targets[tf.newaxis, :, :])
-            / (2.0 * tf.exp(logvar[:, tf.newaxis, :])) - logvar[:, tf.newaxis, :] / 2.0)
-  scores = tf.reduce_mean(scores, axis=-1)  # [B, B]
+  inverse_variance = tf.exp(-logvar)
+  dim = tf.cast(tf.shape(mean)[-1], mean.dtype)
+  weighted_mean = mean * inverse_variance
+  constant = -0.5 * tf.reduce_sum(mean * weighted_mean + logvar, axis=-1)  # [B]
+  if positive_indicator_matrix is None:
+    diagonal = tf.reduce_mean(-0.5 * tf.square(mean - targets) * inverse_variance
+                              - 0.5 * logvar, axis=-1)  # [B]
+    total = (tf.reduce_sum(constant) * tf.cast(tf.shape(mean)[0], mean.dtype)
+             + tf.reduce_sum(weighted_mean * tf.reduce_sum(targets, axis=0))
+             - 0.5 * tf.reduce_sum(inverse_variance * tf.reduce_sum(tf.square(targets),
+                                                                    axis=0))) / dim
+    batch_size = tf.cast(tf.shape(mean)[0], mean.dtype)
+    positive_mean = tf.reduce_mean(diagonal)
+    # One pair has no negatives: their mean is 0, as a masked mean over an empty mask.
+    negative_mean = tf.math.divide_no_nan(total - tf.reduce_sum(diagonal),
+                                          batch_size * (batch_size - 1.0))
+    return tf.maximum(positive_mean - negative_mean, 0.0)
+  scores = (constant[:, tf.newaxis]
+            + tf.matmul(weighted_mean, targets, transpose_b=True)
+            - 0.5 * tf.matmul(inverse_variance, tf.square(targets), transpose_b=True)) / dim
   positive, negative = _indicators(positive_indicator_matrix, tf.shape(mean)[0], mean.dtype)
   return tf.maximum(_masked_mean(scores, positive) - _masked_mean(scores, negative), 0.0)
 
