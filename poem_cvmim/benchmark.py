@@ -1,15 +1,19 @@
-r"""Throughput of the CV-MIM step against a bare reference and the matmul ceiling.
+r"""Benchmarks: the CV-MIM step, and the fixed cost of a classifier run.
 
-  python -m poem_cvmim.benchmark [--batch_size=256] [--steps=10] [--rounds=7] \
+  python -m poem_cvmim.benchmark [--suite=step] [--batch_size=256] [--steps=10] [--rounds=7] \
       [--variants=reference,ceiling,cvmim,cvmim_xla]
+  python -m poem_cvmim.benchmark --suite=classifier [--rounds=7]
 
-Prints steps/s, GFLOP/s and the ratios full / reference and full / ceiling, medians over
-interleaved rounds with their range. What each variant is: `poem_cvmim.representation.benchmarking`.
+`step` prints steps/s, GFLOP/s and the ratios full / reference and full / ceiling, medians over
+interleaved rounds with their range (variants: `poem_cvmim.representation.benchmarking`).
+`classifier` prints a run's wall time against its steps alone (`poem_cvmim.action.benchmarking`).
+The NTU converter has its own: `python -m data_prep.ntu_benchmark`.
 """
 
 from absl import flags
 import tensorflow as tf
 
+from poem_cvmim.action import benchmarking as classifier_benchmarking
 from poem_cvmim.core import cli
 from poem_cvmim.representation import benchmarking
 
@@ -17,6 +21,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
+  flags.DEFINE_enum('suite', 'step', ['step', 'classifier'], 'What to benchmark.')
   flags.DEFINE_integer('batch_size', 256, 'Global batch size of pairs.')
   flags.DEFINE_integer('steps', 10, 'Timed steps of each variant in each round.')
   flags.DEFINE_integer('rounds', 7, 'Interleaved rounds.')
@@ -26,12 +31,17 @@ def define_flags():
 
 def main(argv):
   del argv
+  threads = tf.config.threading.get_intra_op_parallelism_threads() or 'all'
+  if FLAGS.suite == 'classifier':
+    times = classifier_benchmarking.interleaved(FLAGS.rounds)
+    print(f'{threads} intra-op threads')
+    print(classifier_benchmarking.format_report(times))
+    return
   try:
     report = benchmarking.interleaved(FLAGS.variants, FLAGS.batch_size, FLAGS.steps,
                                       FLAGS.rounds)
   except ValueError as error:
     cli.fail(error)
-  threads = tf.config.threading.get_intra_op_parallelism_threads() or 'all'
   print(f'{threads} intra-op threads')
   print(benchmarking.format_report(report))
 

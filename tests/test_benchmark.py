@@ -22,3 +22,10 @@ def test_variants_run_and_are_reported():
 def test_unknown_variant_is_named():
   with pytest.raises(ValueError, match='gpu_magic'):
     benchmarking.interleaved(['gpu_magic'], 4, 1, 1)
+
+
+def test_classifier_benchmark_runs_and_is_reported():
+  from poem_cvmim.action import benchmarking as classifier_benchmarking
+  times = classifier_benchmarking.interleaved(rounds=1, num_steps=3, log=lambda _: None)
+  assert all(len(v) == 1 and v[0] > 0 for v in times.values())
+  assert 'pooled_run / steady' in classifier_benchmarking.format_report(times, 3)

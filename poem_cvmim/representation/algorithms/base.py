@@ -26,7 +26,7 @@ from poem_cvmim.representation import pipeline
 
 ENCODER, ESTIMATOR, DISCRIMINATOR = 'encoder', 'estimator', 'discriminator'
 # What each stateless random draw of a step is for (distinct keys).
-PURPOSE_INPUTS, PURPOSE_PRIOR, PURPOSE_SAMPLES = 1, 2, 3
+PURPOSE_INPUTS, PURPOSE_PRIOR, PURPOSE_SAMPLES, PURPOSE_DROPOUT = 1, 2, 3, 4
 
 
 def gather(tensor):
@@ -115,14 +115,21 @@ class Algorithm(abc.ABC):
   def discriminator_optimizer(self):
     return self.optimizers.get(DISCRIMINATOR)
 
-  def _encode(self, inputs, critic=None):
-    """Local forward of E (and the critic on E's fc0); returns gathered tensors and the KL."""
-    outputs, activations = self.encoder(inputs, training=True)
+  def _encode(self, inputs, critic=None, side=0):
+    """Local forward of E (and the critic on E's fc0); returns gathered tensors and the KL.
+
+    `side` (0 anchor, 1 positive) keys the dropout masks of this forward pass: stateless
+    draws from the step's key, distinct for each side and network.
+    """
+    key = self.step_key(PURPOSE_DROPOUT)
+    outputs, activations = self.encoder(inputs, training=True,
+                                        seed=random_keys.derive(key, 2 * side))
     kl = (tf.add_n(self.encoder.losses) if self.encoder.losses
           else tf.zeros([], outputs.dtype))
     critic_outputs = None
     if critic is not None:
-      critic_outputs = gather(critic(activations['fc0'], training=True)[0])
+      critic_outputs = gather(critic(activations['fc0'], training=True,
+                                     seed=random_keys.derive(key, 2 * side + 1))[0])
     return gather(outputs), critic_outputs, kl
 
   def step_key(self, purpose: int):

@@ -73,7 +73,7 @@ class Disentangle(base.Algorithm):
   def compute_losses(self, anchor, positive):
     c = self.config
     anchor_z, anchor_s, anchor_kl = self._encode(anchor, self.critic)
-    positive_z, positive_s, positive_kl = self._encode(positive, self.critic)
+    positive_z, positive_s, positive_kl = self._encode(positive, self.critic, side=1)
     anchor_pose, anchor_view = self._split(anchor_z)
     positive_pose, positive_view = self._split(positive_z)
     t = {}
