@@ -135,17 +135,6 @@ def _block(result):
   tf.nest.map_structure(lambda t: t.numpy(), result)
 
 
-def steps_per_second(step, batch_size: int, steps: int, warmup: int = 3) -> float:
-  anchor, positive = _inputs(batch_size)
-  for _ in range(warmup):
-    _block(step(anchor, positive))
-  start = time.perf_counter()
-  for _ in range(steps):
-    result = step(anchor, positive)
-  _block(result)
-  return steps / (time.perf_counter() - start)
-
-
 @dataclasses.dataclass
 class Report:
   batch_size: int
@@ -187,7 +176,8 @@ def interleaved(names, batch_size: int, steps: int, rounds: int, warmup: int = 3
   return Report(batch_size, rates)
 
 
-def _spread(values, fmt='{:.2f}'):
+def spread(values, fmt='{:.2f}') -> str:
+  """'median [min–max]' of a list of numbers."""
   return (fmt.format(statistics.median(values)) + ' [' + fmt.format(min(values)) + '–'
           + fmt.format(max(values)) + ']')
 
@@ -198,16 +188,16 @@ def format_report(report: Report) -> str:
            f'GFLOP; ceiling chain {ceiling_flops() / 1e9:.1f} GFLOP; '
            f'{len(next(iter(report.rates.values())))} interleaved rounds, medians [min–max]']
   for name in report.rates:
-    lines.append(f'{name:18s} {_spread(report.rates[name])} steps/s  '
-                 f'{_spread(report.gflops(name), "{:.0f}")} GFLOP/s')
+    lines.append(f'{name:18s} {spread(report.rates[name])} steps/s  '
+                 f'{spread(report.gflops(name), "{:.0f}")} GFLOP/s')
   names = [n for n in report.rates if n not in ('reference', 'ceiling')]
   for name in names:
     if 'reference' in report.rates:
-      lines.append(f'{name} / reference       : {_spread(report.ratios(name, "reference"), "{:.3f}")}')
+      lines.append(f'{name} / reference       : {spread(report.ratios(name, "reference"), "{:.3f}")}')
     if 'ceiling' in report.rates:
       fractions = [g / c for g, c in zip(report.gflops(name), report.gflops('ceiling'))]
-      lines.append(f'{name} / matmul ceiling  : {_spread(fractions, "{:.3f}")}')
+      lines.append(f'{name} / matmul ceiling  : {spread(fractions, "{:.3f}")}')
   if 'reference' in report.rates and 'ceiling' in report.rates:
     fractions = [g / c for g, c in zip(report.gflops('reference'), report.gflops('ceiling'))]
-    lines.append(f'reference / matmul ceiling : {_spread(fractions, "{:.3f}")}')
+    lines.append(f'reference / matmul ceiling : {spread(fractions, "{:.3f}")}')
   return '\n'.join(lines)
