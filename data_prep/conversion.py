@@ -108,9 +108,18 @@ def _results(function, items, num_workers, chunk_size):
   if num_workers <= 1:
     yield from map(guarded, items)
     return
-  # 'spawn': workers start clean rather than as forks of a process that may run TensorFlow.
-  with multiprocessing.get_context('spawn').Pool(num_workers) as pool:
+  with multiprocessing.get_context(_start_method()).Pool(num_workers) as pool:
     yield from pool.imap(guarded, items, chunksize=chunk_size)
+
+
+def _start_method() -> str:
+  """'fork' while this process has not loaded TensorFlow: a worker then starts at once with
+  the modules already imported (the converters load TensorFlow only to write, after the pool
+  starts). 'spawn' once it has, so no worker inherits TensorFlow's threads; spawned workers
+  import only the converter's modules, which do not load TensorFlow either."""
+  if 'tensorflow' in sys.modules or 'fork' not in multiprocessing.get_all_start_methods():
+    return 'spawn'
+  return 'fork'
 
 
 def default_workers() -> int:

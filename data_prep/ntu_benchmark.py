@@ -1,12 +1,16 @@
-r"""Throughput of the NTU RGB+D converter on generated `.skeleton` files.
+r"""Throughput of the NTU RGB+D reader and converter on generated `.skeleton` files.
 
-  python -m data_prep.ntu_benchmark [--num_files=2000] [--workers=1,2] [--work_dir=/tmp/ntu_bench]
+  python -m data_prep.ntu_benchmark [--num_files=1000] [--workers=1,2] [--rounds=3] \
+      [--work_dir=/tmp/ntu_bench]
 
 Writes `num_files` files of realistic size (80-120 frames, one body, or two for a third of
-them, 25 joints of 12 fields, CRLF) once, converts them to sequence records with each worker
-count, prints files/s, and checks that every worker count wrote the same shards.
+them, 25 joints of 12 fields, CRLF) once, checks that our parser and a plain-Python reference
+reader read every file alike, then, in interleaved rounds, times both readers and the
+conversion to sequence records with each worker count (files/s), and checks that every
+worker count wrote the same shards.
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -18,12 +22,14 @@ import numpy as np
 from data_prep import ntu_rgbd_dataset as ntu
 from data_prep import ntu_skeleton
 from poem_cvmim.core import cli
+from poem_cvmim.core import timing
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-  flags.DEFINE_integer('num_files', 2000, 'Skeleton files to generate.')
+  flags.DEFINE_integer('num_files', 1000, 'Skeleton files to generate.')
+  flags.DEFINE_integer('rounds', 3, 'Interleaved rounds of every measurement.')
   flags.DEFINE_list('workers', ['1', '2'], 'Worker counts to time.')
   flags.DEFINE_string('work_dir', None, 'Where to write inputs and outputs (default: a temp dir).')
   flags.DEFINE_integer('seed', 0, 'Seed of the generated files.')
@@ -65,29 +71,123 @@ def write_file(directory: str, index: int, seed: int) -> str:
   return path
 
 
-def main(argv):
-  del argv
-  work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix='ntu_bench_')
+ALL = slice(None)
+_JOINT_FIELD_NAMES = ('x', 'y', 'z', 'depthX', 'depthY', 'colorX', 'colorY', 'orientationW',
+                      'orientationX', 'orientationY', 'orientationZ', 'trackingState')
+_BODY_FIELD_NAMES = ('bodyID', 'clipedEdges', 'handLeftConfidence', 'handLeftState',
+                     'handRightConfidence', 'handRightState', 'isResticted', 'leanX', 'leanY',
+                     'trackingState')
+
+
+def plain_python_skeleton(path: str) -> ntu_skeleton.Skeleton:
+  """The reference reader: plain Python in the manner of ST-GCN's `read_skeleton` (a line at a
+  time, `float` per field, a dict per joint), giving the same Skeleton as our parser."""
+  with open(path) as f:
+    num_frames = int(f.readline())
+    bodies = {}
+    for frame in range(num_frames):
+      for _ in range(int(f.readline())):
+        info = dict(zip(_BODY_FIELD_NAMES, f.readline().split()))
+        joints = []
+        for _ in range(int(f.readline())):
+          joint = {k: float(v) for k, v in zip(_JOINT_FIELD_NAMES, f.readline().split())}
+          joints.append([joint[k] for k in _JOINT_FIELD_NAMES])
+        body = bodies.setdefault(info['bodyID'], ntu_skeleton.Body([], []))
+        body.frames.append(frame)
+        body.joints.append(np.array(joints))
+  return ntu_skeleton.Skeleton(num_frames, bodies)
+
+
+def _same_skeleton(a: ntu_skeleton.Skeleton, b: ntu_skeleton.Skeleton, fields) -> bool:
+  return (a.num_frames == b.num_frames and list(a.bodies) == list(b.bodies) and all(
+      a.bodies[k].frames == b.bodies[k].frames
+      and np.array_equal(np.stack(a.bodies[k].joints)[..., fields],
+                         np.stack(b.bodies[k].joints)[..., fields])
+      for k in a.bodies))
+
+
+def _our_reader(path):
+  """Our parser as the converter calls it (the fields the records use)."""
+  return ntu_skeleton.read_skeleton(path, ntu.JOINT_FIELDS_READ)
+
+
+def _files_per_second(function, paths) -> float:
+  start = time.perf_counter()
+  for path in paths:
+    function(path)
+  return len(paths) / (time.perf_counter() - start)
+
+
+def _convert(inputs, output, workers) -> float:
+  shutil.rmtree(output, ignore_errors=True)
+  config = ntu.NtuConfig(input_dir=inputs, output_dir=output, num_workers=workers)
+  start = time.perf_counter()
+  ntu.convert(config, log=lambda _: None)
+  return 1 / (time.perf_counter() - start)
+
+
+def run(work_dir: str, num_files: int, workers, rounds: int, seed: int = 0, log=print) -> dict:
+  """Files/s of each reader and each worker count over `rounds` interleaved rounds.
+
+  `our_reader` is the parser as the converter calls it (6 of the 12 joint fields converted),
+  `our_reader_all_fields` converts all 12, as the reference reader does.
+  """
   inputs = os.path.join(work_dir, 'skeletons')
   os.makedirs(inputs, exist_ok=True)
   start = time.time()
-  names = {os.path.basename(write_file(inputs, i, FLAGS.seed)) for i in range(FLAGS.num_files)}
-  size = sum(os.path.getsize(os.path.join(inputs, n)) for n in names)
-  print(f'generated {len(names)} files, {size / 2**20:.0f} MiB, in {time.time() - start:.0f} s')
-  shard_sets = {}
-  for workers in (int(w) for w in FLAGS.workers):
-    output = os.path.join(work_dir, f'out_{workers}')
-    shutil.rmtree(output, ignore_errors=True)
-    config = ntu.NtuConfig(input_dir=inputs, output_dir=output, num_workers=workers)
-    start = time.time()
-    manifest = ntu.convert(config, log=lambda _: None)['sequences']
-    seconds = time.time() - start
-    shard_sets[workers] = manifest['shards']
-    print(f'workers={workers}: {manifest["num_records"]} records, '
-          f'{len(manifest["skipped"])} skipped, {seconds:.1f} s, '
-          f'{len(names) / seconds:.1f} files/s (pool start-up included)')
-  same = len({tuple(sorted(s.items())) for s in shard_sets.values()}) == 1
-  print(f'shards identical across worker counts: {same}')
+  paths = sorted(write_file(inputs, i, seed) for i in range(num_files))
+  size = sum(os.path.getsize(p) for p in paths)
+  log(f'generated {len(paths)} files, {size / 2**20:.0f} MiB, in {time.time() - start:.0f} s')
+  for path in paths:
+    reference = plain_python_skeleton(path)
+    if not (_same_skeleton(ntu_skeleton.read_skeleton(path), reference, ALL)
+            and _same_skeleton(_our_reader(path), reference, list(ntu.JOINT_FIELDS_READ))):
+      raise RuntimeError(f'our parser and the reference reader differ on {path}')
+  rates = {'plain_python_reader': [], 'our_reader_all_fields': [], 'our_reader': []}
+  rates.update({f'convert_{w}_workers': [] for w in workers})
+  shard_hashes = set()
+  for index in range(rounds):
+    rates['plain_python_reader'].append(_files_per_second(plain_python_skeleton, paths))
+    rates['our_reader_all_fields'].append(_files_per_second(ntu_skeleton.read_skeleton, paths))
+    rates['our_reader'].append(_files_per_second(_our_reader, paths))
+    for w in workers:
+      output = os.path.join(work_dir, f'out_{w}')
+      rates[f'convert_{w}_workers'].append(len(paths) * _convert(inputs, output, w))
+      with open(os.path.join(output, 'sequences', 'manifest.json')) as f:
+        shard_hashes.add(json.dumps(json.load(f)['shards'], sort_keys=True))
+    log(f'round {index + 1} of {rounds}: '
+        + ', '.join(f'{k} {v[-1]:.1f}' for k, v in rates.items()) + ' files/s')
+  if len(shard_hashes) != 1:
+    raise RuntimeError('the worker counts wrote different shards')
+  return rates
+
+
+def format_report(rates: dict, workers) -> str:
+  rounds = len(rates['our_reader'])
+  lines = [f'NTU RGB+D .skeleton files/s ({rounds} interleaved rounds, medians [min–max]; '
+           'conversion includes the worker pool start-up)']
+  for name, values in rates.items():
+    lines.append(f'{name:22s} {timing.spread(values, "{:.1f}")}')
+
+  def ratio(a, b):
+    return timing.spread([x / y for x, y in zip(rates[a], rates[b])])
+
+  for name in ('our_reader_all_fields', 'our_reader'):
+    lines.append(f'{name} / plain Python reader : {ratio(name, "plain_python_reader")}')
+  one = f'convert_{workers[0]}_workers'
+  lines.append(f'{one} / plain Python reader : {ratio(one, "plain_python_reader")}')
+  for w in workers[1:]:
+    lines.append(f'convert_{w}_workers / {one}  : {ratio(f"convert_{w}_workers", one)}')
+  lines.append('shards identical across worker counts: yes')
+  return '\n'.join(lines)
+
+
+def main(argv):
+  del argv
+  workers = [int(w) for w in FLAGS.workers]
+  work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix='ntu_bench_')
+  rates = run(work_dir, FLAGS.num_files, workers, FLAGS.rounds, FLAGS.seed)
+  print(format_report(rates, workers))
 
 
 if __name__ == '__main__':

@@ -35,6 +35,10 @@ VIEWS = tuple(f'C{c}R{r}' for c in (1, 2, 3) for r in (1, 2))
 XSUB_TRAIN_PERFORMERS = frozenset(
     (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38))
 XVIEW_TRAIN_CAMERAS = frozenset((2, 3))
+# The joint fields the records are made of (x y z, colorX colorY, tracking state); the parser
+# converts only these (depth pixels and orientation stay NaN).
+JOINT_FIELDS_READ = (0, 1, 2, skeleton.FIELD_COLOR_X, skeleton.FIELD_COLOR_Y,
+                     skeleton.FIELD_TRACKING)
 # Score of a joint by Kinect tracking state: 0 not tracked, 1 inferred, 2 tracked.
 TRACKING_SCORES = np.array([0.0, 0.5, 1.0], np.float32)
 MISSING_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data',
@@ -104,7 +108,7 @@ def sequence_record(name: skeleton.SampleName, joints: np.ndarray) -> bytes:
 
 def _main_actor(path):
   """Joints [T, 25, 12] of the file's main actor, or a skip reason."""
-  parsed = skeleton.read_skeleton(path)
+  parsed = skeleton.read_skeleton(path, JOINT_FIELDS_READ)
   if parsed.num_frames == 0:
     return None, 'the file declares 0 frames'
   try:

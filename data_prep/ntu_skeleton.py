@@ -10,7 +10,7 @@ Files use CRLF line endings; both endings are read.
 import dataclasses
 import os
 import re
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -25,6 +25,7 @@ JOINT_FIELDS = 12
 FIELDS_XYZ = slice(0, 3)
 FIELD_COLOR_X, FIELD_COLOR_Y = 5, 6
 FIELD_TRACKING = 11
+ALL_FIELDS = tuple(range(JOINT_FIELDS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,9 +73,10 @@ def read_name_list(path: str) -> frozenset:
 
 @dataclasses.dataclass
 class Body:
-  """The frames a body id appears in and its joints there: [n, 25, 12]."""
+  """The frames a body id appears in and its joints there: [n, 25, 12] (an array, or a list
+  of [25, 12] arrays)."""
   frames: List[int]
-  joints: List[np.ndarray]
+  joints: Union[np.ndarray, List[np.ndarray]]
 
 
 @dataclasses.dataclass
@@ -84,9 +86,11 @@ class Skeleton:
 
 
 class _Lines:
-  """Line reader that knows its 1-based line number, for error messages."""
+  """Line reader that knows its 1-based line number, for error messages. `what` names what is
+  read, formatted with `args` only when it goes into a message."""
 
   def __init__(self, text: str, source: str):
+    self.text = text
     self.lines = text.splitlines()
     self.source = source
     self.index = 0
@@ -94,75 +98,113 @@ class _Lines:
   def error(self, reason: str, line: int = None) -> MalformedInput:
     return MalformedInput(self.source, reason, line or min(self.index + 1, len(self.lines) + 1))
 
-  def take(self, count: int, what: str) -> List[str]:
+  def skip(self, count: int, what: str, *args) -> None:
     if self.index + count > len(self.lines):
-      raise self.error(f'file ends after {len(self.lines)} lines while reading {what} '
-                       f'(truncated?)', len(self.lines) + 1)
-    block = self.lines[self.index:self.index + count]
+      raise self.error(f'file ends after {len(self.lines)} lines while reading '
+                       f'{what.format(*args)} (truncated?)', len(self.lines) + 1)
     self.index += count
-    return block
 
-  def integer(self, what: str) -> int:
-    text = self.take(1, what)[0].strip()
+  def line(self, what: str, *args) -> str:
+    self.skip(1, what, *args)
+    return self.lines[self.index - 1]
+
+  def integer(self, what: str, *args) -> int:
+    text = self.line(what, *args).strip()
     try:
       value = int(text)
     except ValueError:
-      raise self.error(f'expected {what} (an integer), found {text[:40]!r}',
+      raise self.error(f'expected {what.format(*args)} (an integer), found {text[:40]!r}',
                        self.index) from None
     if value < 0:
-      raise self.error(f'{what} is negative ({value})', self.index)
+      raise self.error(f'{what.format(*args)} is negative ({value})', self.index)
     return value
 
 
-def parse_skeleton(text: str, source: str = '<skeleton>') -> Skeleton:
-  """Parses the text of one `.skeleton` file; MalformedInput names the line at fault."""
+def parse_skeleton(text: str, source: str = '<skeleton>',
+                   fields: Sequence[int] = ALL_FIELDS) -> Skeleton:
+  """Parses the text of one `.skeleton` file; MalformedInput names the line at fault.
+
+  The header lines (counts, body info) are walked in Python; the joint lines of all bodies and
+  frames, nearly all of the file, are converted in one call to NumPy's compiled text reader.
+  Only the joint `fields` asked for are converted (the others are NaN); every joint line must
+  still hold 12 fields.
+  """
   lines = _Lines(text, source)
   num_frames = lines.integer('the frame count')
-  bodies = {}
+  blocks = []  # (body id, frame, index of the block's first joint line)
   for frame in range(num_frames):
-    for _ in range(lines.integer(f'the body count of frame {frame}')):
-      info = lines.take(1, f'a body info line of frame {frame}')[0].split()
+    for _ in range(lines.integer('the body count of frame {}', frame)):
+      info = lines.line('a body info line of frame {}', frame).split()
       if len(info) != BODY_INFO_FIELDS:
         raise lines.error(f'body info line has {len(info)} fields, expected '
                           f'{BODY_INFO_FIELDS}', lines.index)
-      num_joints = lines.integer(f'the joint count of frame {frame}')
+      num_joints = lines.integer('the joint count of frame {}', frame)
       if num_joints != NUM_JOINTS:
         raise lines.error(f'joint count is {num_joints}, expected {NUM_JOINTS}', lines.index)
-      first = lines.index + 1
-      joints = _joint_block(lines.take(NUM_JOINTS, f'the joints of frame {frame}'), first,
-                            lines)
-      body = bodies.setdefault(info[0], Body([], []))
-      body.frames.append(frame)
-      body.joints.append(joints)
+      blocks.append((info[0], frame, lines.index))
+      lines.skip(NUM_JOINTS, 'the joints of frame {}', frame)
   rest = [i for i in range(lines.index, len(lines.lines)) if lines.lines[i].strip()]
   if rest:
     raise lines.error(f'unexpected content after the {num_frames} frames the file declares',
                       rest[0] + 1)
-  return Skeleton(num_frames, bodies)
+  joints = _joint_blocks(lines, [first for _, _, first in blocks], tuple(fields))
+  by_body = {}  # body id -> indices of its blocks, in order of first appearance
+  for index, (body_id, _, _) in enumerate(blocks):
+    by_body.setdefault(body_id, []).append(index)
+  return Skeleton(num_frames, {
+      body_id: Body([blocks[i][1] for i in indices], joints[indices])
+      for body_id, indices in by_body.items()})
 
 
-def _joint_block(block: Sequence[str], first_line: int, lines: _Lines) -> np.ndarray:
-  """[25, 12] floats of 25 joint lines, checking field counts line by line on failure."""
-  values = ' '.join(block).split()
+# Spaces in a body's lines as the dataset writes them: 9 in the info line, 11 per joint line
+# (single spaces, none at the end); count lines have none.
+_SPACES_PER_BODY = BODY_INFO_FIELDS - 1 + NUM_JOINTS * (JOINT_FIELDS - 1)
+
+
+def _joint_blocks(lines: _Lines, firsts: Sequence[int], fields: Tuple[int, ...]) -> np.ndarray:
+  """[blocks, 25, 12] floats of the 25-line joint blocks starting at the line indices `firsts`
+  (NaN outside `fields`); on failure the block at fault is checked line by line for the
+  message."""
+  joints = np.full((len(firsts), NUM_JOINTS, JOINT_FIELDS), np.nan)
+  if not firsts:
+    return joints
+  block_lines = [line for first in firsts for line in lines.lines[first:first + NUM_JOINTS]]
+  # Converting some fields only: lines with fewer than 12 fields raise, and the file's space
+  # count rules out more; a file spaced otherwise takes the full path.
+  if fields != ALL_FIELDS and lines.text.count(' ') != _SPACES_PER_BODY * len(firsts):
+    fields = ALL_FIELDS
   try:
-    if len(values) == NUM_JOINTS * JOINT_FIELDS:
-      return np.array(values, np.float64).reshape(NUM_JOINTS, JOINT_FIELDS)
+    # comments=None: no character starts a comment. A blank line would be skipped, which
+    # the shape check catches.
+    values = np.loadtxt(block_lines, np.float64, comments=None, ndmin=2,
+                        usecols=None if fields == ALL_FIELDS else fields)
+    if values.shape == (len(block_lines), len(fields)):
+      joints[..., fields] = values.reshape(len(firsts), NUM_JOINTS, len(fields))
+      return joints
   except ValueError:
     pass
+  for first in firsts:
+    _check_joint_block(lines.lines[first:first + NUM_JOINTS], first + 1, lines, fields)
+  raise lines.error('unreadable joint block', firsts[0] + 1)
+
+
+def _check_joint_block(block: Sequence[str], first_line: int, lines: _Lines,
+                       fields: Tuple[int, ...]) -> None:
+  """Raises MalformedInput for the first joint line without 12 fields or with a non-number
+  among `fields`."""
   for offset, line in enumerate(block):
-    fields = line.split()
-    if len(fields) != JOINT_FIELDS:
-      raise lines.error(f'joint line has {len(fields)} fields, expected {JOINT_FIELDS}',
+    values = line.split()
+    if len(values) != JOINT_FIELDS:
+      raise lines.error(f'joint line has {len(values)} fields, expected {JOINT_FIELDS}',
                         first_line + offset)
     try:
-      [float(field) for field in fields]
+      np.array([values[i] for i in fields], np.float64)
     except ValueError:
       raise lines.error(f'joint line holds a non-number: {line.strip()[:60]!r}',
                         first_line + offset) from None
-  raise lines.error('unreadable joint block', first_line)
 
 
-def read_skeleton(path: str) -> Skeleton:
+def read_skeleton(path: str, fields: Sequence[int] = ALL_FIELDS) -> Skeleton:
   """Parses one file; bytes that are not text make it a malformed input (named, skipped)."""
   with open(path, 'rb') as f:
     data = f.read()
@@ -173,12 +215,12 @@ def read_skeleton(path: str) -> Skeleton:
     raise MalformedInput(
         path, f'not a text file: byte 0x{data[error.start]:02x} at offset {error.start} is '
         'not UTF-8', line) from None
-  return parse_skeleton(text, path)
+  return parse_skeleton(text, path, fields)
 
 
 def motion_energy(body: Body) -> float:
   """Sum over joints and axes of the variance of x, y, z over the body's frames."""
-  xyz = np.stack(body.joints)[:, :, FIELDS_XYZ]
+  xyz = np.asarray(body.joints)[:, :, FIELDS_XYZ]
   return float(np.sum(np.var(xyz, axis=0)))
 
 
@@ -201,7 +243,7 @@ def main_actor(skeleton: Skeleton) -> Tuple[str, np.ndarray]:
   before = np.clip(after - 1, 0, len(present) - 1)
   use_before = np.abs(frames - present[before]) <= np.abs(present[after] - frames)
   nearest = np.where(use_before, before, after)
-  return body_id, np.stack(body.joints)[nearest]
+  return body_id, np.asarray(body.joints)[nearest]
 
 
 def format_skeleton(frames: Sequence[Sequence[Tuple[str, np.ndarray]]],

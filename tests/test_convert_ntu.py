@@ -18,6 +18,7 @@ from tests.testdata import make_fixtures as fx
 SKELETONS = os.path.join(fx.HERE, fx.NTU, 'skeletons')
 FIXTURE_MISSING_LIST = os.path.join(fx.HERE, fx.NTU, 'missing_list.txt')
 MAIN = 'S001C001P001R001A001'
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _convert(tmp_path, **overrides):
@@ -187,6 +188,63 @@ def test_two_workers_write_the_same_bytes(converted, tmp_path):
   for part in ('sequences', 'pairs'):
     assert again[part]['shards'] == manifests[part]['shards']
     assert again[part]['skipped'] == manifests[part]['skipped']
+
+
+def test_the_command_and_its_workers_never_load_tensorflow(converted, tmp_path):
+  """The conversion command (two workers forked from it) imports no TensorFlow, in it or in
+  its workers (`-X importtime` reaches forked workers too), and writes the in-process bytes."""
+  out, manifests = converted
+  result = subprocess.run(
+      [sys.executable, '-X', 'importtime', '-m', 'data_prep.ntu_rgbd', f'--input_dir={SKELETONS}',
+       f'--output_dir={tmp_path}/out', '--mode=both', '--num_workers=2'],
+      capture_output=True, text=True, check=True, cwd=REPO)
+  imported = [line.split('|')[-1].strip() for line in result.stderr.splitlines()
+              if line.startswith('import time:')]
+  assert 'numpy' in imported and 'data_prep.ntu_rgbd_dataset' in imported
+  assert not [name for name in imported if name.startswith('tensorflow')]
+  for part in ('sequences', 'pairs'):
+    assert shards.read_manifest(str(tmp_path / 'out' / part))['shards'] == (
+        manifests[part]['shards'])
+
+
+def test_spawned_workers_run_without_tensorflow():
+  """Where the parent has loaded TensorFlow, workers are spawned: they import the command's
+  module and the worker functions, none of which loads it."""
+  code = '\n'.join([
+      'import sys',
+      'from data_prep import conversion, ntu_rgbd, ntu_rgbd_dataset as ntu',
+      f'paths = [{os.path.join(SKELETONS, MAIN + ".skeleton")!r}]',
+      'assert ntu.convert_sequence_file((paths[0], ntu.XSUB)).outputs',
+      f'paths.append({os.path.join(SKELETONS, MAIN.replace("C001", "C002") + ".skeleton")!r})',
+      'assert ntu.convert_pair_group((tuple(paths), ntu.XSUB, 1)).outputs',
+      'print(conversion._start_method(), "tensorflow" in sys.modules)',
+      'import tensorflow',
+      'print(conversion._start_method())'])
+  result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          check=True, cwd=REPO)
+  assert result.stdout.split() == ['fork', 'False', 'spawn']
+
+
+def test_reading_some_fields_equals_reading_all(tmp_path):
+  path = os.path.join(SKELETONS, fx.NTU_SWAPPED + '.skeleton')
+  full = ntu_skeleton.read_skeleton(path)
+  some = ntu_skeleton.read_skeleton(path, ntu.JOINT_FIELDS_READ)
+  unread = [f for f in ntu_skeleton.ALL_FIELDS if f not in ntu.JOINT_FIELDS_READ]
+  for body_id, body in full.bodies.items():
+    assert some.bodies[body_id].frames == body.frames
+    np.testing.assert_array_equal(some.bodies[body_id].joints[..., ntu.JOINT_FIELDS_READ],
+                                  body.joints[..., ntu.JOINT_FIELDS_READ])
+    assert np.isnan(some.bodies[body_id].joints[..., unread]).all()
+  # Spaced otherwise (double spaces, tabs), a file reads the same by the full path; a
+  # thirteenth field on a line is named even where the converter reads only some fields.
+  text = fx.ntu_files()[fx.NTU_SWAPPED + '.skeleton']
+  respaced = ntu_skeleton.parse_skeleton(text.replace(' ', '  \t'), 'x', ntu.JOINT_FIELDS_READ)
+  for body_id, body in full.bodies.items():
+    np.testing.assert_array_equal(respaced.bodies[body_id].joints, body.joints)
+  lines = text.split('\r\n')
+  lines[7] += ' 0.5'
+  with pytest.raises(conversion.MalformedInput, match=r'bad:8: joint line has 13 fields'):
+    ntu_skeleton.parse_skeleton('\r\n'.join(lines), 'bad', ntu.JOINT_FIELDS_READ)
 
 
 def test_entry_point_reports_a_missing_directory(tmp_path):

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from poem_cvmim.core import example_wire
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
+from poem_cvmim.core import tfrecord_files
 
 
 def _pair_arrays(seed=0):
@@ -156,3 +158,53 @@ def test_dataset_writer_shards_manifest_and_atomicity(tmp_path):
     shards.DatasetWriter(directory, 'toy')
   with pytest.raises(ValueError, match='declared views'):
     shards.DatasetWriter(directory, 'toy', views=['v1'], overwrite=True).write(b'', 'x', 'v9')
+
+
+def _records_of_every_kind(seed=2):
+  """Serialized pair, sequence and feature records with the awkward values: negative and
+  large int64s, an empty label list, empty and non-ASCII strings."""
+  rng = np.random.default_rng(seed)
+  pair = records.make_example(
+      **_pair_arrays(seed), metadata={'subject': ['S1', 'S1'], 'frame_index': [7, -3],
+                                      'view': '', 'source_id': 'caméra-' * 40})
+  num_frames = 300
+  sequence = records.make_example(
+      np.tile([[1080, 1920]], (num_frames, 1)), rng.uniform(size=(num_frames, 13, 2)),
+      rng.uniform(size=(num_frames, 13)), labels=[], features=rng.normal(size=(num_frames, 3)),
+      metadata={'num_frames': 2**40, 'view': 'C1R1'})
+  feature = records.make_feature_example(rng.normal(size=(5, 4)), [1, 0, 48],
+                                         metadata={'frame_index': -2**63})
+  return [records.serialize(example) for example in (pair, sequence, feature)]
+
+
+def test_records_are_the_bytes_tensorflow_serialises():
+  for serialized in _records_of_every_kind():
+    example = tf.train.Example.FromString(serialized)
+    assert example.SerializeToString(deterministic=True) == serialized
+  feature = tf.train.Example.FromString(_records_of_every_kind()[2]).features.feature
+  assert list(feature['image/frame_index'].int64_list.value) == [-2**63]
+  assert list(feature['image/class/label'].int64_list.value) == [1, 0, 48]
+
+
+def test_varints_match_the_one_value_encoder():
+  rng = np.random.default_rng(3)
+  values = ([0, 1, 127, 128, 16383, 16384, 2**21, 2**63 - 1, -1, -128, -2**63]
+            + rng.integers(-2**63, 2**63 - 1, 200, dtype=np.int64).tolist()
+            + rng.integers(0, 2**20, 200).tolist())
+  expected = b''.join(example_wire.varint(v & (2**64 - 1)) for v in values)
+  assert example_wire.varints(values) == expected
+  assert example_wire.varints([300] * 5) == example_wire.varint(300) * 5
+  assert example_wire.varints([]) == b''
+
+
+def test_tfrecord_files_are_the_bytes_tensorflow_writes(tmp_path):
+  written = _records_of_every_kind() + [b'', b'x']
+  with tf.io.TFRecordWriter(str(tmp_path / 'tf.tfrecord')) as writer:
+    for record in written:
+      writer.write(record)
+  with tfrecord_files.TFRecordWriter(str(tmp_path / 'ours.tfrecord')) as writer:
+    for record in written:
+      writer.write(record)
+  assert (tmp_path / 'ours.tfrecord').read_bytes() == (tmp_path / 'tf.tfrecord').read_bytes()
+  read = [r.numpy() for r in tf.data.TFRecordDataset(str(tmp_path / 'ours.tfrecord'))]
+  assert read == written

@@ -11,7 +11,6 @@ interleaved round times:
 """
 
 import dataclasses
-import statistics
 import tempfile
 import time
 
@@ -20,6 +19,7 @@ import tensorflow as tf
 
 from poem_cvmim.action import classify
 from poem_cvmim.core import feature_tables
+from poem_cvmim.core import timing
 
 SHAPE = dict(train_clips=240, test_clips=320, frames=80, dim=32, classes=10)
 
@@ -71,14 +71,11 @@ def interleaved(rounds: int, num_steps: int = 300, log=print) -> dict:
 
 
 def format_report(times: dict, num_steps: int = 300) -> str:
-  def spread(values, fmt='{:.2f}'):
-    return (fmt.format(statistics.median(values)) + ' [' + fmt.format(min(values)) + '–'
-            + fmt.format(max(values)) + ']')
   lines = [f'classifier runs ({num_steps} steps, Temporal ConvNet, batch 32, '
            f'{len(times["steady"])} interleaved rounds, medians [min–max])']
   for name, values in times.items():
-    lines.append(f'{name:11s} {spread(values)} s')
+    lines.append(f'{name:11s} {timing.spread(values)} s')
   for name in ('pooled_run', 'fresh_run'):
     ratios = [run / steady for run, steady in zip(times[name], times['steady'])]
-    lines.append(f'{name} / steady : {spread(ratios, "{:.2f}")}')
+    lines.append(f'{name} / steady : {timing.spread(ratios, "{:.2f}")}')
   return '\n'.join(lines)

@@ -11,12 +11,15 @@ from typing import Callable
 
 from absl import app
 from absl import flags
-import tensorflow as tf
+
+from poem_cvmim.core import lazy_tensorflow
 
 # Failures a user can cause and fix (paths, permissions, bad values, corrupt files, a busy or
 # conflicting directory): printed as one line. Anything else is a bug and keeps its traceback.
+# TensorFlow's own (tf.errors.OpError) are added by `expected_errors`, TensorFlow being
+# imported only by commands that use it.
 EXPECTED_ERRORS = (ValueError, OSError, FloatingPointError, RuntimeError, KeyError,
-                   tf.errors.OpError, UnicodeDecodeError)
+                   UnicodeDecodeError)
 EXIT_USAGE = 2
 _OWN_PACKAGES = ('poem_cvmim', 'data_prep', 'experiments', '__main__')
 _HELP_ARGUMENTS = ('--help', '-h', '--helpshort', '-?')
@@ -52,6 +55,14 @@ def fail(error: BaseException) -> None:
   sys.exit(EXIT_USAGE)
 
 
+def expected_errors() -> tuple:
+  """EXPECTED_ERRORS, with tf.errors.OpError once TensorFlow is imported (it cannot be
+  raised before)."""
+  if 'tensorflow' not in sys.modules:
+    return EXPECTED_ERRORS
+  return EXPECTED_ERRORS + (lazy_tensorflow.tf.errors.OpError,)
+
+
 def guarded(main: Callable) -> Callable:
   """`main` with expected failures turned into one-line errors (exit status 2)."""
 
@@ -60,7 +71,7 @@ def guarded(main: Callable) -> Callable:
       return main(argv)
     except app.UsageError as error:
       fail(ValueError(str(error)))
-    except EXPECTED_ERRORS as error:
+    except expected_errors() as error:
       fail(error)
 
   return wrapped

@@ -13,7 +13,10 @@ import dataclasses
 from typing import Mapping, Sequence
 
 import numpy as np
-import tensorflow as tf
+
+from poem_cvmim.core import lazy_tensorflow
+
+tf = lazy_tensorflow.tf
 
 # Smallest scale a normaliser divides by, so a degenerate pose gives no NaN.
 SCALE_EPSILON = 1e-12
@@ -185,7 +188,9 @@ class _NumpyOps:
 
 class _TensorOps:
   """The same operations on tensors."""
-  asarray = staticmethod(tf.convert_to_tensor)
+  @staticmethod
+  def asarray(x):
+    return tf.convert_to_tensor(x)
 
   @staticmethod
   def take(x, idx):

@@ -12,9 +12,8 @@ import os
 import shutil
 from typing import Optional, Sequence
 
-import tensorflow as tf
-
 from poem_cvmim.core import run_dirs
+from poem_cvmim.core import tfrecord_files
 
 MANIFEST_NAME = run_dirs.MANIFEST_NAME
 SHARD_SUFFIX = '.tfrecord'
@@ -64,7 +63,7 @@ class ShardedWriter:
     path = os.path.join(self._directory,
                         f'.{self._prefix}-{len(self._temp_paths):05d}{SHARD_SUFFIX}.tmp')
     self._temp_paths.append(path)
-    self._writer = tf.io.TFRecordWriter(path)
+    self._writer = tfrecord_files.TFRecordWriter(path)
 
   def abort(self) -> None:
     """Closes and deletes the unfinished shards (nothing half-written stays behind)."""

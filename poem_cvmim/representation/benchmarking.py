@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import timing
 from poem_cvmim.representation import configs
 from poem_cvmim.representation.algorithms import registry
 
@@ -176,28 +177,22 @@ def interleaved(names, batch_size: int, steps: int, rounds: int, warmup: int = 3
   return Report(batch_size, rates)
 
 
-def spread(values, fmt='{:.2f}') -> str:
-  """'median [min–max]' of a list of numbers."""
-  return (fmt.format(statistics.median(values)) + ' [' + fmt.format(min(values)) + '–'
-          + fmt.format(max(values)) + ']')
-
-
 def format_report(report: Report) -> str:
   """Rates, GFLOP/s and the ratios (medians over rounds, [min–max])."""
   lines = [f'batch {report.batch_size}: step matrix work {step_flops(report.batch_size) / 1e9:.1f} '
            f'GFLOP; ceiling chain {ceiling_flops() / 1e9:.1f} GFLOP; '
            f'{len(next(iter(report.rates.values())))} interleaved rounds, medians [min–max]']
   for name in report.rates:
-    lines.append(f'{name:18s} {spread(report.rates[name])} steps/s  '
-                 f'{spread(report.gflops(name), "{:.0f}")} GFLOP/s')
+    lines.append(f'{name:18s} {timing.spread(report.rates[name])} steps/s  '
+                 f'{timing.spread(report.gflops(name), "{:.0f}")} GFLOP/s')
   names = [n for n in report.rates if n not in ('reference', 'ceiling')]
   for name in names:
     if 'reference' in report.rates:
-      lines.append(f'{name} / reference       : {spread(report.ratios(name, "reference"), "{:.3f}")}')
+      lines.append(f'{name} / reference       : {timing.spread(report.ratios(name, "reference"), "{:.3f}")}')
     if 'ceiling' in report.rates:
       fractions = [g / c for g, c in zip(report.gflops(name), report.gflops('ceiling'))]
-      lines.append(f'{name} / matmul ceiling  : {spread(fractions, "{:.3f}")}')
+      lines.append(f'{name} / matmul ceiling  : {timing.spread(fractions, "{:.3f}")}')
   if 'reference' in report.rates and 'ceiling' in report.rates:
     fractions = [g / c for g, c in zip(report.gflops('reference'), report.gflops('ceiling'))]
-    lines.append(f'reference / matmul ceiling : {spread(fractions, "{:.3f}")}')
+    lines.append(f'reference / matmul ceiling : {timing.spread(fractions, "{:.3f}")}')
   return '\n'.join(lines)
