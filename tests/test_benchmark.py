@@ -14,8 +14,8 @@ def test_step_flops_counts_the_default_networks():
 
 
 def test_variants_run_and_are_reported():
-  report = benchmarking.interleaved(["reference", "ceiling", "cvmim"], batch_size=4, steps=1,
-                                    rounds=2, warmup=1, log=lambda _: None)
+  report = benchmarking.interleaved(["reference", "ceiling", "cvmim", "cvmim_no_prior"],
+                                    batch_size=4, steps=1, rounds=2, warmup=1, log=lambda _: None)
   assert all(len(r) == 2 and min(r) > 0 for r in report.rates.values())
   text = benchmarking.format_report(report)
   for line in ("cvmim / reference", "cvmim / matmul ceiling", "reference / matmul ceiling"):

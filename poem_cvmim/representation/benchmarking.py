@@ -124,6 +124,7 @@ VARIANTS: Dict[str, Callable] = {
     'cvmim_xla': lambda batch_size: cvmim_step(batch_size, jit_compile=True),
     'cvmim_no_dropout': lambda batch_size: cvmim_step(batch_size, dropout_rate=0.0),
     'cvmim_no_club': lambda batch_size: cvmim_step(batch_size, disentangle_loss_weight=0.0),
+    'cvmim_no_prior': lambda batch_size: cvmim_step(batch_size, use_prior=False),
 }
 
 
