@@ -113,10 +113,10 @@ def _results(function, items, num_workers, chunk_size):
 
 
 def _start_method() -> str:
-  """'fork' while this process has not loaded TensorFlow: a worker then starts at once with
-  the modules already imported (the converters load TensorFlow only to write, after the pool
-  starts). 'spawn' once it has, so no worker inherits TensorFlow's threads; spawned workers
-  import only the converter's modules, which do not load TensorFlow either."""
+  """'fork' while this process has not loaded TensorFlow (the converter commands never do): a
+  worker then starts at once with the modules already imported. 'spawn' once it has, so no
+  worker inherits TensorFlow's threads; spawned workers import only the command's and the
+  converter's modules, which do not load TensorFlow either."""
   if 'tensorflow' in sys.modules or 'fork' not in multiprocessing.get_all_start_methods():
     return 'spawn'
   return 'fork'
