@@ -16,7 +16,7 @@ serialised with `deterministic=True` (tests/test_records.py checks this against 
 """
 
 import functools
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, Sequence
 
 import numpy as np
 
@@ -84,40 +84,52 @@ def bytes_list(values: Iterable[bytes]) -> bytes:
 _LIST_ENCODERS = {BYTES: bytes_list, FLOAT: float_list, INT64: int64_list}
 
 
+def _entry(key: str, kind: str, body: bytes) -> bytes:
+  """The map entry of feature `key` whose list body is `body`."""
+  feature = _length_delimited(_FEATURE_TAGS[kind], body)
+  return _length_delimited(_TAG_1, _length_delimited(_TAG_1, key.encode('utf-8'))
+                           + _length_delimited(_TAG_2, feature))
+
+
+@functools.lru_cache(maxsize=16384)
+def _float_entry_prefix(key: str, count: int) -> bytes:
+  """Everything of a float feature's map entry before its 4 * count data bytes: constant for
+  a key and count, so a record of many short lists (a pair record's 2 values per key) costs a
+  look-up and a concatenation per key."""
+  return _entry(key, FLOAT, float_list(np.zeros(count, np.float32)))[:-4 * count or None]
+
+
 class Example:
   """A record under construction: `put(key, kind, values)` per feature, then `serialize()`."""
 
   def __init__(self):
-    self._features: Dict[str, Tuple[str, bytes]] = {}
+    self._entries: Dict[str, bytes] = {}  # key -> its encoded map entry
 
   def put(self, key: str, kind: str, values) -> None:
     """Sets feature `key` to a list of `kind` (BYTES, FLOAT or INT64); replaces an earlier one."""
     if kind not in _LIST_ENCODERS:
       raise ValueError(f'Unknown feature kind {kind!r}; valid: {sorted(_LIST_ENCODERS)}.')
-    self._features[key] = (kind, _LIST_ENCODERS[kind](values))
+    if kind == FLOAT:
+      data = np.ascontiguousarray(values, '<f4')
+      self.put_floats(key, data.tobytes(), data.size)
+    else:
+      self._entries[key] = _entry(key, kind, _LIST_ENCODERS[kind](values))
 
-  def put_encoded(self, key: str, kind: str, body: bytes) -> None:
-    """Sets feature `key` from a list body already encoded by `float_list` and friends."""
-    self._features[key] = (kind, body)
+  def put_floats(self, key: str, data: bytes, count: int) -> None:
+    """Sets float feature `key` from its `count` values as little-endian float32 bytes."""
+    self._entries[key] = _float_entry_prefix(key, count) + data
+
+  def put_float_rows(self, keys: Sequence[str], rows: np.ndarray) -> None:
+    """Sets float feature keys[i] to rows[i] (any float array [len(keys), n])."""
+    rows = np.ascontiguousarray(rows, '<f4').reshape(len(keys), -1)
+    count = rows.shape[1]
+    data, width = rows.tobytes(), 4 * count
+    for index, key in enumerate(keys):
+      self.put_floats(key, data[index * width:(index + 1) * width], count)
 
   def keys(self):
-    return self._features.keys()
+    return self._entries.keys()
 
   def serialize(self) -> bytes:
-    pieces = []
-    for key in sorted(self._features):
-      kind, body = self._features[key]
-      body_length = varint(len(body))
-      feature_length = 1 + len(body_length) + len(body)
-      key_field = _key_field(key)
-      feature_varint = varint(feature_length)
-      entry_length = len(key_field) + 1 + len(feature_varint) + feature_length
-      pieces += (_TAG_1, varint(entry_length), key_field, _TAG_2, feature_varint,
-                 _FEATURE_TAGS[kind], body_length, body)
-    return _length_delimited(_TAG_1, b''.join(pieces))
-
-
-@functools.lru_cache(maxsize=4096)
-def _key_field(key: str) -> bytes:
-  """The map entry's key field (field 1, the key's UTF-8 bytes)."""
-  return _length_delimited(_TAG_1, key.encode('utf-8'))
+    entries = self._entries
+    return _length_delimited(_TAG_1, b''.join([entries[key] for key in sorted(entries)]))

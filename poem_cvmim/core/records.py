@@ -138,10 +138,8 @@ def make_example(image_sizes, keypoints_2d, keypoint_scores_2d, keypoints_3d=Non
 
 def _put_points(example, keys, points):
   """keys[joint][coordinate] <- points[:, joint, coordinate] ([N, J, C] float32)."""
-  by_key = np.ascontiguousarray(points.transpose(1, 2, 0))  # one contiguous row per key
-  for joint_keys, rows in zip(keys, by_key):
-    for key, row in zip(joint_keys, rows):
-      example.put_encoded(key, example_wire.FLOAT, example_wire.float_list(row))
+  example.put_float_rows([key for joint_keys in keys for key in joint_keys],
+                         points.transpose(1, 2, 0))
 
 
 def _put_labels(example, labels):
