@@ -1,8 +1,9 @@
 """tf.train.Example records encoded without TensorFlow (docs/records.md).
 
 Converter workers build records in processes that never import TensorFlow (importing it costs
-seconds and hundreds of MB per process). An `Example` holds `{key: (kind, values)}` and
-`serialize()` writes the protobuf wire format of `tensorflow.Example`:
+seconds and hundreds of MB per process). An `Example` takes features with `put(key, kind,
+values)`, encodes each as its map entry at once, and `serialize()` joins the entries into the
+protobuf wire format of `tensorflow.Example`:
 
   Example  { Features features = 1; }
   Features { map<string, Feature> feature = 1; }   entry: { string key = 1; Feature value = 2; }
