@@ -118,12 +118,12 @@ def _files_per_second(function, paths) -> float:
   return len(paths) / (time.perf_counter() - start)
 
 
-def _convert(inputs, output, workers) -> float:
+def _convert_seconds(inputs, output, workers) -> float:
   shutil.rmtree(output, ignore_errors=True)
   config = ntu.NtuConfig(input_dir=inputs, output_dir=output, num_workers=workers)
   start = time.perf_counter()
   ntu.convert(config, log=lambda _: None)
-  return 1 / (time.perf_counter() - start)
+  return time.perf_counter() - start
 
 
 def run(work_dir: str, num_files: int, workers, rounds: int, seed: int = 0, log=print) -> dict:
@@ -152,7 +152,7 @@ def run(work_dir: str, num_files: int, workers, rounds: int, seed: int = 0, log=
     rates['our_reader'].append(_files_per_second(_our_reader, paths))
     for w in workers:
       output = os.path.join(work_dir, f'out_{w}')
-      rates[f'convert_{w}_workers'].append(len(paths) * _convert(inputs, output, w))
+      rates[f'convert_{w}_workers'].append(len(paths) / _convert_seconds(inputs, output, w))
       with open(os.path.join(output, 'sequences', 'manifest.json')) as f:
         shard_hashes.add(json.dumps(json.load(f)['shards'], sort_keys=True))
     log(f'round {index + 1} of {rounds}: '

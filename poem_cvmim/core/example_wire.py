@@ -46,12 +46,6 @@ def _length_delimited(tag: bytes, body: bytes) -> bytes:
   return tag + varint(len(body)) + body
 
 
-def float_list(values) -> bytes:
-  """FloatList body of `values` (cast to float32, as tf.train.FloatList stores them)."""
-  data = np.ascontiguousarray(values, '<f4').tobytes()
-  return _length_delimited(_TAG_1, data) if data else b''
-
-
 def varints(values) -> bytes:
   """The varints of int64 values, concatenated; negative values take ten bytes (their
   two's complement), as in protobuf."""
@@ -82,7 +76,7 @@ def bytes_list(values: Iterable[bytes]) -> bytes:
   return b''.join(_length_delimited(_TAG_1, bytes(v)) for v in values)
 
 
-_LIST_ENCODERS = {BYTES: bytes_list, FLOAT: float_list, INT64: int64_list}
+_LIST_ENCODERS = {BYTES: bytes_list, INT64: int64_list}  # floats: Example.put_floats
 
 
 def _entry(key: str, kind: str, body: bytes) -> bytes:
@@ -94,10 +88,12 @@ def _entry(key: str, kind: str, body: bytes) -> bytes:
 
 @functools.lru_cache(maxsize=16384)
 def _float_entry_prefix(key: str, count: int) -> bytes:
-  """Everything of a float feature's map entry before its 4 * count data bytes: constant for
-  a key and count, so a record of many short lists (a pair record's 2 values per key) costs a
+  """Everything of a float feature's map entry before its 4 * count data bytes (a packed
+  FloatList body: tag, length, little-endian float32s; nothing for no values): constant for a
+  key and count, so a record of many short lists (a pair record's 2 values per key) costs a
   look-up and a concatenation per key."""
-  return _entry(key, FLOAT, float_list(np.zeros(count, np.float32)))[:-4 * count or None]
+  entry = _entry(key, FLOAT, _length_delimited(_TAG_1, bytes(4 * count)) if count else b'')
+  return entry[:len(entry) - 4 * count]
 
 
 class Example:
@@ -108,8 +104,8 @@ class Example:
 
   def put(self, key: str, kind: str, values) -> None:
     """Sets feature `key` to a list of `kind` (BYTES, FLOAT or INT64); replaces an earlier one."""
-    if kind not in _LIST_ENCODERS:
-      raise ValueError(f'Unknown feature kind {kind!r}; valid: {sorted(_LIST_ENCODERS)}.')
+    if kind not in _FEATURE_TAGS:
+      raise ValueError(f'Unknown feature kind {kind!r}; valid: {sorted(_FEATURE_TAGS)}.')
     if kind == FLOAT:
       data = np.ascontiguousarray(values, '<f4')
       self.put_floats(key, data.tobytes(), data.size)
@@ -127,9 +123,6 @@ class Example:
     data, width = rows.tobytes(), 4 * count
     for index, key in enumerate(keys):
       self.put_floats(key, data[index * width:(index + 1) * width], count)
-
-  def keys(self):
-    return self._entries.keys()
 
   def serialize(self) -> bytes:
     entries = self._entries
