@@ -1,9 +1,12 @@
-"""Networks: the original's golden value, parameter counts, shapes, sharing and errors."""
+"""Networks: the original's golden value, parameter counts, shapes, sharing and errors; both
+views in one pass against one pass per view."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from poem_cvmim.representation.algorithms import base
 from poem_cvmim.representation.algorithms import registry
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import networks
@@ -108,3 +111,116 @@ def test_ablations_drop_players():
       configs.AlgorithmConfig(use_prior=False, disentangle_loss_weight=0.0))
   assert algorithm.players == ('encoder',)
   assert algorithm.estimator_optimizer is None and algorithm.discriminator_optimizer is None
+
+
+@pytest.fixture
+def float64():
+  """Float64 layers for one test: comparing two ways of computing the same step."""
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy('float64')
+  yield
+  keras.config.set_dtype_policy(previous)
+
+
+def _copy_weights(source, target):
+  for a, b in zip(source.variables, target.variables):
+    b.assign(a)
+
+
+def test_grouped_call_equals_one_call_per_part(float64):
+  """Both views stacked in one call (groups=2): the outputs, gradients and moving statistics
+  of a call on each view in turn, with the same dropout keys."""
+  def model():
+    return networks.SimpleModel((6,), hidden_dim=16, dropout_rate=0.25)
+  separate, grouped = model(), model()
+  rng = np.random.default_rng(1)
+  parts = [tf.constant(rng.normal(size=(8, 13, 2))) for _ in range(2)]
+  separate(parts[0]), grouped(parts[0])
+  _copy_weights(separate, grouped)
+  keys = [tf.constant([3, 4]), tf.constant([5, 6])]
+  weights = tf.constant(rng.normal(size=(16, 6)))
+  with tf.GradientTape(persistent=True) as tape:
+    outputs = [separate(x, training=True, seed=k)[0] for x, k in zip(parts, keys)]
+    separate_outputs = tf.concat(outputs, axis=0)
+    grouped_outputs, activations = grouped(tf.concat(parts, axis=0), training=True,
+                                           seed=keys, groups=2)
+    separate_loss = tf.reduce_sum(weights * tf.sin(separate_outputs))
+    grouped_loss = tf.reduce_sum(weights * tf.sin(grouped_outputs))
+  assert activations['fc0'].shape == (16, 16)
+  np.testing.assert_allclose(grouped_outputs, separate_outputs, rtol=1e-11, atol=1e-12)
+  for a, b in zip(tape.gradient(separate_loss, separate.trainable_variables),
+                  tape.gradient(grouped_loss, grouped.trainable_variables)):
+    np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+  moving = [v for v in separate.non_trainable_variables if 'moving' in v.path]
+  assert len(moving) == 10  # 5 batch norms, mean and variance
+  for a, b in zip(separate.non_trainable_variables, grouped.non_trainable_variables):
+    np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+  # Keys in the other order draw other masks.
+  swapped, _ = grouped(tf.concat(parts, axis=0), training=True, seed=keys[::-1], groups=2)
+  assert not np.allclose(swapped, separate_outputs)
+
+
+def test_grouped_call_refuses_synchronized_batch_norm_and_the_gaussian_embedder():
+  x = tf.zeros([4, 13, 2])
+  with pytest.raises(ValueError, match='Synchronized batch norm'):
+    networks.create_encoder(8, synchronized_batch_norm=True)(x, training=True, groups=2)
+  with pytest.raises(ValueError, match='Gaussian embedder'):
+    networks.create_encoder(8, embedder='GAUSSIAN')(x, training=True, groups=2)
+
+
+@pytest.mark.parametrize('config', [
+    configs.AlgorithmConfig(),
+    configs.AlgorithmConfig(algorithm='INFONCE'),
+    configs.AlgorithmConfig(algorithm='AUTOENCODER'),
+], ids=['cvmim', 'infonce', 'ae'])
+def test_both_views_in_one_pass_give_the_step_of_one_pass_per_view(config, float64):
+  """Two updates with E and the critic run once on both views against once per view: the
+  same loss terms and every variable (moving statistics and optimizer slots included)."""
+  def trained(merge):
+    keras.utils.set_random_seed(3)
+    algorithm = registry.create_algorithm(config)
+    algorithm._merge_views = merge  # pylint: disable=protected-access
+    algorithm.build()
+    algorithm.run_seed.assign(7)
+    assert algorithm.merges_views == merge
+    rng = np.random.default_rng(2)
+    anchor, positive = tf.constant(rng.normal(scale=0.3, size=(2, 16, 13, 2)))
+    step = tf.function(algorithm.update)
+    for _ in range(2):
+      terms = step(anchor, positive)
+    variables = [v for net in algorithm.networks().values() for v in net.variables]
+    variables += [v for opt in algorithm.optimizers.values() for v in opt.variables]
+    return {k: float(v) for k, v in terms.items()}, [v.numpy() for v in variables]
+  (terms, variables), (merged_terms, merged_variables) = trained(False), trained(True)
+  assert set(terms) == set(merged_terms)
+  for name, value in terms.items():
+    np.testing.assert_allclose(merged_terms[name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+  assert len(variables) == len(merged_variables)
+  for a, b in zip(variables, merged_variables):
+    np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+
+
+def test_views_go_one_pass_each_where_one_pass_would_not_be_exact():
+  assert registry.create_algorithm(configs.AlgorithmConfig()).merges_views
+  assert not registry.create_algorithm(configs.AlgorithmConfig(),
+                                       synchronized_batch_norm=True).merges_views
+  assert not registry.create_algorithm(configs.beta_vae()).merges_views
+
+
+def test_adagrad_is_the_original_update():
+  """accum += g², var -= lr g / (sqrt(accum) + epsilon) (TF2 Keras' Adagrad, the original's),
+  from the configured initial accumulator; Keras 3's own update would differ by ~1e-8."""
+  optimizer = base.adagrad(configs.AlgorithmConfig())
+  variable = keras.Variable(np.array([[0.5, -1.0], [2.0, 0.0]]), dtype='float64')
+  optimizer.build([variable])
+  # Keras keeps the learning rate in float32 and fills the accumulator from a float32 0.1.
+  learning_rate, initial = float(np.float32(0.02)), float(np.float32(0.1))
+  expected, accumulator = variable.numpy().copy(), np.full((2, 2), initial)
+  rng = np.random.default_rng(0)
+  for _ in range(3):
+    gradient = rng.normal(size=(2, 2)) * 1e-3  # small: epsilon's place shows
+    optimizer.apply_gradients([(tf.constant(gradient), variable)])
+    accumulator += gradient ** 2
+    expected -= learning_rate * gradient / (np.sqrt(accumulator) + 1e-7)
+  np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-14, atol=0)
+  np.testing.assert_allclose(optimizer.variables[-1].numpy(), accumulator, rtol=1e-14)

@@ -1,12 +1,14 @@
 """Throughput of the CV-MIM update against a bare reference and the machine's matmul ceiling.
 
 - `reference`: Dense layers of the same shapes as E and the critic, run forward and backward on
-  the anchor and the positive batch with Adagrad, and nothing else (no losses, batch norm,
+  the anchor and the positive batch with the step's Adagrad, and nothing else (no losses, batch norm,
   dropout, Q or D): the ratio full / reference is what the method costs on top of its matrix
   products.
 - `ceiling`: a chain of square float32 matrix products (1024 x 1024 x 1024), the rate this
   machine multiplies matrices at.
-- `cvmim` (and `cvmim_xla`, the same step compiled with XLA): one update of every player.
+- `cvmim` (and `cvmim_xla`, the same step compiled with XLA): one update of every player;
+  `cvmim_separate_views` runs E and the critic once per view (as before both views went
+  through them in one call), the other `cvmim_*` variants drop one part of the step.
 
 GFLOP/s counts the reference's matrix work (`step_flops`), which is the step's as well up to the
 small Q, D and embedder heads. Variants are timed in interleaved rounds (A B C A B C ...), so a
@@ -25,6 +27,7 @@ import tensorflow as tf
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import timing
 from poem_cvmim.representation import configs
+from poem_cvmim.representation.algorithms import base
 from poem_cvmim.representation.algorithms import registry
 
 _NUM_JOINTS = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).keypoint_num
@@ -64,7 +67,7 @@ def bare_reference(batch_size: int):
     return [keras.layers.Dense(o, activation=None if k == len(shapes) - 1 else 'relu')
             for k, (_, o) in enumerate(shapes)]
   encoder, head = stack(_encoder_shapes()), stack(_head_shapes())
-  optimizer = keras.optimizers.Adagrad(0.02, initial_accumulator_value=0.1)
+  optimizer = base.adagrad(configs.AlgorithmConfig())  # the step's optimizer
 
   def forward(x):
     x = tf.reshape(x, [batch_size, -1])
@@ -109,10 +112,13 @@ def matmul_ceiling(batch_size: int):
   return step
 
 
-def cvmim_step(batch_size: int, jit_compile: bool = False, **overrides):
-  """The update of every player of CV-MIM (defaults, or `overrides` of AlgorithmConfig)."""
+def cvmim_step(batch_size: int, jit_compile: bool = False, merge_views: bool = True,
+               **overrides):
+  """The update of every player of CV-MIM (defaults, or `overrides` of AlgorithmConfig);
+  `merge_views=False` runs E and the critic once per view instead of on both at once."""
   del batch_size
   algorithm = registry.create_algorithm(configs.AlgorithmConfig(**overrides))
+  algorithm._merge_views = merge_views
   algorithm.build()
   return tf.function(algorithm.update, jit_compile=jit_compile)
 
@@ -125,6 +131,7 @@ VARIANTS: Dict[str, Callable] = {
     'cvmim_no_dropout': lambda batch_size: cvmim_step(batch_size, dropout_rate=0.0),
     'cvmim_no_club': lambda batch_size: cvmim_step(batch_size, disentangle_loss_weight=0.0),
     'cvmim_no_prior': lambda batch_size: cvmim_step(batch_size, use_prior=False),
+    'cvmim_separate_views': lambda batch_size: cvmim_step(batch_size, merge_views=False),
 }
 
 

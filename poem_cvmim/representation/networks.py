@@ -60,13 +60,55 @@ class StepDropout(keras.layers.Dropout):
   """
 
   def call(self, inputs, training=False, seed=None):
+    """`seed`: a key, or a list of keys, one per equal part of the batch (`SimpleModel`'s
+    `groups`): each part's mask is then the one the key alone would draw for that part."""
     if training and self.rate > 0 and seed is not None:
+      if isinstance(seed, (list, tuple)):
+        return _grouped_dropout(inputs, self.rate, seed)
       return tf.nn.experimental.stateless_dropout(inputs, self.rate, seed=seed)
     return super().call(inputs, training=training)
 
 
+def _grouped_dropout(inputs, rate, seeds):
+  """`tf.nn.experimental.stateless_dropout` of each of len(seeds) equal parts of the batch
+  with its own key (the same masks, drawn part by part), in one multiply."""
+  parts = len(seeds)
+  shape = tf.concat([[tf.shape(inputs)[0] // parts], tf.shape(inputs)[1:]], axis=0)
+  keep = tf.concat([tf.random.stateless_uniform(shape, seed, dtype=inputs.dtype) >= rate
+                    for seed in seeds], axis=0)
+  scale = tf.constant(1.0 / (1.0 - rate), inputs.dtype)
+  return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
+
+
+def _grouped_batch_norm(layer, inputs, groups):
+  """A training call of the Keras BatchNormalization `layer` on each of `groups` equal parts
+  of the batch in turn, as one computation: each part is normalised by its own moments and
+  the moving statistics take one update per part, in order."""
+  width = inputs.shape[-1]
+  if not layer.built:
+    layer.build(inputs.shape)
+  parts = tf.reshape(inputs, [groups, -1, width])
+  mean, variance = tf.nn.moments(parts, axes=[1], keepdims=True)  # [groups, 1, width]
+  moving_mean = tf.cast(layer.moving_mean, inputs.dtype)
+  moving_variance = tf.cast(layer.moving_variance, inputs.dtype)
+  for g in range(groups):
+    moving_mean = moving_mean * layer.momentum + mean[g, 0] * (1.0 - layer.momentum)
+    moving_variance = (moving_variance * layer.momentum
+                       + variance[g, 0] * (1.0 - layer.momentum))
+  layer.moving_mean.assign(moving_mean)
+  layer.moving_variance.assign(moving_variance)
+  outputs = tf.nn.batch_normalization(
+      parts, mean, variance, offset=tf.cast(layer.beta, inputs.dtype),
+      scale=tf.cast(layer.gamma, inputs.dtype), variance_epsilon=layer.epsilon)
+  return tf.reshape(outputs, tf.shape(inputs))
+
+
 def _fold(seed, index):
-  return None if seed is None else tf.random.experimental.stateless_fold_in(seed, index)
+  if seed is None:
+    return None
+  if isinstance(seed, (list, tuple)):
+    return [tf.random.experimental.stateless_fold_in(s, index) for s in seed]
+  return tf.random.experimental.stateless_fold_in(seed, index)
 
 
 class LinearBlock(_OrderedSublayers, keras.layers.Layer):
@@ -92,12 +134,19 @@ class LinearBlock(_OrderedSublayers, keras.layers.Layer):
   def sublayers(self):
     return self._ordered()
 
-  def call(self, inputs, training=None, seed=None):
-    """`seed`: an optional key of this call's dropout masks (one per layer is folded in)."""
+  def call(self, inputs, training=None, seed=None, groups=1):
+    """`seed`: an optional key of this call's dropout masks (one per layer is folded in);
+    `groups` as `SimpleModel.call`."""
     x = inputs
     for index, layer in enumerate(self.sublayers):
       if isinstance(layer, StepDropout):
         x = layer(x, training=training, seed=_fold(seed, index))
+      elif (groups > 1 and training and layer.trainable
+            and isinstance(layer, keras.layers.BatchNormalization)):
+        if layer.synchronized:
+          raise ValueError('Synchronized batch norm normalises over all replicas; it cannot '
+                           'normalise the parts of a batch separately (groups > 1).')
+        x = _grouped_batch_norm(layer, x, groups)
       else:
         x = layer(x, training=training)
     return inputs + x if self.residual else x
@@ -197,14 +246,24 @@ class SimpleModel(_OrderedSublayers, keras.Model):
   def blocks(self):
     return self._ordered()
 
-  def call(self, inputs, training=None, seed=None):
+  def call(self, inputs, training=None, seed=None, groups=1):
     """`seed`: an optional key of the dropout masks (`StepDropout`); one per block is folded
-    in. Without it, dropout draws from the layers' own seed generators."""
+    in. Without it, dropout draws from the layers' own seed generators.
+
+    `groups` > 1: the batch is that many equal parts (the views of a batch of pairs, stacked)
+    and in training each part is treated as if the network were called on it alone: batch
+    norm normalises it by its own moments (the moving statistics take one update per part,
+    in order) and, with `seed` a list of one key per part, its dropout masks are the ones that
+    key alone draws. One call of twice the rows multiplies larger matrices than two calls.
+    Not for the Gaussian embedder (its KL and samples are drawn for the whole batch).
+    """
+    if groups > 1 and training and isinstance(self.blocks[-1], GaussianEmbedder):
+      raise ValueError('The Gaussian embedder cannot treat the parts of a batch separately.')
     x = inputs
     activations = {}
     for index, block in enumerate(self.blocks):
       if isinstance(block, LinearBlock):
-        x = block(x, training=training, seed=_fold(seed, index))
+        x = block(x, training=training, seed=_fold(seed, index), groups=groups)
       else:
         x = block(x, training=training)
       activations[block.name] = x

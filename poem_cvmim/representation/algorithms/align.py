@@ -26,8 +26,8 @@ class Align(base.Algorithm):
 
   def compute_losses(self, anchor, positive):
     c = self.config
-    anchor_z, anchor_s, anchor_kl = self._encode(anchor, self.critic)
-    positive_z, positive_s, positive_kl = self._encode(positive, self.critic, side=1)
+    ((anchor_z, anchor_s, anchor_kl),
+     (positive_z, positive_s, positive_kl)) = self.encode_pair(anchor, positive, self.critic)
     t = {'encoder/representation_loss': base.jsd(anchor_s, anchor_z) + base.jsd(positive_s, positive_z),
          'encoder/regularization_loss': c.regularization_loss_weight * (anchor_kl + positive_kl),
          'encoder/view_loss': 2.0 * c.view_loss_weight * base.jsd(anchor_z, positive_z)}

@@ -27,8 +27,7 @@ class AutoEncoder(base.Algorithm):
     return tf.reduce_mean(tf.square(targets - reconstruction))
 
   def compute_losses(self, anchor, positive):
-    anchor_z, _, anchor_kl = self._encode(anchor)
-    positive_z, _, positive_kl = self._encode(positive, side=1)
+    (anchor_z, _, anchor_kl), (positive_z, _, positive_kl) = self.encode_pair(anchor, positive)
     anchor, positive = base.gather(anchor), base.gather(positive)
     anchor_pose, anchor_view = self._split(anchor_z)
     positive_pose, positive_view = self._split(positive_z)

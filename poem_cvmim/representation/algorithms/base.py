@@ -22,6 +22,7 @@ from poem_cvmim.core import keypoints
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import losses
+from poem_cvmim.representation import networks
 from poem_cvmim.representation import pipeline
 
 ENCODER, ESTIMATOR, DISCRIMINATOR = 'encoder', 'estimator', 'discriminator'
@@ -54,10 +55,24 @@ def nce(local, global_):
   return losses.info_nce_loss(local[:, tf.newaxis], global_[:, tf.newaxis])
 
 
-def _adagrad(config: configs.AlgorithmConfig):
-  return keras.optimizers.Adagrad(learning_rate=config.learning_rate,
-                                  initial_accumulator_value=config.initial_accumulator_value,
-                                  epsilon=config.epsilon)
+class Adagrad(keras.optimizers.Adagrad):
+  """Keras' Adagrad (same slots, checkpoints and config) whose update is TensorFlow's fused
+  kernel: accum += g², var -= lr g / (sqrt(accum) + epsilon) — the update of the TF2 Keras
+  Adagrad the original trained with (Keras 3 divides by sqrt(accum + epsilon) instead), in one
+  pass over each variable where Keras 3 makes six."""
+
+  def update_step(self, gradient, variable, learning_rate):
+    dtype = variable.dtype
+    accumulator = self._accumulators[self._get_variable_index(variable)]
+    tf.raw_ops.ResourceApplyAdagradV2(
+        var=variable.handle, accum=accumulator.handle, lr=tf.cast(learning_rate, dtype),
+        epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
+
+
+def adagrad(config: configs.AlgorithmConfig) -> Adagrad:
+  return Adagrad(learning_rate=config.learning_rate,
+                 initial_accumulator_value=config.initial_accumulator_value,
+                 epsilon=config.epsilon)
 
 
 class Algorithm(abc.ABC):
@@ -68,8 +83,9 @@ class Algorithm(abc.ABC):
     self.config = config
     self.inputs = inputs or pipeline.InputSpec()
     self._sync = synchronized_batch_norm
+    self._merge_views = True  # tests turn it off to compare the two paths
     self.players = self._player_names()
-    self.optimizers = {name: _adagrad(config) for name in self.players}
+    self.optimizers = {name: adagrad(config) for name in self.players}
     # Keys every random draw of a step (poem_cvmim.core.random_keys); the trainer sets it
     # from the run's seed and checkpoints save it.
     self.run_seed = tf.Variable(0, dtype=tf.int64, trainable=False, name='run_seed')
@@ -132,6 +148,37 @@ class Algorithm(abc.ABC):
                                      seed=random_keys.derive(key, 2 * side + 1))[0])
     return gather(outputs), critic_outputs, kl
 
+  @property
+  def merges_views(self) -> bool:
+    """Whether `encode_pair` runs both views in one pass: exact wherever batch norm is local
+    (not synchronized over replicas) and the embedder is deterministic (a point)."""
+    return (self._merge_views and not self._sync
+            and self.config.embedder == networks.EMBEDDER_POINT)
+
+  def encode_pair(self, anchor, positive, critic=None):
+    """`_encode` of the anchors and of the positives: ((z, s, kl) of the anchors, (z, s, kl)
+    of the positives).
+
+    Where `merges_views`, E and the critic see both views stacked in one call of twice the
+    rows (larger matrix products), each view normalised by its own batch moments and masked
+    by its own dropout keys: the same computation as the two calls, up to float round-off.
+    """
+    if not self.merges_views:
+      return self._encode(anchor, critic), self._encode(positive, critic, side=1)
+    key = self.step_key(PURPOSE_DROPOUT)
+    keys = lambda offset: [random_keys.derive(key, 2 * side + offset) for side in (0, 1)]
+    outputs, activations = self.encoder(tf.concat([anchor, positive], axis=0), training=True,
+                                        seed=keys(0), groups=2)
+    critic_outputs = (None if critic is None else
+                      critic(activations['fc0'], training=True, seed=keys(1), groups=2)[0])
+    size = tf.shape(anchor)[0]
+    kl = tf.zeros([], outputs.dtype)
+    def side(tensor, index):
+      if tensor is None:
+        return None
+      return gather(tensor[:size] if index == 0 else tensor[size:])
+    return tuple((side(outputs, i), side(critic_outputs, i), kl) for i in (0, 1))
+
   def step_key(self, purpose: int):
     """The stateless seed of one random draw of this step (replica and purpose folded in)."""
     return random_keys.derive(
@@ -191,7 +238,7 @@ class Algorithm(abc.ABC):
     Call inside the strategy scope, before the first compiled step: Keras 3 optimizers create
     slots lazily, which fails inside a replica context. Batch-norm statistics are restored.
     """
-    dummy = tf.zeros([2, self.inputs.num_joints, 2])
+    dummy = tf.zeros([2, self.inputs.num_joints, 2], keras.config.dtype_policy().compute_dtype)
     extra = {}
     if self.needs_3d:
       joints_3d = keypoints.get_profile(self.inputs.profile_3d).keypoint_num

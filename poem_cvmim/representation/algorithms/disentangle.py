@@ -72,8 +72,8 @@ class Disentangle(base.Algorithm):
 
   def compute_losses(self, anchor, positive):
     c = self.config
-    anchor_z, anchor_s, anchor_kl = self._encode(anchor, self.critic)
-    positive_z, positive_s, positive_kl = self._encode(positive, self.critic, side=1)
+    ((anchor_z, anchor_s, anchor_kl),
+     (positive_z, positive_s, positive_kl)) = self.encode_pair(anchor, positive, self.critic)
     anchor_pose, anchor_view = self._split(anchor_z)
     positive_pose, positive_view = self._split(positive_z)
     t = {}
