@@ -179,7 +179,7 @@ def test_both_views_in_one_pass_give_the_step_of_one_pass_per_view(config, float
   def trained(merge):
     keras.utils.set_random_seed(3)
     algorithm = registry.create_algorithm(config)
-    algorithm._merge_views = merge  # pylint: disable=protected-access
+    algorithm.merge_views = merge
     algorithm.build()
     algorithm.run_seed.assign(7)
     assert algorithm.merges_views == merge

@@ -118,7 +118,7 @@ def cvmim_step(batch_size: int, jit_compile: bool = False, merge_views: bool = T
   `merge_views=False` runs E and the critic once per view instead of on both at once."""
   del batch_size
   algorithm = registry.create_algorithm(configs.AlgorithmConfig(**overrides))
-  algorithm._merge_views = merge_views
+  algorithm.merge_views = merge_views
   algorithm.build()
   return tf.function(algorithm.update, jit_compile=jit_compile)
 

@@ -83,7 +83,9 @@ class Algorithm(abc.ABC):
     self.config = config
     self.inputs = inputs or pipeline.InputSpec()
     self._sync = synchronized_batch_norm
-    self._merge_views = True  # tests turn it off to compare the two paths
+    # False: one pass of E per view even where one pass over both is exact (`merges_views`);
+    # the step benchmark and the tests compare the two.
+    self.merge_views = True
     self.players = self._player_names()
     self.optimizers = {name: adagrad(config) for name in self.players}
     # Keys every random draw of a step (poem_cvmim.core.random_keys); the trainer sets it
@@ -152,7 +154,7 @@ class Algorithm(abc.ABC):
   def merges_views(self) -> bool:
     """Whether `encode_pair` runs both views in one pass: exact wherever batch norm is local
     (not synchronized over replicas) and the embedder is deterministic (a point)."""
-    return (self._merge_views and not self._sync
+    return (self.merge_views and not self._sync
             and self.config.embedder == networks.EMBEDDER_POINT)
 
   def encode_pair(self, anchor, positive, critic=None):
@@ -166,18 +168,18 @@ class Algorithm(abc.ABC):
     if not self.merges_views:
       return self._encode(anchor, critic), self._encode(positive, critic, side=1)
     key = self.step_key(PURPOSE_DROPOUT)
-    keys = lambda offset: [random_keys.derive(key, 2 * side + offset) for side in (0, 1)]
+    keys = lambda offset: [random_keys.derive(key, 2 * view + offset) for view in (0, 1)]
     outputs, activations = self.encoder(tf.concat([anchor, positive], axis=0), training=True,
                                         seed=keys(0), groups=2)
     critic_outputs = (None if critic is None else
                       critic(activations['fc0'], training=True, seed=keys(1), groups=2)[0])
     size = tf.shape(anchor)[0]
     kl = tf.zeros([], outputs.dtype)
-    def side(tensor, index):
+    def half(tensor, view):
       if tensor is None:
         return None
-      return gather(tensor[:size] if index == 0 else tensor[size:])
-    return tuple((side(outputs, i), side(critic_outputs, i), kl) for i in (0, 1))
+      return gather(tensor[:size] if view == 0 else tensor[size:])
+    return tuple((half(outputs, v), half(critic_outputs, v), kl) for v in (0, 1))
 
   def step_key(self, purpose: int):
     """The stateless seed of one random draw of this step (replica and purpose folded in)."""
