@@ -224,3 +224,21 @@ def test_adagrad_is_the_original_update():
     expected -= learning_rate * gradient / (np.sqrt(accumulator) + 1e-7)
   np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-14, atol=0)
   np.testing.assert_allclose(optimizer.variables[-1].numpy(), accumulator, rtol=1e-14)
+
+
+def test_keyed_dropout_keeps_each_element_with_the_rate():
+  """Byte draws (rate·256 whole): every byte position of the 32-bit draws keeps 3/4 of its
+  elements; the kept ones are scaled by 1 / (1 - rate). Another rate: stateless_dropout."""
+  x = tf.ones([512, 1024])
+  y = networks.keyed_dropout(x, 0.25, [tf.constant([1, 2])]).numpy()
+  assert set(np.unique(y)) == {0.0, np.float32(1 / 0.75)}
+  kept = y > 0
+  assert abs(kept.mean() - 0.75) < 0.003  # 524,288 draws: std of the mean 0.0006
+  for position in range(4):
+    assert abs(kept[:, position::4].mean() - 0.75) < 0.005
+  other = networks.keyed_dropout(x, 0.25, [tf.constant([1, 3])]).numpy()
+  assert 0.5 < ((other > 0) == kept).mean() < 0.7  # independent masks agree on 5/8
+  z = tf.random.stateless_normal([64, 30], [4, 5])
+  np.testing.assert_array_equal(
+      networks.keyed_dropout(z, 0.3, [tf.constant([6, 7])]),
+      tf.nn.experimental.stateless_dropout(z, 0.3, seed=tf.constant([6, 7])))

@@ -63,19 +63,34 @@ class StepDropout(keras.layers.Dropout):
     """`seed`: a key, or a list of keys, one per equal part of the batch (`SimpleModel`'s
     `groups`): each part's mask is then the one the key alone would draw for that part."""
     if training and self.rate > 0 and seed is not None:
-      if isinstance(seed, (list, tuple)):
-        return _grouped_dropout(inputs, self.rate, seed)
-      return tf.nn.experimental.stateless_dropout(inputs, self.rate, seed=seed)
+      return keyed_dropout(inputs, self.rate, seed if isinstance(seed, (list, tuple))
+                           else [seed])
     return super().call(inputs, training=training)
 
 
-def _grouped_dropout(inputs, rate, seeds):
-  """`tf.nn.experimental.stateless_dropout` of each of len(seeds) equal parts of the batch
-  with its own key (the same masks, drawn part by part), in one multiply."""
+def keyed_dropout(inputs, rate, seeds):
+  """Dropout of len(seeds) equal parts of the batch [N, d], each part's mask a stateless draw
+  from its own key (so a part's mask does not depend on how the batch was split).
+
+  Where rate·256 is a whole number (CV-MIM's 0.25) and d a multiple of 4, an element's draw is
+  one byte of a 32-bit Philox output, kept if the byte is ≥ rate·256 (exactly the rate): a
+  quarter of the random numbers of one float per element, which made the masks about 2x
+  cheaper. Otherwise the mask is `tf.nn.experimental.stateless_dropout`'s (one uniform float
+  per element).
+  """
   parts = len(seeds)
-  shape = tf.concat([[tf.shape(inputs)[0] // parts], tf.shape(inputs)[1:]], axis=0)
-  keep = tf.concat([tf.random.stateless_uniform(shape, seed, dtype=inputs.dtype) >= rate
-                    for seed in seeds], axis=0)
+  rows = tf.shape(inputs)[0] // parts
+  width = inputs.shape[-1]
+  threshold = rate * 256
+  if inputs.shape.rank == 2 and width % 4 == 0 and threshold == int(threshold):
+    keep = [tf.reshape(tf.bitcast(tf.random.stateless_uniform(
+        [rows, width // 4], seed, minval=None, maxval=None, dtype=tf.uint32), tf.uint8),
+                       [rows, width]) >= int(threshold) for seed in seeds]
+  else:
+    shape = tf.concat([[rows], tf.shape(inputs)[1:]], axis=0)
+    keep = [tf.random.stateless_uniform(shape, seed, dtype=inputs.dtype) >= rate
+            for seed in seeds]
+  keep = keep[0] if parts == 1 else tf.concat(keep, axis=0)
   scale = tf.constant(1.0 / (1.0 - rate), inputs.dtype)
   return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
 
