@@ -160,6 +160,43 @@ def test_grouped_call_equals_one_call_per_part(float64):
   assert not np.allclose(swapped, separate_outputs)
 
 
+@pytest.mark.parametrize('groups,rows', [(1, 8), (2, 8), (2, 1)])
+def test_fused_batch_norm_equals_the_keras_layer(groups, rows):
+  """In float32 training calls run TensorFlow's fused kernel: outputs, gradients of the input,
+  gamma and beta, and the moving statistics (one update per part) are those of the Keras layer
+  called on each part in turn, one-row parts included (variance 0, as Keras)."""
+  rng = np.random.default_rng(4)
+  x = tf.constant(rng.normal(loc=0.5, scale=2.0, size=(groups * rows, 12)), tf.float32)
+  weights = tf.constant(rng.normal(size=(groups * rows, 12)), tf.float32)
+  layers = [keras.layers.BatchNormalization(momentum=0.9) for _ in range(2)]
+  for layer in layers:
+    layer.build(x.shape)
+    layer.gamma.assign(rng.uniform(0.5, 1.5, size=12))
+    layer.beta.assign(rng.normal(size=12))
+    layer.moving_variance.assign(rng.uniform(0.5, 1.5, size=12))
+  fused, keras_layer = layers
+  keras_layer.set_weights(fused.get_weights())
+
+  @tf.function  # a graph, as in training (where grappler may swap in oneDNN's kernel)
+  def run():
+    with tf.GradientTape(persistent=True) as tape:
+      tape.watch(x)
+      fused_out = networks.batch_norm_training(fused, x, groups)
+      keras_out = tf.concat([keras_layer(part, training=True)
+                             for part in tf.split(x, groups)], axis=0)
+      losses = [tf.reduce_sum(weights * tf.sin(out)) for out in (fused_out, keras_out)]
+    return (fused_out, keras_out, tape.gradient(losses[0], [x, fused.gamma, fused.beta]),
+            tape.gradient(losses[1], [x, keras_layer.gamma, keras_layer.beta]))
+
+  fused_out, keras_out, fused_grads, keras_grads = run()
+  np.testing.assert_allclose(fused_out, keras_out, rtol=1e-5, atol=1e-5)
+  for fused_grad, keras_grad in zip(fused_grads, keras_grads):
+    np.testing.assert_allclose(fused_grad, keras_grad, rtol=1e-4, atol=1e-4)
+  for name in ('moving_mean', 'moving_variance'):
+    np.testing.assert_allclose(getattr(fused, name), getattr(keras_layer, name), rtol=1e-5,
+                               atol=1e-6, err_msg=name)
+
+
 def test_grouped_call_refuses_synchronized_batch_norm_and_the_gaussian_embedder():
   x = tf.zeros([4, 13, 2])
   with pytest.raises(ValueError, match='Synchronized batch norm'):
