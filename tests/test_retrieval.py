@@ -50,6 +50,20 @@ def test_hit_rates_equal_a_plain_python_computation(tolerance):
   assert 0.0 < rates[1] < rates[5] <= 1.0
 
 
+@pytest.mark.parametrize('k', [1, 3, 10, 12])
+def test_nearest_indices_equal_a_stable_full_sort(k):
+  """The partial partition gives the full stable sort's first k, with ties across the cut,
+  ties inside it, repeated rows and NaN distances."""
+  rng = np.random.default_rng(5)
+  distances = rng.integers(0, 6, size=(40, 12)).astype(np.float64)  # many ties
+  distances[:10] = rng.normal(size=(10, 12))  # rows without ties
+  distances[10, :] = 2.0
+  distances[11, 3] = np.nan
+  distances[12, :] = np.nan
+  expected = np.argsort(distances, axis=-1, kind='stable')[:, :k]
+  np.testing.assert_array_equal(retrieval.nearest_indices(distances, k), expected)
+
+
 def test_same_view_rate_and_clip_ids():
   frames = {v: {'clips': np.array(['c0', 'c1']), 'frames': np.array([0, 0])}
             for v in ('back', 'front')}

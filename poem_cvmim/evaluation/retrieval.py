@@ -57,6 +57,11 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
   """
   manifest = shards.read_manifest(sequence_dir)
   length = manifest['sequence_length']
+  # One traced parser for every view (a dataset map would trace it once per view).
+  parse = tf.function(lambda serialized: records.parse_sequence_example(
+      serialized, length, profile_2d=profile_2d,
+      profile_3d=keypoints.LEGACY_3DH36M17 if with_3d else None),
+      input_signature=[tf.TensorSpec([None], tf.string)])
   frames_by_view = {}
   for view in manifest['views']:
     files = sorted(glob.glob(shards.shard_pattern(sequence_dir, split, view)))
@@ -70,11 +75,8 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
           length, profile_2d=profile_2d, profile_3d=keypoints.LEGACY_3DH36M17),
           '(retrieval\'s pose criterion compares 3D poses; use the frame criterion for '
           'records without them)')
-    dataset = tf.data.TFRecordDataset(files).batch(256).map(
-        lambda s: records.parse_sequence_example(
-            s, length, profile_2d=profile_2d,
-            profile_3d=keypoints.LEGACY_3DH36M17 if with_3d else None))
-    for parsed in dataset:
+    for serialized in tf.data.TFRecordDataset(files).batch(256):
+      parsed = parse(serialized)
       records.check_finite_keypoints(parsed, sequence_dir, split, view)
       poses, _, _ = keypoints.get_profile(profile_2d).normalize(keypoints.to_pixels(
           parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES]))
@@ -102,6 +104,26 @@ def _distances(queries, gallery, metric):
   squared = (np.sum(queries ** 2, -1)[:, None] + np.sum(gallery ** 2, -1)[None]
              - 2.0 * queries @ gallery.T)
   return np.sqrt(np.maximum(squared, 0.0))
+
+
+def nearest_indices(distances: np.ndarray, k: int) -> np.ndarray:
+  """Columns of the k smallest distances of each row [Q, G], nearest first, ties broken by
+  column order: `np.argsort(distances, kind='stable')[:, :k]` without sorting whole rows.
+
+  A partial partition finds each row's k smallest; rows where more than k columns share the
+  k-th distance (ties across the cut, or NaNs) are sorted in full.
+  """
+  if k >= distances.shape[1]:
+    return np.argsort(distances, axis=-1, kind='stable')[:, :k]
+  candidates = np.argpartition(distances, k - 1, axis=-1)[:, :k]
+  values = np.take_along_axis(distances, candidates, axis=-1)
+  order = np.lexsort((candidates, values), axis=-1)  # by distance, then column
+  nearest = np.take_along_axis(candidates, order, axis=-1)
+  kth = np.take_along_axis(values, order[:, -1:], axis=-1)
+  ambiguous = np.flatnonzero(np.sum(distances <= kth, axis=-1) != k)
+  if len(ambiguous):
+    nearest[ambiguous] = np.argsort(distances[ambiguous], axis=-1, kind='stable')[:, :k]
+  return nearest
 
 
 def _check(metric, criterion):
@@ -139,7 +161,7 @@ def hit_rates(queries, query_clips, query_frames, gallery, gallery_clips, galler
   for start in range(0, len(queries), _QUERY_BLOCK):
     block = slice(start, start + _QUERY_BLOCK)
     distances = _distances(queries[block], gallery, metric)
-    nearest = np.argsort(distances, axis=-1, kind='stable')[:, :max_k]
+    nearest = nearest_indices(distances, max_k)
     if criterion == FRAME:
       match = ((gallery_clips[nearest] == np.asarray(query_clips)[block, None])
                & (np.abs(gallery_frames[nearest] - np.asarray(query_frames)[block, None])
