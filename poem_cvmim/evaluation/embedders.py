@@ -42,8 +42,9 @@ def load_embedder(source: str) -> Embedder:
     return Embedder(source, dim, fn, view_fn)
   if os.path.exists(os.path.join(source, restore.CONFIG_NAME)):
     algorithm, _, step = restore.load_algorithm(source)
-    encode = tf.function(lambda x: algorithm.embed(x)[0])
-    encode_view = tf.function(lambda x: algorithm.embed(x)[1])
+    # reduce_retracing: batches of any size share one trace after the second size.
+    encode = tf.function(lambda x: algorithm.embed(x)[0], reduce_retracing=True)
+    encode_view = tf.function(lambda x: algorithm.embed(x)[1], reduce_retracing=True)
     return Embedder(f'{source}@{step}', algorithm.pose_dim, encode, encode_view)
   raise ValueError(f'Embedder {source!r} is neither {RAW!r}, a training directory '
                    f'(with {restore.CONFIG_NAME}) nor a SavedModel directory.')

@@ -63,6 +63,11 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
   writer = shards.DatasetWriter(output_dir, f'{source["dataset"]}_features', classes=classes,
                                 views=views, sources=[sequence_dir], overwrite=overwrite)
   length = math.ceil(num_frames / downsample_rate)
+  # One traced parser for every split and view (a dataset map would trace it once per view).
+  parse = tf.function(
+      lambda serialized: records.parse_sequence_example(serialized, num_frames, len(classes),
+                                                        profile_2d),
+      input_signature=[tf.TensorSpec([None], tf.string)])
   for split in sorted(source['splits']):
     for view in views:
       files = sorted(glob.glob(shards.shard_pattern(sequence_dir, split, view)))
@@ -70,19 +75,20 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
       if not files:
         continue
       check_sequence_length(files[0], num_frames)
-      dataset = tf.data.TFRecordDataset(files).batch(batch_size).map(
-          lambda s: records.parse_sequence_example(s, num_frames, len(classes), profile_2d))
-      for parsed in dataset:
+      for serialized in tf.data.TFRecordDataset(files).batch(batch_size):
+        parsed = parse(serialized)
         records.check_finite_keypoints(parsed, sequence_dir, split, view)
         values = embed_frames(embedder, normalized_frames(parsed, profile_2d,
                                                           downsample_rate))
         labels = parsed[records.CLASS_TARGETS].numpy()
+        subjects, source_ids = parsed['subject'].numpy(), parsed['source_id'].numpy()
+        frame_counts = parsed['num_frames'].numpy()
         for i in range(len(values)):
-          true_length = math.ceil(int(parsed['num_frames'][i]) / downsample_rate) or length
+          true_length = math.ceil(int(frame_counts[i]) / downsample_rate) or length
           writer.write(records.serialize(records.make_feature_example(
               values[i], np.flatnonzero(labels[i]).tolist(),
-              {'view': view, 'subject': parsed['subject'][i].numpy(),
-               'source_id': parsed['source_id'][i].numpy(), 'num_frames': true_length})),
+              {'view': view, 'subject': subjects[i], 'source_id': source_ids[i],
+               'num_frames': true_length})),
               split, view, np.flatnonzero(labels[i]).tolist())
       shards.check_count(sequence_dir, source, split, view, writer.count(split, view), 'clips')
       log(f'[features] {split}/{view}: {writer.count(split, view)} clips')
