@@ -199,7 +199,10 @@ def same_view_rate(embeddings_by_view: dict, frames_by_view: dict, metric='l2') 
   views = sorted(embeddings_by_view)
   embeddings = np.concatenate([embeddings_by_view[v] for v in views]).astype(np.float64)
   labels = np.concatenate([np.full(len(embeddings_by_view[v]), i) for i, v in enumerate(views)])
-  clips = np.concatenate([frames_by_view[v]['clips'] for v in views])
+  # Clip names as integer codes: comparing a block of them with every frame's is then a
+  # comparison of integers, not of strings.
+  _, clips = np.unique(np.concatenate([frames_by_view[v]['clips'] for v in views]),
+                       return_inverse=True)
   same = 0
   for start in range(0, len(embeddings), _QUERY_BLOCK):
     block = slice(start, start + _QUERY_BLOCK)
