@@ -177,7 +177,7 @@ class LinearBlock(_OrderedSublayers, keras.layers.Layer):
     for index, layer in enumerate(self.sublayers):
       if isinstance(layer, StepDropout):
         x = layer(x, training=training, seed=_fold(seed, index))
-      elif (training and layer.trainable
+      elif (training is True and layer.trainable  # a tensor `training` goes to Keras' call
             and isinstance(layer, keras.layers.BatchNormalization)):
         if layer.synchronized and groups > 1:
           raise ValueError('Synchronized batch norm normalises over all replicas; it cannot '
