@@ -282,6 +282,14 @@ def sequence_feature_spec(num_frames, num_classes=None, profile_2d=DEFAULT_PROFI
   return spec
 
 
+def sequence_parser(num_frames, **kwargs):
+  """`parse_sequence_example` of batches [B] of serialized records (keyword arguments as
+  there), traced once for every batch size: reading many shards with it costs one trace where
+  a dataset map per shard list traces again each time."""
+  return tf.function(lambda serialized: parse_sequence_example(serialized, num_frames, **kwargs),
+                     input_signature=[tf.TensorSpec([None], tf.string)])
+
+
 def parse_sequence_example(serialized, num_frames, num_classes=None,
                            profile_2d=DEFAULT_PROFILE_2D, feature_dim=None,
                            include_keypoints=True, profile_3d=None):

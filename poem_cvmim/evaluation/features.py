@@ -63,11 +63,7 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
   writer = shards.DatasetWriter(output_dir, f'{source["dataset"]}_features', classes=classes,
                                 views=views, sources=[sequence_dir], overwrite=overwrite)
   length = math.ceil(num_frames / downsample_rate)
-  # One traced parser for every split and view (a dataset map would trace it once per view).
-  parse = tf.function(
-      lambda serialized: records.parse_sequence_example(serialized, num_frames, len(classes),
-                                                        profile_2d),
-      input_signature=[tf.TensorSpec([None], tf.string)])
+  parse = records.sequence_parser(num_frames, num_classes=len(classes), profile_2d=profile_2d)
   for split in sorted(source['splits']):
     for view in views:
       files = sorted(glob.glob(shards.shard_pattern(sequence_dir, split, view)))

@@ -57,11 +57,8 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
   """
   manifest = shards.read_manifest(sequence_dir)
   length = manifest['sequence_length']
-  # One traced parser for every view (a dataset map would trace it once per view).
-  parse = tf.function(lambda serialized: records.parse_sequence_example(
-      serialized, length, profile_2d=profile_2d,
-      profile_3d=keypoints.LEGACY_3DH36M17 if with_3d else None),
-      input_signature=[tf.TensorSpec([None], tf.string)])
+  parse = records.sequence_parser(length, profile_2d=profile_2d,
+                                  profile_3d=keypoints.LEGACY_3DH36M17 if with_3d else None)
   frames_by_view = {}
   for view in manifest['views']:
     files = sorted(glob.glob(shards.shard_pattern(sequence_dir, split, view)))

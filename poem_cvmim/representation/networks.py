@@ -108,9 +108,8 @@ def batch_norm_training(layer, inputs, groups=1):
   if not layer.built:
     layer.build(inputs.shape)
   width = inputs.shape[-1]
-  fused = (inputs.dtype == tf.float32 and layer.gamma.dtype == tf.float32
-           and inputs.shape.rank == 2 and layer.axis in (-1, 1) and layer.center
-           and layer.scale)
+  fused = (layer.center and layer.scale and layer.axis in (-1, 1) and inputs.shape.rank == 2
+           and inputs.dtype == tf.float32 and layer.gamma.dtype == tf.float32)
   if not fused and groups == 1:
     return layer(inputs, training=True)
   parts = tf.split(inputs, groups, axis=0) if groups > 1 else [inputs]
