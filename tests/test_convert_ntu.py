@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from data_prep import conversion
+from data_prep import ntu_benchmark
 from data_prep import ntu_rgbd_dataset as ntu
 from data_prep import ntu_skeleton
 from poem_cvmim.core import shards
@@ -267,9 +268,7 @@ def test_config_is_validated():
 def test_arrow_reads_the_joint_lines_as_numpy_and_python_do(tmp_path, monkeypatch, fields):
   # Many random decimals (the benchmark's files): Arrow's reader, NumPy's and Python's float
   # give the same doubles; a file as the dataset writes it goes through Arrow.
-  from data_prep import ntu_benchmark
   path = ntu_benchmark.write_file(str(tmp_path), 0, seed=3)
-  text = open(path).read()
   arrow_rows = []
   arrow_floats = ntu_skeleton._arrow_floats
   def counting(block_lines, fields):
@@ -277,11 +276,11 @@ def test_arrow_reads_the_joint_lines_as_numpy_and_python_do(tmp_path, monkeypatc
     arrow_rows.append(None if values is None else values.shape[0])
     return values
   monkeypatch.setattr(ntu_skeleton, '_arrow_floats', counting)
-  by_arrow = ntu_skeleton.parse_skeleton(text, 'x', fields)
+  by_arrow = ntu_skeleton.read_skeleton(path, fields)
   body_frames = sum(len(body.frames) for body in by_arrow.bodies.values())
   assert arrow_rows == [ntu_skeleton.NUM_JOINTS * body_frames]  # one call, every joint line
   monkeypatch.setattr(ntu_skeleton, '_arrow_floats', lambda block_lines, fields: None)
-  by_numpy = ntu_skeleton.parse_skeleton(text, 'x', fields)
+  by_numpy = ntu_skeleton.read_skeleton(path, fields)
   reference = ntu_benchmark.plain_python_skeleton(path)
   for body_id, body in reference.bodies.items():
     assert by_arrow.bodies[body_id].frames == body.frames
