@@ -81,11 +81,12 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
         frame_counts = parsed['num_frames'].numpy()
         for i in range(len(values)):
           true_length = math.ceil(int(frame_counts[i]) / downsample_rate) or length
+          clip_labels = np.flatnonzero(labels[i]).tolist()
           writer.write(records.serialize(records.make_feature_example(
-              values[i], np.flatnonzero(labels[i]).tolist(),
+              values[i], clip_labels,
               {'view': view, 'subject': subjects[i], 'source_id': source_ids[i],
                'num_frames': true_length})),
-              split, view, np.flatnonzero(labels[i]).tolist())
+              split, view, clip_labels)
       shards.check_count(sequence_dir, source, split, view, writer.count(split, view), 'clips')
       log(f'[features] {split}/{view}: {writer.count(split, view)} clips')
   return writer.close({'embedder': embedder.name, 'feature_dim': embedder.dim,
