@@ -19,6 +19,7 @@ import sys
 import time
 from typing import Callable, List, Optional, Sequence, Tuple
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import shards
 
 # Work items handed to a worker process at a time: large enough to amortise the pickling,
@@ -28,7 +29,7 @@ DEFAULT_CHUNK_SIZE = 8
 PROGRESS_INTERVAL_S = 10.0
 
 
-class MalformedInput(ValueError):
+class MalformedInput(errors.InputError):
   """An input file that does not follow its format.
 
   Attributes:
@@ -79,7 +80,7 @@ class Result:
 def list_inputs(directory: str, pattern: str, what: str, recursive: bool = False) -> list:
   """Sorted files matching `pattern` under `directory`; clear errors when there are none."""
   if not directory:
-    raise ValueError(f'No input directory given for the {what}.')
+    raise errors.InputError(f'No input directory given for the {what}.')
   if not os.path.isdir(directory):
     raise FileNotFoundError(f'Input directory {directory} does not exist (expected the {what}).')
   files = sorted(glob.glob(os.path.join(directory, pattern), recursive=recursive))

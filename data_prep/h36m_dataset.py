@@ -17,6 +17,7 @@ import numpy as np
 from data_prep import conversion
 from data_prep import h36m_cameras
 from data_prep import h36m_sources as sources
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
@@ -36,7 +37,7 @@ def parse_subjects(text: str) -> Optional[tuple]:
   subjects = tuple(s.strip() for s in text.split(',') if s.strip())
   bad = [s for s in subjects if not sources.SUBJECT_PATTERN.fullmatch(s)]
   if not subjects or bad:
-    raise ValueError(f"subjects must be train, val, all or names like S1,S5; got {text!r}.")
+    raise errors.InputError(f"subjects must be train, val, all or names like S1,S5; got {text!r}.")
   return subjects
 
 
@@ -63,17 +64,17 @@ class H36mConfig:
   def __post_init__(self):
     given = [name for name in ('h5_dir', 'npz_3d', 'cdf_dir') if getattr(self, name)]
     if len(given) != 1:
-      raise ValueError(f'Give exactly one 3D source (--h5_dir, --npz_3d or --cdf_dir); got '
-                       f'{given or "none"}.')
+      raise errors.InputError(f'Give exactly one 3D source (--h5_dir, --npz_3d or --cdf_dir); got '
+                              f'{given or "none"}.')
     if self.csv and self.npz_2d:
-      raise ValueError('Give at most one 2D source (--csv or --npz_2d).')
+      raise errors.InputError('Give at most one 2D source (--csv or --npz_2d).')
     for name in ('csv', 'npz_2d', 'npz_3d'):
       if getattr(self, name) and not os.path.isfile(getattr(self, name)):
         raise FileNotFoundError(f'--{name} file {getattr(self, name)} does not exist.')
     parse_subjects(self.subjects)
     if self.frame_stride < 1 or self.num_workers < 1:
-      raise ValueError(f'frame_stride and num_workers must be >= 1, got {self.frame_stride} '
-                       f'and {self.num_workers}.')
+      raise errors.InputError(f'frame_stride and num_workers must be >= 1, got {self.frame_stride} '
+                              f'and {self.num_workers}.')
 
   @property
   def two_d_source(self) -> str:
@@ -172,7 +173,7 @@ def _items(config, writer):
       found = None if detections is None else detections[(seq.subject, seq.action)]
       items.append((seq, found, config.frame_stride))
   if not items:
-    raise ValueError(f'No sequence to convert for subjects {config.subjects!r}.')
+    raise errors.InputError(f'No sequence to convert for subjects {config.subjects!r}.')
   return items
 
 

@@ -18,13 +18,17 @@ Action names are canonicalised so that `Photo`/`TakingPhoto` and `WalkDog`/`Walk
 import csv
 import dataclasses
 import os
+import pickle
 import re
+import zipfile
+import zlib
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from data_prep import conversion
 from data_prep import h36m_cameras
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 
 NUM_JOINTS_32 = 32
@@ -110,15 +114,30 @@ def _load_npz_dict(path: str, key: str) -> dict:
     raise FileNotFoundError(f'{path} does not exist.')
   try:
     data = np.load(path, allow_pickle=True)
-  except (OSError, ValueError) as error:
-    raise conversion.MalformedInput(path, f'not a readable .npz file ({error})') from None
+  except _NPZ_ERRORS as error:  # a text file is tried as a pickle, a cut one as a zip
+    raise conversion.MalformedInput(path, f'not a readable .npz file ({_reason(error)})') from None
   if not hasattr(data, 'files'):  # a .npy array or a pickle, not an archive
     raise conversion.MalformedInput(path, f'not an .npz archive (it holds a '
                                     f'{type(data).__name__})')
   with data:
     if key not in data.files:
       raise conversion.MalformedInput(path, f'no array {key!r} (found {sorted(data.files)})')
-    return data[key].item()
+    try:
+      value = data[key]
+      return value.item()
+    except _NPZ_ERRORS as error:  # a member cut short or corrupt
+      raise conversion.MalformedInput(path, f'array {key!r} cannot be read, the file is '
+                                      f'truncated or corrupt ({_reason(error)})') from None
+
+
+# What NumPy's loader raises on a file that is not an intact archive: its own ValueError and
+# OSError, the zip reader's, the decompressor's, and the unpickler's for other content.
+_NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
+               pickle.UnpicklingError, AttributeError, IndexError, KeyError, TypeError)
+
+
+def _reason(error: BaseException) -> str:
+  return (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
 
 
 def read_videopose3d(path: str) -> List[Sequence3D]:
@@ -188,7 +207,7 @@ def _camera_id(text: str) -> str:
     return text
   if text.isdigit() and 1 <= int(text) <= len(h36m_cameras.CAMERA_IDS):
     return h36m_cameras.CAMERA_IDS[int(text) - 1]
-  raise ValueError(f'unknown camera {text!r} (an id such as 54138969, or 1-4)')
+  raise errors.InputError(f'unknown camera {text!r} (an id such as 54138969, or 1-4)')
 
 
 def _csv_entry(fields):

@@ -15,6 +15,7 @@ import numpy as np
 
 from data_prep import conversion
 from data_prep import ntu_skeleton as skeleton
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
@@ -61,12 +62,12 @@ class NtuConfig:
 
   def __post_init__(self):
     if self.mode not in MODES:
-      raise ValueError(f'mode must be one of {sorted(MODES)}, got {self.mode!r}.')
+      raise errors.InputError(f'mode must be one of {sorted(MODES)}, got {self.mode!r}.')
     if self.benchmark not in (XSUB, XVIEW):
-      raise ValueError(f'benchmark must be {XSUB!r} or {XVIEW!r}, got {self.benchmark!r}.')
+      raise errors.InputError(f'benchmark must be {XSUB!r} or {XVIEW!r}, got {self.benchmark!r}.')
     if self.pair_frame_stride < 1 or self.num_workers < 1:
-      raise ValueError(f'pair_frame_stride and num_workers must be >= 1, got '
-                       f'{self.pair_frame_stride} and {self.num_workers}.')
+      raise errors.InputError(f'pair_frame_stride and num_workers must be >= 1, got '
+                              f'{self.pair_frame_stride} and {self.num_workers}.')
     if not os.path.isfile(self.missing_list):
       raise FileNotFoundError(f'Missing-skeleton list {self.missing_list} does not exist.')
 
@@ -84,7 +85,34 @@ def keypoints_2d(joints: np.ndarray):
                                        chosen[..., skeleton.FIELD_COLOR_X]], axis=-1),
                              [IMAGE_HEIGHT, IMAGE_WIDTH])
   states = np.clip(chosen[..., skeleton.FIELD_TRACKING].astype(np.int64), 0, 2)
-  return points, TRACKING_SCORES[states]
+  # Kinect writes colour (0, 0) for a joint it could not project into the colour image: such a
+  # joint is not seen, whatever its tracking state says.
+  unprojected = _unprojected(chosen)
+  return points, np.where(unprojected, 0.0, TRACKING_SCORES[states])
+
+
+def _unprojected(joints: np.ndarray) -> np.ndarray:
+  """[...] bool: joints whose colour coordinates are both 0."""
+  return (joints[..., skeleton.FIELD_COLOR_X] == 0) & (joints[..., skeleton.FIELD_COLOR_Y] == 0)
+
+
+def fill_unprojected_frames(joints: np.ndarray):
+  """(joints, None) with every frame in which no joint of the 13 has colour coordinates filled
+  from the nearest frame that has them (their scores stay 0: `keypoints_2d`), or (None, a skip
+  reason) when no frame has any."""
+  seen = ~np.all(_unprojected(joints[:, keypoints.NTU25_TO_COCO13]), axis=-1)
+  if not seen.any():
+    return None, ('the main actor has no colour-image coordinates (colorX and colorY are 0 in '
+                  'every frame): no 2D pose to record')
+  if seen.all():
+    return joints, None
+  frames = np.flatnonzero(seen)
+  nearest = frames[np.abs(np.arange(len(joints))[:, None] - frames[None]).argmin(axis=-1)]
+  filled = joints.copy()
+  colour = [skeleton.FIELD_COLOR_X, skeleton.FIELD_COLOR_Y]
+  filled[:, :, colour] = joints[nearest][:, :, colour]
+  filled[~seen, :, skeleton.FIELD_TRACKING] = 0  # filled, not seen
+  return filled, None
 
 
 def keypoints_3d(joints: np.ndarray) -> np.ndarray:
@@ -112,9 +140,10 @@ def _main_actor(path):
   if parsed.num_frames == 0:
     return None, 'the file declares 0 frames'
   try:
-    return skeleton.main_actor(parsed)[1], None
+    joints = skeleton.main_actor(parsed)[1]
   except ValueError as error:
     return None, str(error)
+  return fill_unprojected_frames(joints)
 
 
 def convert_sequence_file(item) -> conversion.Result:

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow
 from pyarrow import csv as arrow_csv
 
+from poem_cvmim.core import errors
 from data_prep.conversion import MalformedInput
 
 NAME_PATTERN = re.compile(r'S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})')
@@ -61,7 +62,7 @@ def parse_name(path: str) -> SampleName:
   match = NAME_PATTERN.fullmatch(base[:-len(FILE_SUFFIX)] if base.endswith(FILE_SUFFIX)
                                  else base)
   if not match:
-    raise ValueError(f'{base} does not follow SsssCcccPpppRrrrAaaa{FILE_SUFFIX}.')
+    raise errors.InputError(f'{base} does not follow SsssCcccPpppRrrrAaaa{FILE_SUFFIX}.')
   return SampleName(*(int(group) for group in match.groups()))
 
 
@@ -267,7 +268,7 @@ def main_actor(skeleton: Skeleton) -> Tuple[str, np.ndarray]:
   frame has a body.
   """
   if not skeleton.bodies:
-    raise ValueError('no body in any frame')
+    raise errors.InputError('no body in any frame')
   energies = [(motion_energy(body), -order, body_id)
               for order, (body_id, body) in enumerate(skeleton.bodies.items())]
   body_id = max(energies)[2]

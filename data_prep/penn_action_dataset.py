@@ -15,6 +15,7 @@ import numpy as np
 import scipy.io
 
 from data_prep import conversion
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
@@ -50,9 +51,9 @@ class PennConfig:
   def __post_init__(self):
     for name in ('min_visible_joints', 'min_visible_frames'):
       if not 0.0 <= getattr(self, name) <= 1.0:
-        raise ValueError(f'{name} must be a fraction in [0, 1], got {getattr(self, name)}.')
+        raise errors.InputError(f'{name} must be a fraction in [0, 1], got {getattr(self, name)}.')
     if self.num_workers < 1:
-      raise ValueError(f'num_workers must be >= 1, got {self.num_workers}.')
+      raise errors.InputError(f'num_workers must be >= 1, got {self.num_workers}.')
 
 
 @dataclasses.dataclass

@@ -58,14 +58,11 @@ def main(argv):
                 broad_clips_per_subject=FLAGS.broad_clips_per_subject,
                 retrieval_clips_per_family=FLAGS.retrieval_clips_per_family,
                 records_per_shard=FLAGS.records_per_shard)
-  try:
-    if FLAGS.smoke:
-      config = synthetic_dataset.smoke_config(seed=FLAGS.seed)
-    else:
-      config = synthetic_dataset.SyntheticConfig(**values)
-    manifests = synthetic_dataset.generate(config, FLAGS.output_dir, overwrite=FLAGS.overwrite)
-  except (ValueError, FileExistsError) as error:
-    cli.fail(error)
+  if FLAGS.smoke:
+    config = synthetic_dataset.smoke_config(seed=FLAGS.seed)
+  else:
+    config = synthetic_dataset.SyntheticConfig(**values)
+  manifests = synthetic_dataset.generate(config, FLAGS.output_dir, overwrite=FLAGS.overwrite)
   for manifest in manifests.values():
     print(conversion.summarize(manifest))
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from data_prep import synthetic_motion as motion
 from data_prep import synthetic_views as views
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
@@ -61,32 +62,32 @@ class SyntheticConfig:
 
   def __post_init__(self):
     if self.num_subjects < 2:
-      raise ValueError(f'num_subjects must be at least 2 (train and test), got '
-                       f'{self.num_subjects}.')
+      raise errors.InputError(f'num_subjects must be at least 2 (train and test), got '
+                              f'{self.num_subjects}.')
     if not 1 <= self.num_test_subjects < self.num_subjects:
-      raise ValueError(f'num_test_subjects must be in [1, {self.num_subjects - 1}], got '
-                       f'{self.num_test_subjects}.')
+      raise errors.InputError(f'num_test_subjects must be in [1, {self.num_subjects - 1}], got '
+                              f'{self.num_test_subjects}.')
     if not 2 <= self.num_classes <= len(motion.ACTIONS):
-      raise ValueError(f'num_classes must be in [2, {len(motion.ACTIONS)}], got '
-                       f'{self.num_classes}.')
+      raise errors.InputError(f'num_classes must be in [2, {len(motion.ACTIONS)}], got '
+                              f'{self.num_classes}.')
     if self.clips_per_class < 2:
-      raise ValueError(f'clips_per_class must be at least 2 (one per NTU-like replication), '
-                       f'got {self.clips_per_class}.')
+      raise errors.InputError(f'clips_per_class must be at least 2 (one per NTU-like replication), '
+                              f'got {self.clips_per_class}.')
     unknown = set(self.view_sets) - set(views.VIEW_SETS)
     if unknown or not self.view_sets:
-      raise ValueError(f'view_sets {list(self.view_sets)} invalid; choose from '
-                       f'{list(views.VIEW_SETS)}.')
+      raise errors.InputError(f'view_sets {list(self.view_sets)} invalid; choose from '
+                              f'{list(views.VIEW_SETS)}.')
     if self.sequence_length < motion.CLIP_LENGTH_RANGE[1]:
-      raise ValueError(f'sequence_length must be at least the longest clip '
-                       f'({motion.CLIP_LENGTH_RANGE[1]}), got {self.sequence_length}.')
+      raise errors.InputError(f'sequence_length must be at least the longest clip '
+                              f'({motion.CLIP_LENGTH_RANGE[1]}), got {self.sequence_length}.')
     if self.pair_frame_stride < 1 or not 1 <= self.pairs_per_frame <= _NUM_CAMERA_PAIRS:
-      raise ValueError(f'pair_frame_stride must be >= 1 and pairs_per_frame in [1, '
-                       f'{_NUM_CAMERA_PAIRS}], got {self.pair_frame_stride} and '
-                       f'{self.pairs_per_frame}.')
+      raise errors.InputError(f'pair_frame_stride must be >= 1 and pairs_per_frame in [1, '
+                              f'{_NUM_CAMERA_PAIRS}], got {self.pair_frame_stride} and '
+                              f'{self.pairs_per_frame}.')
     if self.broad_clips_per_subject < 0 or self.retrieval_clips_per_family < 0:
-      raise ValueError('broad_clips_per_subject and retrieval_clips_per_family must be >= 0, '
-                       f'got {self.broad_clips_per_subject} and '
-                       f'{self.retrieval_clips_per_family}.')
+      raise errors.InputError('broad_clips_per_subject and retrieval_clips_per_family must be >= '
+                              f'0, got {self.broad_clips_per_subject} and '
+                              f'{self.retrieval_clips_per_family}.')
 
   @property
   def classes(self) -> tuple:

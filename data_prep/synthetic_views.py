@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 
 IMAGE_HEIGHT, IMAGE_WIDTH = 1080, 1920
@@ -53,7 +54,7 @@ def view_names(view_set: str) -> tuple:
     return tuple(PENN_VIEWS)
   if view_set == NTU_LIKE:
     return NTU_VIEWS
-  raise ValueError(f'Unknown view set {view_set!r}; valid: {", ".join(VIEW_SETS)}.')
+  raise errors.InputError(f'Unknown view set {view_set!r}; valid: {", ".join(VIEW_SETS)}.')
 
 
 def random_camera(world_azimuth_deg: float, rng: np.random.Generator,
@@ -114,4 +115,4 @@ def view_cameras(view_set: str, facing_rng: np.random.Generator,
     for camera_id, azimuth in NTU_CAMERAS.items():
       cameras[f'C{camera_id}R{replication}'] = random_camera(azimuth, facing_rng)
     return math.radians(facing_deg), cameras
-  raise ValueError(f'Unknown view set {view_set!r}; valid: {", ".join(VIEW_SETS)}.')
+  raise errors.InputError(f'Unknown view set {view_set!r}; valid: {", ".join(VIEW_SETS)}.')

@@ -16,14 +16,12 @@ import os
 
 from absl import app
 from absl import flags
-import matplotlib
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
-import tensorflow as tf
 
 from poem_cvmim.core import cli
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import pose_inputs
 from poem_cvmim.evaluation import detections
 from poem_cvmim.evaluation import embedders
 from poem_cvmim.evaluation import retrieval
@@ -86,6 +84,9 @@ def neighbours(embeddings, frames, query, k=5, space='pose'):
 
 def figure(frames, pose_embeddings, view_embeddings, queries, k=5):
   """The matplotlib figure and a description {query: {'pose': [...], 'view': [...]}}."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   fig, axes = plt.subplots(2 * len(queries), k + 1, figsize=(1.6 * (k + 1),
                                                              3.4 * len(queries)))
   axes = np.atleast_2d(axes)
@@ -120,9 +121,10 @@ def define_flags():
   flags.DEFINE_string('detections', None, 'A folder with one sub-folder or file per camera.')
   flags.DEFINE_enum('format', 'auto', detections.FORMATS, 'Detector output format.')
   flags.DEFINE_list('image_size', None, 'HEIGHT,WIDTH when detections are in [0, 1] units.')
-  flags.DEFINE_integer('num_queries', 3, 'Queries drawn (two rows each).')
-  flags.DEFINE_integer('k', 5, 'Neighbours a row.')
-  flags.DEFINE_integer('frame_stride', 2, 'Use every n-th frame.')
+  cli.register_check('image_size', pose_inputs.parse_image_size)
+  flags.DEFINE_integer('num_queries', 3, 'Queries drawn (two rows each).', lower_bound=1)
+  flags.DEFINE_integer('k', 5, 'Neighbours a row.', lower_bound=1)
+  flags.DEFINE_integer('frame_stride', 2, 'Use every n-th frame.', lower_bound=1)
   flags.DEFINE_integer('seed', 0, 'Picks the queries.')
   flags.DEFINE_string('output', 'figure4.png', 'The PNG to write (and a .json beside it).')
 
@@ -131,21 +133,16 @@ def main(argv):
   del argv
   if not FLAGS.embedder or bool(FLAGS.sequences) == bool(FLAGS.detections):
     raise app.UsageError('Give --embedder and one of --sequences and --detections.')
-  try:
-    if FLAGS.sequences:
-      by_view = retrieval.load_multiview_frames(FLAGS.sequences, FLAGS.split,
-                                                FLAGS.frame_stride)
-    else:
-      size = [float(v) for v in FLAGS.image_size] if FLAGS.image_size else None
-      by_view = detections.read_rig_directory(FLAGS.detections, FLAGS.format,
-                                              image_size=size)
-    embedder = embedders.load_embedder(FLAGS.embedder)
-    if embedder.view_fn is None:
-      raise ValueError(f'{FLAGS.embedder} has no view embedding (z_v): Figure 4 needs one.')
-  except (FileNotFoundError, ValueError) as error:
-    cli.fail(error)
+  if FLAGS.sequences:
+    by_view = retrieval.load_multiview_frames(FLAGS.sequences, FLAGS.split, FLAGS.frame_stride)
+  else:
+    by_view = detections.read_rig_directory(
+        FLAGS.detections, FLAGS.format, image_size=pose_inputs.parse_image_size(FLAGS.image_size))
+  embedder = embedders.load_embedder(FLAGS.embedder)
+  if embedder.view_fn is None:
+    raise errors.InputError(f'{FLAGS.embedder} has no view embedding (z_v): Figure 4 needs one.')
   frames = flatten(by_view)
-  points = tf.constant(frames['poses'], tf.float32)
+  points = frames['poses'].astype(np.float32)
   pose, view = np.asarray(embedder.fn(points)), np.asarray(embedder.view_fn(points))
   queries = np.random.default_rng(FLAGS.seed).choice(len(points), FLAGS.num_queries,
                                                      replace=False)
@@ -161,4 +158,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

@@ -13,9 +13,9 @@ from typing import Optional
 
 from data_prep import synthetic_dataset as synthetic
 from experiments import run_plan
-from poem_cvmim.action import classifiers
-from poem_cvmim.action import classify
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import protocols
+from poem_cvmim.core import run_dirs
 from poem_cvmim.core import shards
 from poem_cvmim.evaluation import tables
 from poem_cvmim.representation import configs
@@ -27,15 +27,15 @@ PAPER_NUMBERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'paper_
 @dataclasses.dataclass(frozen=True)
 class Method:
   """A row: a classifier on raw keypoints (`algorithm` None) or on z_p of an encoder."""
-  classifier: str = classifiers.CONVNET
+  classifier: str = classifier_configs.CONVNET
   algorithm: Optional[configs.AlgorithmConfig] = None
   own_recipe: bool = False  # the classifier's own training recipe (ST-GCN, HCN)
 
 
 _CV_MIM = configs.AlgorithmConfig()  # the paper's defaults: mixture fusion, every term
 METHODS = {
-    'Res-TCN': Method(classifiers.RESTCN),
-    'Temporal ConvNet': Method(classifiers.CONVNET),
+    'Res-TCN': Method(classifier_configs.RESTCN),
+    'Temporal ConvNet': Method(classifier_configs.CONVNET),
     'Auto-Encoder': Method(algorithm=configs.AlgorithmConfig(
         algorithm=configs.ALGORITHM_AUTOENCODER)),
     'VAE': Method(algorithm=configs.beta_vae(1.0)),
@@ -44,8 +44,8 @@ METHODS = {
     'DIM': Method(algorithm=configs.AlgorithmConfig(algorithm=configs.ALGORITHM_INFOMAX)),
     'Pr-VIPE': Method(algorithm=configs.pr_vipe()),
     'CV-MIM': Method(algorithm=_CV_MIM),
-    'ST-GCN': Method(classifiers.STGCN, own_recipe=True),
-    'HCN': Method(classifiers.HCN, own_recipe=True),
+    'ST-GCN': Method(classifier_configs.STGCN, own_recipe=True),
+    'HCN': Method(classifier_configs.HCN, own_recipe=True),
     # Table 5: the fusion of z_p and z_v, and the ablated terms (Mixture is CV-MIM itself).
     'Concat': Method(algorithm=dataclasses.replace(_CV_MIM, fusion='CAT')),
     'Product': Method(algorithm=dataclasses.replace(_CV_MIM, fusion='POE')),
@@ -108,18 +108,20 @@ PRESETS = {
     'smoke': Preset(
         'smoke', synthetic.smoke_config(),
         configs.smoke(num_steps=4, seed=0, deterministic=True),
-        {PENN: classify.PRESETS['smoke'], NTU: classify.PRESETS['smoke']},
+        {PENN: classifier_configs.PRESETS['smoke'], NTU: classifier_configs.PRESETS['smoke']},
         seeds=(0,), fractions=(0.5, 1.0)),
     'synthetic': Preset(
         'synthetic', synthetic.SyntheticConfig(),
         configs.TrainConfig(batch_size=128, num_steps=2000, checkpoint_interval=1000,
                             summary_interval=200, shuffle_buffer_size=8192, seed=0,
                             deterministic=True),
-        {PENN: classify.PRESETS['synthetic'], NTU: classify.PRESETS['synthetic']},
+        {PENN: classifier_configs.PRESETS['synthetic'],
+         NTU: classifier_configs.PRESETS['synthetic']},
         seeds=(0, 1, 2, 3, 4), fractions=(0.05, 0.1, 0.25, 0.5, 1.0)),
     'paper': Preset(
         'paper', None, configs.paper(seed=0),
-        {PENN: classify.PRESETS['penn_action'], NTU: classify.PRESETS['ntu_rgbd']},
+        {PENN: classifier_configs.PRESETS['penn_action'],
+         NTU: classifier_configs.PRESETS['ntu_rgbd']},
         seeds=(0, 1, 2, 3, 4), fractions=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0)),
 }
 
@@ -131,24 +133,33 @@ class Inputs:
   sequences: dict  # dataset -> sequence directory
 
 
-def synthetic_inputs(preset: Preset, output_dir: str, log=print) -> Inputs:
-  """Generates the preset's synthetic set under output_dir/data once (deterministic)."""
+# The synthetic twins of the two action datasets (data_prep/synthetic_dataset.py).
+SYNTHETIC_SEQUENCE_DIRS = {PENN: 'penn_like', NTU: 'ntu_like'}
+
+
+def synthetic_inputs(preset: Preset, output_dir: str, log=print, generate: bool = True) -> Inputs:
+  """Generates the preset's synthetic set under output_dir/data once (deterministic); with
+  `generate` False (a dry run), only says where it is or would be."""
   data_dir = os.path.join(output_dir, 'data')
   done = os.path.join(data_dir, run_plan.DONE_NAME)
   key = dataclasses.asdict(preset.data)
-  if not (os.path.exists(done) and json.load(open(done)).get('key') == json.loads(
-      json.dumps(key))):
-    log(f'[data] generating the synthetic set ({preset.name}) in {data_dir}')
-    synthetic.generate(preset.data, data_dir, overwrite=True, log=lambda _: None)
-    shards.write_json_atomic(done, {'key': key})
+  ready = os.path.exists(done) and json.load(open(done)).get('key') == json.loads(json.dumps(key))
+  if not ready and not generate:
+    log(f'[data] the synthetic set ({preset.name}) is not generated yet: a run generates it in '
+        f'{data_dir}')
+  elif not ready:
+    with run_dirs.DirectoryLock(data_dir, beside=True):  # one generator per directory
+      log(f'[data] generating the synthetic set ({preset.name}) in {data_dir}')
+      synthetic.generate(preset.data, data_dir, overwrite=True, log=lambda _: None)
+      shards.write_json_atomic(done, {'key': key})
   return Inputs(os.path.join(data_dir, synthetic.PAIRS_DIR, 'train-*'),
-                {PENN: os.path.join(data_dir, 'penn_like'),
-                 NTU: os.path.join(data_dir, 'ntu_like')})
+                {dataset: os.path.join(data_dir, name)
+                 for dataset, name in SYNTHETIC_SEQUENCE_DIRS.items()})
 
 
 def _classifier_config(preset, dataset, method):
   config = dataclasses.replace(preset.classifier[dataset], classifier=method.classifier)
-  return classify.with_recipe(config) if method.own_recipe else config
+  return classifier_configs.with_recipe(config) if method.own_recipe else config
 
 
 def _features(plan, preset, inputs, dataset, row, method, encoder_seed):
@@ -162,7 +173,11 @@ def _features(plan, preset, inputs, dataset, row, method, encoder_seed):
 
 
 def views_of(sequence_dir: str, preferred) -> list:
-  """The sequence directory's views, in the paper's order where it has them."""
+  """The sequence directory's views, in the paper's order where it has them (a synthetic
+  directory not generated yet: the synthetic set's views, which are the paper's)."""
+  if (os.path.basename(sequence_dir) in SYNTHETIC_SEQUENCE_DIRS.values()
+      and not os.path.exists(os.path.join(sequence_dir, shards.MANIFEST_NAME))):
+    return list(preferred)
   views = shards.read_manifest(sequence_dir)['views']
   return [v for v in preferred if v in views] + [v for v in views if v not in preferred]
 

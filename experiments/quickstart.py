@@ -22,20 +22,17 @@ import time
 
 from absl import flags
 from absl import logging
-import keras
-import tensorflow as tf
 
 from data_prep import synthetic_dataset as synthetic
 from poem_cvmim.core import cli
+from poem_cvmim.core import errors
 from poem_cvmim.core import run_dirs
-from poem_cvmim.action import classify
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.representation import configs
 from poem_cvmim.evaluation import embedders
-from poem_cvmim.evaluation import features
 from poem_cvmim.evaluation import tables
 from poem_cvmim.action import protocols
 from poem_cvmim.evaluation import retrieval
-from poem_cvmim.representation import trainer
 
 CVMIM, RAW = 'CV-MIM', 'Raw keypoints'
 
@@ -50,7 +47,7 @@ class QuickstartConfig:
   # steps"); retrieval and the table still improve past 2,000.
   cvmim_steps: int = 2800
   cvmim_shuffle_buffer_size: int = 8192  # the synthetic set holds 13,264 pair records
-  classifier: classify.ClassifierConfig = classify.PRESETS['synthetic']
+  classifier: classifier_configs.ClassifierConfig = classifier_configs.PRESETS['synthetic']
   seeds: tuple = (0, 1, 2)
   downsample_rate: int = 2  # Penn's rate
   retrieval_frame_stride: int = 4  # every 4th frame of each test clip is a query
@@ -59,17 +56,17 @@ class QuickstartConfig:
 
   def __post_init__(self):
     if self.view_set not in self.data.view_sets:
-      raise ValueError(f'view_set {self.view_set!r} is not generated; generated: '
-                       f'{list(self.data.view_sets)}.')
+      raise errors.InputError(f'view_set {self.view_set!r} is not generated; generated: '
+                              f'{list(self.data.view_sets)}.')
     if not self.seeds:
-      raise ValueError('At least one seed is needed.')
+      raise errors.InputError('At least one seed is needed.')
 
 
 def smoke_config() -> QuickstartConfig:
   """About a minute: tiny data, a few CV-MIM steps, two seeds."""
   return QuickstartConfig(data=synthetic.smoke_config(view_sets=('penn_like',)),
                           cvmim_batch_size=16, cvmim_steps=4,
-                          classifier=classify.PRESETS['smoke'], seeds=(0, 1))
+                          classifier=classifier_configs.PRESETS['smoke'], seeds=(0, 1))
 
 
 def run(config: QuickstartConfig, output_dir: str, log=print, overwrite: bool = False) -> dict:
@@ -79,14 +76,31 @@ def run(config: QuickstartConfig, output_dir: str, log=print, overwrite: bool = 
   every finished part (and resumes a killed training); another configuration is refused with
   the differing fields named, unless `overwrite`, which empties the directory first.
   """
+  train_config = cvmim_config(config, output_dir)  # checked before the directory is claimed
   with run_dirs.DirectoryLock(output_dir):
     run_dirs.check_identity(output_dir, {'kind': 'quickstart',
                                          'config': dataclasses.asdict(config)},
                             overwrite=overwrite, what='main job')
-    return _run(config, output_dir, log)
+    return _run(config, train_config, output_dir, log)
 
 
-def _run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
+def cvmim_config(config: QuickstartConfig, output_dir: str) -> configs.TrainConfig:
+  """The CV-MIM training of the main job (raises InputError on a bad size or step count)."""
+  data_dir = os.path.join(output_dir, 'data')
+  return configs.TrainConfig(
+      input_table=os.path.join(data_dir, synthetic.PAIRS_DIR, 'train-*'),
+      output_dir=os.path.join(output_dir, 'cvmim'), batch_size=config.cvmim_batch_size,
+      num_steps=config.cvmim_steps, checkpoint_interval=config.cvmim_steps,
+      summary_interval=max(1, config.cvmim_steps // 10),
+      shuffle_buffer_size=config.cvmim_shuffle_buffer_size, seed=config.seed,
+      deterministic=config.deterministic)
+
+
+def _run(config: QuickstartConfig, train_config: configs.TrainConfig, output_dir: str,
+         log=print) -> dict:
+  # Imported here, not at the top: --help must not load TensorFlow.
+  from poem_cvmim.evaluation import features  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import trainer  # pylint: disable=g-import-not-at-top
   start = time.time()
   def stage(message):
     log(f'[quickstart {time.time() - start:6.0f} s] {message}')
@@ -95,13 +109,7 @@ def _run(config: QuickstartConfig, output_dir: str, log=print) -> dict:
   stage('1/5 generating the synthetic multi-view set')
   synthetic.generate(config.data, data_dir, overwrite=True, log=log)
   stage(f'2/5 training CV-MIM ({config.cvmim_steps} steps, batch {config.cvmim_batch_size})')
-  cvmim_dir = os.path.join(output_dir, 'cvmim')
-  train_config = configs.TrainConfig(
-      input_table=os.path.join(data_dir, synthetic.PAIRS_DIR, 'train-*'),
-      output_dir=cvmim_dir, batch_size=config.cvmim_batch_size, num_steps=config.cvmim_steps,
-      checkpoint_interval=config.cvmim_steps, summary_interval=max(1, config.cvmim_steps // 10),
-      shuffle_buffer_size=config.cvmim_shuffle_buffer_size, seed=config.seed,
-      deterministic=config.deterministic)
+  cvmim_dir = train_config.output_dir
   trainer.Trainer(train_config, log=log).train()
   stage('3/5 computing per-frame features (CV-MIM z_p and raw keypoints)')
   sequences = os.path.join(data_dir, config.view_set)
@@ -187,11 +195,16 @@ FLAGS = flags.FLAGS
 def define_flags():
   flags.DEFINE_string('output_dir', 'out/quickstart', 'Where data, runs and tables go.')
   flags.DEFINE_boolean('smoke', False, 'The one-minute smoke preset.')
-  flags.DEFINE_integer('num_subjects', None, 'Synthetic subjects (default 8).')
-  flags.DEFINE_integer('clips_per_class', None, 'Synthetic clips per class and subject (4).')
-  flags.DEFINE_integer('cvmim_steps', None, 'CV-MIM training steps (2800).')
-  flags.DEFINE_integer('classifier_steps', None, 'Classifier training steps (300).')
+  flags.DEFINE_integer('num_subjects', None, 'Synthetic subjects (default 8).',
+                       lower_bound=1)
+  flags.DEFINE_integer('clips_per_class', None, 'Synthetic clips per class and subject (4).',
+                       lower_bound=1)
+  flags.DEFINE_integer('cvmim_steps', None, 'CV-MIM training steps (2800).',
+                       lower_bound=1)
+  flags.DEFINE_integer('classifier_steps', None, 'Classifier training steps (300).',
+                       lower_bound=1)
   flags.DEFINE_list('seeds', None, 'Classifier seeds (0,1,2).')
+  cli.register_check('seeds', cli.parse_seeds)
   flags.DEFINE_integer('encoder_seed', None, 'Seed of the CV-MIM training (0).')
   flags.DEFINE_boolean('standardize_features', False,
                        'Standardise classifier inputs with the training clips\' statistics.')
@@ -228,6 +241,8 @@ def config_from_flags() -> QuickstartConfig:
 
 def main(argv):
   del argv
+  import keras  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.get_logger().setLevel('ERROR')  # one classifier per run: retracing notices are expected
   logging.set_verbosity(logging.WARNING)  # no per-checkpoint INFO lines
   config = config_from_flags()
@@ -253,4 +268,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

@@ -17,15 +17,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from poem_cvmim.action import classify
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import protocols
 from poem_cvmim.core import feature_tables
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import shards
 from poem_cvmim.evaluation import embedders
-from poem_cvmim.evaluation import features
 from poem_cvmim.representation import configs
-from poem_cvmim.representation import trainer
 
 DONE_NAME = 'done.json'
 RAW = embedders.RAW
@@ -67,6 +65,7 @@ class Plan:
     config = dataclasses.replace(config, output_dir=directory)
 
     def work(run):
+      from poem_cvmim.representation import trainer  # pylint: disable=g-import-not-at-top
       trainer.Trainer(config, log=lambda _: None, verbose=False).train()
       run_dirs.write_json_atomic(run.result_path, {'key': key, 'steps': config.num_steps})
     return self._add(Run('encoder', key, directory,
@@ -83,6 +82,7 @@ class Plan:
                              f'{name}-{os.path.basename(sequence_dir)}-{key_hash(key)}')
 
     def work(run):
+      from poem_cvmim.evaluation import features  # pylint: disable=g-import-not-at-top
       features.write_feature_table(sequence_dir, directory, embedders.load_embedder(source),
                                    downsample_rate=downsample_rate, overwrite=True,
                                    log=lambda _: None)
@@ -91,7 +91,7 @@ class Plan:
                          f'features {name} of {os.path.basename(sequence_dir)}', work,
                          os.path.join(directory, DONE_NAME)))
 
-  def classifier(self, row: str, feature_run: Run, config: classify.ClassifierConfig,
+  def classifier(self, row: str, feature_run: Run, config: classifier_configs.ClassifierConfig,
                  protocol: str, seed: int, train_view: str = protocols.ALL_VIEWS,
                  fraction: float = 1.0, train_views=None, test_views=None) -> Run:
     """One classifier run: `protocol` on `train_view` (single-shot) or on `train_views` of the

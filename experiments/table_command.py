@@ -13,14 +13,12 @@ files (Markdown, CSV, LaTeX; Figure 3: a PNG and its CSV). `--dry_run` prints th
 import os
 import time
 
-from absl import app
 from absl import flags
-import keras
-import tensorflow as tf
 
 from experiments import paper_tables
 from experiments import run_plan
 from poem_cvmim.core import cli
+from poem_cvmim.core import errors
 from poem_cvmim.evaluation import tables
 
 FLAGS = flags.FLAGS
@@ -35,21 +33,22 @@ def define_flags():
   flags.DEFINE_string('penn_sequences', None, 'paper preset: Penn Action sequence records.')
   flags.DEFINE_string('ntu_sequences', None, 'paper preset: NTU RGB+D sequence records.')
   flags.DEFINE_list('seeds', None, 'Classifier seeds (the preset\'s by default).')
+  cli.register_check('seeds', cli.parse_seeds)
   flags.DEFINE_integer('encoder_seed', 0, 'Seed of every encoder training.')
   flags.DEFINE_list('rows', None, 'Only these rows (by name).')
   flags.DEFINE_boolean('dry_run', False, 'Print the plan and stop.')
   flags.DEFINE_boolean('with_paper', False, 'Add the paper\'s published numbers beside ours.')
 
 
-def inputs_from_flags(preset, output_dir):
+def inputs_from_flags(preset, output_dir, dry_run=False):
   if preset.data is not None:
-    return paper_tables.synthetic_inputs(preset, output_dir)
+    return paper_tables.synthetic_inputs(preset, output_dir, generate=not dry_run)
   sequences = {dataset: path for dataset, path in ((paper_tables.PENN, FLAGS.penn_sequences),
                                                    (paper_tables.NTU, FLAGS.ntu_sequences))
                if path}
   if not FLAGS.pairs or not sequences:
-    raise ValueError('The paper preset needs --pairs and --penn_sequences and/or '
-                     '--ntu_sequences (converted records; README "Converting ...").')
+    raise errors.InputError('The paper preset needs --pairs and --penn_sequences and/or '
+                            '--ntu_sequences (converted records; README "Converting ...").')
   return paper_tables.Inputs(FLAGS.pairs, sequences)
 
 
@@ -61,19 +60,23 @@ def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
   preset = paper_tables.PRESETS[preset_name]
   unknown = [r for r in rows or () if r not in table.rows]
   if unknown:
-    raise ValueError(f'{name} has no row {unknown[0]!r}; rows: {", ".join(table.rows)}.')
+    raise errors.InputError(f'{name} has no row {unknown[0]!r}; rows: {", ".join(table.rows)}.')
   if table.dataset and inputs is not None and table.dataset not in inputs.sequences:
-    raise ValueError(f'{name} needs the {table.dataset} sequences.')
+    raise errors.InputError(f'{name} needs the {table.dataset} sequences.')
   plan = run_plan.Plan(os.path.join(output_dir, preset.name))
   runs = paper_tables.build(table, preset, inputs, plan, rows, seeds, encoder_seed)
-  log(f'{name}: {len(plan.runs)} runs, '
-      f'{sum(not r.done() for r in plan.runs.values())} to do')
+  # Rows left out by --rows are not run, but those an earlier command finished are shown.
+  every_row = paper_tables.build(table, preset, inputs,
+                                 run_plan.Plan(os.path.join(output_dir, preset.name)), None,
+                                 seeds, encoder_seed)
+  log(f'{name}: {len(plan.runs)} runs, {sum(not r.done() for r in plan.runs.values())} to do')
   if dry_run:
     log(plan.describe())
     return {'plan': plan, 'ran': 0, 'table': None}
   start = time.time()
   ran = plan.execute(log)
-  rendered = paper_tables.render(table, runs, inputs, with_paper)
+  shown = {row: runs.get(row) or [r for r in every_row[row] if r.done()] for row in every_row}
+  rendered = paper_tables.render(table, shown, inputs, with_paper)
   stem = os.path.join(output_dir, preset.name, name)
   if isinstance(rendered, dict):
     write_figure3(rendered, stem, table.title, synthetic=preset.data is not None)
@@ -129,18 +132,18 @@ def write_figure3(frames: dict, stem: str, title: str, synthetic: bool = False) 
 def main_for(name: str):
   def main(argv):
     del argv
+    # Imported here, not at the top: --help must not load TensorFlow.
+    import keras  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
     tf.get_logger().setLevel('ERROR')
-    try:
-      preset = paper_tables.PRESETS[FLAGS.preset]
-      if preset.encoder.deterministic:
-        tf.config.experimental.enable_op_determinism()
-      keras.utils.set_random_seed(FLAGS.encoder_seed)
-      inputs = inputs_from_flags(preset, FLAGS.output_dir)
-      outcome = run(name, FLAGS.output_dir, FLAGS.preset, FLAGS.rows,
-                    [int(s) for s in FLAGS.seeds] if FLAGS.seeds else None, FLAGS.encoder_seed,
-                    FLAGS.dry_run, FLAGS.with_paper, inputs=inputs)
-    except (FileNotFoundError, ValueError) as error:
-      cli.fail(error)
+    preset = paper_tables.PRESETS[FLAGS.preset]
+    if preset.encoder.deterministic:
+      tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(FLAGS.encoder_seed)
+    inputs = inputs_from_flags(preset, FLAGS.output_dir, FLAGS.dry_run)
+    outcome = run(name, FLAGS.output_dir, FLAGS.preset, FLAGS.rows,
+                  [int(s) for s in FLAGS.seeds] if FLAGS.seeds else None, FLAGS.encoder_seed,
+                  FLAGS.dry_run, FLAGS.with_paper, inputs=inputs)
     if outcome['table'] is not None:
       print(f'\n{paper_tables.TABLES[name].title} ({FLAGS.preset} preset):\n')
       print(outcome['markdown'])
@@ -148,4 +151,4 @@ def main_for(name: str):
 
 
 def command(name: str):
-  cli.run(main_for(name), define_flags)
+  cli.run(main_for(name), define_flags, tensorflow=True)

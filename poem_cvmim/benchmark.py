@@ -11,9 +11,7 @@ The NTU converter has its own: `python -m data_prep.ntu_benchmark`.
 """
 
 from absl import flags
-import tensorflow as tf
 
-from poem_cvmim.action import benchmarking as classifier_benchmarking
 from poem_cvmim.core import cli
 from poem_cvmim.representation import benchmarking
 
@@ -31,20 +29,20 @@ def define_flags():
 
 def main(argv):
   del argv
+  # Imported here, not at the top: --help must not load TensorFlow.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.action import benchmarking as classifier_benchmarking  # pylint: disable=g-import-not-at-top
   threads = tf.config.threading.get_intra_op_parallelism_threads() or 'all'
   if FLAGS.suite == 'classifier':
     times = classifier_benchmarking.interleaved(FLAGS.rounds)
     print(f'{threads} intra-op threads')
     print(classifier_benchmarking.format_report(times))
     return
-  try:
-    report = benchmarking.interleaved(FLAGS.variants, FLAGS.batch_size, FLAGS.steps,
-                                      FLAGS.rounds)
-  except ValueError as error:
-    cli.fail(error)
+  report = benchmarking.interleaved(FLAGS.variants, FLAGS.batch_size, FLAGS.steps,
+                                    FLAGS.rounds)
   print(f'{threads} intra-op threads')
   print(benchmarking.format_report(report))
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

@@ -22,11 +22,10 @@ import os
 
 from absl import app
 from absl import flags
-import numpy as np
 
 from poem_cvmim.core import cli
+from poem_cvmim.core import pose_inputs
 from poem_cvmim.evaluation import detections
-from poem_cvmim.evaluation import pose_files
 
 FLAGS = flags.FLAGS
 
@@ -37,6 +36,7 @@ def define_flags():
                       'or one camera\'s detector output (a JSON folder or file).')
   flags.DEFINE_string('output', None, '.npy or .csv to write.')
   flags.DEFINE_list('image_size', None, 'HEIGHT,WIDTH when the input is normalised to [0, 1].')
+  cli.register_check('image_size', pose_inputs.parse_image_size)
   flags.DEFINE_boolean('normalized', False, 'The input is already profile-normalised.')
   flags.DEFINE_boolean('pose_only', False, 'Write z_p only.')
   flags.DEFINE_enum('format', 'auto', detections.FORMATS, 'Detector output format.')
@@ -48,27 +48,27 @@ def define_flags():
 
 def main(argv):
   del argv
+  # Imported here, not at the top: --help must not load TensorFlow.
+  from poem_cvmim.evaluation import pose_files  # pylint: disable=g-import-not-at-top
   if not (FLAGS.saved_model and FLAGS.input and FLAGS.output):
     raise app.UsageError('--saved_model, --input and --output are required.')
-  try:
-    size = [float(v) for v in FLAGS.image_size] if FLAGS.image_size else None
-    frames = None
-    if os.path.isdir(FLAGS.input) or FLAGS.input.endswith('.json'):
-      track = detections.read_track(FLAGS.input, FLAGS.format, FLAGS.layout, FLAGS.person)
-      points = detections.normalize(detections.fill_missing(track, FLAGS.min_score)[0], size,
-                                    FLAGS.input)
-      frames = track.frames
-      pose, view = pose_files.embed(FLAGS.saved_model, points, normalized=True)
-    else:
-      points = pose_files.read_keypoints(FLAGS.input)
-      pose, view = pose_files.embed(FLAGS.saved_model, points, size, FLAGS.normalized)
-    pose_files.write_embeddings(FLAGS.output, pose, view[:, :0] if FLAGS.pose_only else view,
-                                frames)
-  except (FileNotFoundError, ValueError) as error:
-    cli.fail(error)
+  size = pose_inputs.parse_image_size(FLAGS.image_size)
+  frames = None
+  if os.path.isdir(FLAGS.input) or FLAGS.input.endswith('.json'):
+    track = detections.read_track(FLAGS.input, FLAGS.format, FLAGS.layout, FLAGS.person)
+    points = detections.normalize(detections.fill_missing(track, FLAGS.min_score)[0], size,
+                                  FLAGS.input)
+    frames = track.frames
+  else:
+    points = pose_files.read_keypoints(FLAGS.input)
+    if not FLAGS.normalized:  # the same checks and normalisation as detector output
+      points = detections.normalize(points, size, FLAGS.input)
+  pose, view = pose_files.embed(FLAGS.saved_model, points, normalized=True)
+  pose_files.write_embeddings(FLAGS.output, pose, view[:, :0] if FLAGS.pose_only else view,
+                              frames)
   print(f'Wrote {len(pose)} embeddings ({pose.shape[1]} pose + '
         f'{0 if FLAGS.pose_only else view.shape[1]} view dims) to {FLAGS.output}')
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

@@ -14,7 +14,6 @@ from absl import app
 from absl import flags
 
 from poem_cvmim.core import cli
-from poem_cvmim.action import protocols
 
 
 FLAGS = flags.FLAGS
@@ -25,20 +24,23 @@ def define_flags():
   flags.DEFINE_string('feature_dir', None, 'The feature table to evaluate on.')
   flags.DEFINE_string('split', 'test', 'Split to evaluate.')
   flags.DEFINE_list('views', None, 'Views to evaluate (default: all).')
+  flags.DEFINE_boolean('other_features', False, 'Evaluate on a feature table other than the one '
+                       'the run was trained on (refused otherwise: another encoder\'s features '
+                       'of the same width would be scored without a word).')
 
 
 def main(argv):
   del argv
+  # Imported here, not at the top: --help must not load TensorFlow.
+  from poem_cvmim.action import protocols  # pylint: disable=g-import-not-at-top
   if not (FLAGS.run_dir and FLAGS.feature_dir):
     raise app.UsageError('--run_dir and --feature_dir are required.')
-  try:
-    scores = protocols.evaluate_run(FLAGS.run_dir, FLAGS.feature_dir, FLAGS.split, FLAGS.views)
-  except (ValueError, FileNotFoundError) as error:
-    cli.fail(error)
+  scores = protocols.evaluate_run(FLAGS.run_dir, FLAGS.feature_dir, FLAGS.split, FLAGS.views,
+                                  other_features=FLAGS.other_features)
   with open(os.path.join(FLAGS.run_dir, f'eval_{FLAGS.split}.json'), 'w') as f:
     json.dump(scores, f, indent=2)
   print(json.dumps(scores, indent=2))
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

@@ -30,11 +30,12 @@ from absl import flags
 import numpy as np
 
 from poem_cvmim.core import cli
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import pose_inputs
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
 from poem_cvmim.evaluation import detections
-from poem_cvmim.evaluation import embedders
 from poem_cvmim.evaluation import retrieval
 
 FLAGS = flags.FLAGS
@@ -49,35 +50,69 @@ def define_flags():
   flags.DEFINE_list('embedders', ['raw'], '"raw", training directories and/or SavedModels.')
   flags.DEFINE_enum('format', 'auto', detections.FORMATS, 'Detector output format.')
   flags.DEFINE_enum('layout', None, list(detections.LAYOUTS),
-                    'OpenPose joint layout (default from the joint count; BODY_25B must be '
-                    'named).')
+                    'OpenPose joint layout (default from the joint count; BODY_25B must be named).')
   flags.DEFINE_enum('person', 'most_confident', detections.PERSON_RULES,
                     'Which person of a frame with several.')
   flags.DEFINE_float('min_score', 0.0, 'A joint with this confidence or less is missing.')
   flags.DEFINE_list('image_size', None, 'HEIGHT,WIDTH when detections are in [0, 1] units.')
-  flags.DEFINE_integer('frame_stride', 1, 'Use every n-th frame (record for --pairs).')
+  cli.register_check('image_size', pose_inputs.parse_image_size)
+  flags.DEFINE_integer('frame_stride', 1, 'Use every n-th frame (record for --pairs).',
+                       lower_bound=1)
   flags.DEFINE_list('criteria', None, 'frame and/or pose (default: frame, plus pose when the '
                     'frames have 3D).')
-  flags.DEFINE_integer('tolerance', 0, 'Frames of difference that still count (frame).')
+  cli.register_check('criteria', check_criteria)
+  flags.DEFINE_integer('tolerance', 0, 'Frames of difference that still count (frame).',
+                       lower_bound=0)
   flags.DEFINE_float('mpjpe_threshold', retrieval.NP_MPJPE_THRESHOLD,
-                     'Largest aligned 3D MPJPE of a hit (pose criterion).')
+                     'Largest aligned 3D MPJPE of a hit (pose criterion).', lower_bound=0.0)
   flags.DEFINE_enum('metric', 'l2', retrieval.METRICS, 'Embedding distance.')
   flags.DEFINE_list('ks', ['1', '5', '10'], 'The k of Hit@k.')
+  cli.register_check('ks', parse_ks)
   flags.DEFINE_list('detector_noise', None, 'MISS_RATE,JITTER,SWAP_RATE: add detector-like '
                     'errors to every camera\'s poses before embedding (missed joints, filled '
                     'as detector output is; Gaussian jitter in normalised units, where the '
                     'torso\'s largest side is 0.5; whole-body left/right flips), e.g. '
                     '0.1,0.01,0.05.')
+  cli.register_check('detector_noise', parse_detector_noise)
   flags.DEFINE_integer('noise_seed', 0, 'Seed of --detector_noise.')
   flags.DEFINE_string('output_dir', None, 'Where retrieval.json and retrieval.md go.')
+
+
+def parse_ks(values) -> tuple:
+  """The k of Hit@k: positive integers."""
+  try:
+    ks = tuple(int(k) for k in values)
+  except ValueError:
+    raise errors.InputError(f'--ks={",".join(values)}: not whole numbers.') from None
+  if not ks or min(ks) < 1:
+    raise errors.InputError(f'--ks={",".join(values)}: every k must be at least 1.')
+  return ks
+
+
+def check_criteria(values) -> None:
+  unknown = [v for v in values if v not in retrieval.CRITERIA]
+  if unknown or not values:
+    raise errors.InputError(f'--criteria={",".join(values)}: each must be one of '
+                            f'{", ".join(retrieval.CRITERIA)}.')
+
+
+def parse_detector_noise(values) -> tuple:
+  """(miss rate, jitter, swap rate): rates in [0, 1], a jitter >= 0."""
+  try:
+    miss, jitter, swap = (float(v) for v in values)
+  except ValueError:
+    raise errors.InputError('--detector_noise takes MISS_RATE,JITTER,SWAP_RATE (three numbers), '
+                            f'got {",".join(values)}.') from None
+  if not (0 <= miss <= 1 and 0 <= swap <= 1 and jitter >= 0):
+    raise errors.InputError(f'--detector_noise={",".join(values)}: the rates must lie in [0, 1] '
+                            'and the jitter be >= 0.')
+  return miss, jitter, swap
 
 
 def load_frames():
   sources = [bool(FLAGS.detections), bool(FLAGS.sequences), bool(FLAGS.pairs)]
   if sum(sources) != 1:
     raise app.UsageError('Give exactly one of --detections, --sequences and --pairs.')
-  if FLAGS.frame_stride < 1:
-    raise ValueError(f'--frame_stride must be at least 1, got {FLAGS.frame_stride}.')
   if FLAGS.sequences:
     with_3d = bool(FLAGS.criteria) and retrieval.POSE in FLAGS.criteria
     if FLAGS.criteria is None:
@@ -86,15 +121,23 @@ def load_frames():
                                            with_3d=with_3d)
   if FLAGS.pairs:
     return retrieval.load_pair_frames(FLAGS.pairs, FLAGS.frame_stride)
-  image_size = [float(v) for v in FLAGS.image_size] if FLAGS.image_size else None
+  return load_recordings(FLAGS.detections, pose_inputs.parse_image_size(FLAGS.image_size))
+
+
+def load_recordings(directories, image_size) -> dict:
+  """Frames by camera of every recording folder (each its own clip, named by its path)."""
+  clips = [os.path.normpath(d) for d in directories]
+  repeated = sorted({c for c in clips if clips.count(c) > 1})
+  if repeated:
+    raise errors.InputError(f'--detections names {repeated[0]} twice: every recording once.')
   frames = {}
-  for directory in FLAGS.detections:
+  for directory in directories:
     rig = detections.read_rig_directory(directory, FLAGS.format, FLAGS.layout, FLAGS.person,
                                         FLAGS.min_score, image_size)
     if frames and sorted(rig) != sorted(frames):
-      raise ValueError(f'{directory}: cameras {", ".join(sorted(rig))} differ from the first '
-                       f'recording\'s ({", ".join(sorted(frames))}); every recording needs '
-                       'the same cameras.')
+      raise errors.InputError(f'{directory}: cameras {", ".join(sorted(rig))} differ from the '
+                              f'first recording\'s ({", ".join(sorted(frames))}); every '
+                              'recording needs the same cameras.')
     for camera, data in rig.items():
       frames.setdefault(camera, []).append(data)
   merged = {}
@@ -118,26 +161,22 @@ def sequences_have_3d(directory: str) -> bool:
 
 def main(argv):
   del argv
-  try:
-    ks = tuple(int(k) for k in FLAGS.ks)
-    frames = load_frames()
-    if FLAGS.detector_noise:
-      if len(FLAGS.detector_noise) != 3:
-        raise ValueError('--detector_noise takes MISS_RATE,JITTER,SWAP_RATE, got '
-                         f'{",".join(FLAGS.detector_noise)}.')
-      miss, jitter, swap = (float(v) for v in FLAGS.detector_noise)
-      frames = detections.add_detector_noise(frames, np.random.default_rng(FLAGS.noise_seed),
-                                             miss, jitter, swap)
-    criteria = FLAGS.criteria or [retrieval.FRAME] + (
-        [retrieval.POSE] if all('poses_3d' in d for d in frames.values()) else [])
-    loaded = {}
-    for source in FLAGS.embedders:
-      print(f'embedding {sum(len(d["frames"]) for d in frames.values())} poses with {source}')
-      loaded[source] = embedders.load_embedder(source)
-    summary = retrieval.evaluate_embedders(loaded, frames, ks, FLAGS.tolerance, FLAGS.metric,
-                                           criteria, FLAGS.mpjpe_threshold)
-  except (FileNotFoundError, ValueError) as error:
-    cli.fail(error)
+  # Imported here, not at the top: --help must not load TensorFlow.
+  from poem_cvmim.evaluation import embedders  # pylint: disable=g-import-not-at-top
+  ks = parse_ks(FLAGS.ks)
+  frames = load_frames()
+  if FLAGS.detector_noise:
+    miss, jitter, swap = parse_detector_noise(FLAGS.detector_noise)
+    frames = detections.add_detector_noise(frames, np.random.default_rng(FLAGS.noise_seed),
+                                           miss, jitter, swap)
+  criteria = FLAGS.criteria or [retrieval.FRAME] + (
+      [retrieval.POSE] if all('poses_3d' in d for d in frames.values()) else [])
+  loaded = {}
+  for source in FLAGS.embedders:
+    print(f'embedding {sum(len(d["frames"]) for d in frames.values())} poses with {source}')
+    loaded[source] = embedders.load_embedder(source)
+  summary = retrieval.evaluate_embedders(loaded, frames, ks, FLAGS.tolerance, FLAGS.metric,
+                                         criteria, FLAGS.mpjpe_threshold)
   if FLAGS.detector_noise:
     summary['detector_noise'] = dict(zip(('miss_rate', 'jitter', 'swap_rate'),
                                          (float(v) for v in FLAGS.detector_noise)))
@@ -156,4 +195,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

@@ -10,8 +10,6 @@ from absl import app
 from absl import flags
 
 from poem_cvmim.core import cli
-from poem_cvmim.representation import export
-from poem_cvmim.representation import restore
 
 FLAGS = flags.FLAGS
 
@@ -24,15 +22,15 @@ def define_flags():
 
 def main(argv):
   del argv
+  # Imported here, not at the top: --help must not load TensorFlow.
+  from poem_cvmim.representation import export  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import restore  # pylint: disable=g-import-not-at-top
   if not FLAGS.log_dir_path or not FLAGS.export_dir:
     raise app.UsageError('--log_dir_path and --export_dir are required.')
-  try:
-    algorithm, config, step = restore.load_algorithm(FLAGS.log_dir_path, FLAGS.checkpoint)
-  except (FileNotFoundError, ValueError) as error:
-    cli.fail(error)
+  algorithm, config, step = restore.load_algorithm(FLAGS.log_dir_path, FLAGS.checkpoint)
   export.export_encoder(algorithm, config.profile_2d, FLAGS.export_dir)
   print(f'Exported the encoder of step {step} to {FLAGS.export_dir}')
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

@@ -12,8 +12,7 @@ from absl import app
 from absl import flags
 
 from poem_cvmim.core import cli
-from poem_cvmim.evaluation import embedders
-from poem_cvmim.evaluation import features
+from poem_cvmim.core import keypoints
 
 FLAGS = flags.FLAGS
 
@@ -22,26 +21,29 @@ def define_flags():
   flags.DEFINE_string('sequence_dir', None, 'Directory of sequence records with manifest.json.')
   flags.DEFINE_string('embedder', None, "'raw', a training directory or a SavedModel.")
   flags.DEFINE_string('output_dir', None, 'Where to write the feature table.')
-  flags.DEFINE_integer('downsample_rate', 1, 'Keep every n-th frame (Penn Action: 2; NTU: 1).')
-  flags.DEFINE_integer('num_frames', None, 'T of the sequence records (default: the manifest).')
-  flags.DEFINE_string('keypoint_profile_name_2d', 'LEGACY_2DCOCO13', 'Profile of the 2D input.')
+  flags.DEFINE_integer('downsample_rate', 1, 'Keep every n-th frame (Penn Action: 2; NTU: 1).',
+                       lower_bound=1)
+  flags.DEFINE_integer('num_frames', None, 'T of the sequence records (default: the manifest).',
+                       lower_bound=1)
+  flags.DEFINE_enum('keypoint_profile_name_2d', keypoints.LEGACY_2DCOCO13,
+                    keypoints.PROFILE_NAMES_2D, 'Profile of the 2D input.')
   flags.DEFINE_boolean('overwrite', False, 'Replace an existing feature table.')
 
 
 def main(argv):
   del argv
+  # Imported here, not at the top: --help must not load TensorFlow.
+  from poem_cvmim.evaluation import embedders  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.evaluation import features  # pylint: disable=g-import-not-at-top
   if not (FLAGS.sequence_dir and FLAGS.embedder and FLAGS.output_dir):
     raise app.UsageError('--sequence_dir, --embedder and --output_dir are required.')
-  try:
-    embedder = embedders.load_embedder(FLAGS.embedder)
-    manifest = features.write_feature_table(
-        FLAGS.sequence_dir, FLAGS.output_dir, embedder, FLAGS.downsample_rate,
-        FLAGS.num_frames, FLAGS.keypoint_profile_name_2d, overwrite=FLAGS.overwrite)
-  except (ValueError, FileNotFoundError, FileExistsError) as error:
-    cli.fail(error)
+  embedder = embedders.load_embedder(FLAGS.embedder)
+  manifest = features.write_feature_table(
+      FLAGS.sequence_dir, FLAGS.output_dir, embedder, FLAGS.downsample_rate,
+      FLAGS.num_frames, FLAGS.keypoint_profile_name_2d, overwrite=FLAGS.overwrite)
   print(f'Wrote {manifest["num_records"]} clips of {manifest["sequence_length"]} frames x '
         f'{manifest["feature_dim"]} features to {FLAGS.output_dir}')
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

@@ -20,13 +20,9 @@ import os
 
 from absl import app
 from absl import flags
-import keras
-import tensorflow as tf
 
 from poem_cvmim.core import cli
-from poem_cvmim.core import distribute
 from poem_cvmim.representation import configs
-from poem_cvmim.representation import trainer as trainer_lib
 
 FLAGS = flags.FLAGS
 _DEFINE = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
@@ -63,6 +59,11 @@ def config_from_flags(flag_values) -> configs.TrainConfig:
 
 def main(argv):
   del argv
+  # Imported here, not at the top: --help must not load TensorFlow.
+  import keras  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.core import distribute  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
   if not FLAGS.log_dir_path or not FLAGS.input_table:
     raise app.UsageError('--log_dir_path and --input_table are required.')
   # MultiWorkerMirroredStrategy must exist before any other TensorFlow op runs.
@@ -83,4 +84,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

@@ -20,7 +20,8 @@ from absl import app
 from absl import flags
 
 from poem_cvmim.core import cli
-from poem_cvmim.action import classify
+from poem_cvmim.core import errors
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import protocols
 from poem_cvmim.evaluation import tables
 
@@ -33,13 +34,15 @@ _PRESET_OVERRIDES = ('classifier', 'batch_size', 'num_steps', 'learning_rate',
 def define_flags():
   flags.DEFINE_string('feature_dir', None, 'Feature table (poem_cvmim.extract_features).')
   flags.DEFINE_string('name', None, 'Row name in the tables (default: the directory name).')
-  flags.DEFINE_string('protocol', protocols.SINGLE_SHOT, ', '.join(protocols.PROTOCOLS))
+  flags.DEFINE_enum('protocol', protocols.SINGLE_SHOT, protocols.PROTOCOLS,
+                    ', '.join(protocols.PROTOCOLS))
   flags.DEFINE_list('train_views', None, 'Single-shot training views (default: all).')
   flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds (Penn Action: 5 in the paper).')
+  cli.register_check('seeds', cli.parse_seeds)
   flags.DEFINE_list('fractions', ['0.01', '0.05', '0.1', '0.25', '0.5', '1'],
                     'Fractions of training clips per class (limited protocol).')
   flags.DEFINE_string('preset', 'synthetic',
-                      f'Batch size and steps: {sorted(classify.PRESETS)}.')
+                      f'Batch size and steps: {sorted(classifier_configs.PRESETS)}.')
   flags.DEFINE_string('classifier', None, 'CONVNET, RESNET, RESTCN, or on raw-keypoint '
                       'features STGCN or HCN (default: the preset\'s, CONVNET).')
   flags.DEFINE_enum('recipe', 'own', ['own', 'shared'], 'own: the classifier\'s training '
@@ -48,47 +51,56 @@ def define_flags():
   flags.DEFINE_integer('batch_size', None, 'Batch size (default: the preset).')
   flags.DEFINE_integer('num_steps', None, 'Training steps (default: the preset).')
   flags.DEFINE_float('learning_rate', None, 'Adam learning rate, constant (default: the '
-                     f'preset, {classify.ClassifierConfig.learning_rate}).')
+                     f'preset, {classifier_configs.ClassifierConfig.learning_rate}).')
   flags.DEFINE_boolean('standardize_features', None, 'Standardise each feature dimension '
                        'with the training clips\' statistics (default: the preset, off).')
   flags.DEFINE_string('output_dir', None, 'Root of result JSON files and checkpoints.')
   flags.DEFINE_boolean('overwrite', False, 'Replace runs made with other settings or other '
-                       'features (otherwise they are refused; identical finished runs are '
-                       'reused).')
+                       'features (otherwise they are refused; identical finished runs are reused).')
 
 
-def classifier_config() -> classify.ClassifierConfig:
+def classifier_config() -> classifier_configs.ClassifierConfig:
   """The preset's steps and batch, the classifier's recipe (`--recipe=own`), then the flags
   given."""
-  if FLAGS.preset not in classify.PRESETS:
-    raise ValueError(f'Unknown preset {FLAGS.preset!r}; valid: {sorted(classify.PRESETS)}.')
+  if FLAGS.preset not in classifier_configs.PRESETS:
+    raise errors.InputError(f'Unknown preset {FLAGS.preset!r}; valid: '
+                            f'{sorted(classifier_configs.PRESETS)}.')
   overrides = {k: getattr(FLAGS, k) for k in _PRESET_OVERRIDES if getattr(FLAGS, k) is not None}
-  config = classify.PRESETS[FLAGS.preset]
+  config = classifier_configs.PRESETS[FLAGS.preset]
   config = dataclasses.replace(config, classifier=overrides.pop('classifier', config.classifier))
   if FLAGS.recipe == 'own':
-    config = classify.with_recipe(config)
+    config = classifier_configs.with_recipe(config)
   return dataclasses.replace(config, **overrides)
+
+
+def run_name() -> str:
+  """--name, or the feature directory's name: one path component (it names a directory under
+  --output_dir, and must stay there)."""
+  name = FLAGS.name or os.path.basename(os.path.normpath(FLAGS.feature_dir))
+  if not name or name in ('.', '..') or os.sep in name or (os.altsep and os.altsep in name):
+    raise errors.InputError(f'--name={name!r}: a row name is one path component (no "/", not '
+                            f'"." or ".."); it names a directory under --output_dir.')
+  return name
 
 
 def main(argv):
   del argv
   if not (FLAGS.feature_dir and FLAGS.output_dir):
     raise app.UsageError('--feature_dir and --output_dir are required.')
-  name = FLAGS.name or os.path.basename(os.path.normpath(FLAGS.feature_dir))
-  try:
-    protocols.run_protocol(
-        name, FLAGS.feature_dir, FLAGS.protocol, classifier_config(),
-        [int(s) for s in FLAGS.seeds], FLAGS.output_dir, train_views=FLAGS.train_views,
-        fractions=FLAGS.fractions, verbose=True, overwrite=FLAGS.overwrite)
-    results = tables.load_results(FLAGS.output_dir)
-    table = (tables.single_shot_table(results) if FLAGS.protocol == protocols.SINGLE_SHOT
-             else tables.fraction_table(results))
-    markdown = tables.write_table(table, os.path.join(FLAGS.output_dir,
-                                                      f'{FLAGS.protocol}_table'))
-  except (ValueError, FileNotFoundError, FloatingPointError) as error:
-    cli.fail(error)
+  if FLAGS['fractions'].present and FLAGS.protocol != protocols.LIMITED:
+    raise app.UsageError(f'--fractions applies to --protocol={protocols.LIMITED} only; the '
+                         f'{FLAGS.protocol} protocol trains on every training clip.')
+  name = run_name()
+  protocols.run_protocol(
+      name, FLAGS.feature_dir, FLAGS.protocol, classifier_config(),
+      [int(s) for s in FLAGS.seeds], FLAGS.output_dir, train_views=FLAGS.train_views,
+      fractions=FLAGS.fractions, verbose=True, overwrite=FLAGS.overwrite)
+  results = tables.load_results(FLAGS.output_dir)
+  table = (tables.single_shot_table(results) if FLAGS.protocol == protocols.SINGLE_SHOT
+           else tables.fraction_table(results))
+  markdown = tables.write_table(table, os.path.join(FLAGS.output_dir, f'{FLAGS.protocol}_table'))
   print(markdown)
 
 
 if __name__ == '__main__':
-  cli.run(main, define_flags)
+  cli.run(main, define_flags, tensorflow=True)

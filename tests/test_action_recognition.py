@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import classifiers
 from poem_cvmim.action import classify
 from poem_cvmim.core import feature_tables
@@ -34,7 +35,7 @@ def test_convnet_parameter_count():
   assert _count(model.trainable_weights) == 305_998
 
 
-@pytest.mark.parametrize('kind', classifiers.CLASSIFIER_TYPES)
+@pytest.mark.parametrize('kind', classifier_configs.CLASSIFIER_TYPES)
 def test_classifiers_map_sequences_to_logits(kind):
   width = 26 if kind in ('STGCN', 'HCN') else 32  # skeleton models: 13 joints x (y, x)
   model = classifiers.get_temporal_classifier(kind, (83, width), 7)
@@ -94,14 +95,14 @@ def test_feature_table_errors(smoke_dir, raw_table, tmp_path):
                                  embedders.load_embedder(embedders.RAW), num_frames=300)
   with pytest.raises(ValueError, match='empty'):
     empty = feature_tables.load_feature_set(raw_table, 'train').select(np.zeros(64, bool))
-    classify.train_classifier(classify.PRESETS['smoke'], empty, 4)
+    classify.train_classifier(classifier_configs.PRESETS['smoke'], empty, 4)
   with pytest.raises(ValueError, match='neither'):
     embedders.load_embedder(str(tmp_path))
 
 
 def test_single_shot_protocol_results_and_table(raw_table, tmp_path):
   results = protocols.run_protocol('Raw', raw_table, protocols.SINGLE_SHOT,
-                                   classify.PRESETS['smoke'], [0, 1], str(tmp_path),
+                                   classifier_configs.PRESETS['smoke'], [0, 1], str(tmp_path),
                                    train_views=['front', 'left'], log=lambda _: None)
   assert len(results) == 4
   for result in results:
@@ -113,13 +114,13 @@ def test_single_shot_protocol_results_and_table(raw_table, tmp_path):
   assert list(table.columns) == ['front', 'left', 'Average']
   assert '±' in table.loc['Raw', 'Average']
   front = [r['all']['top1'] for r in results if r['train_view'] == 'front']
-  assert table.loc['Raw', 'front'] == (f'{100 * np.mean(front):.1f} ± '
-                                       f'{100 * np.std(front):.1f}')
+  assert table.loc['Raw', 'front'] == (f'{100 * np.mean(front):.1f} ± {100 * np.std(front):.1f}')
   markdown = tables.write_table(table, str(tmp_path / 'table'))
   assert markdown.splitlines()[0] == '|  | front | left | Average |'
   assert os.path.exists(tmp_path / 'table.csv') and os.path.exists(tmp_path / 'table.tex')
   with pytest.raises(ValueError, match=r"Unknown training view\(s\) \['top'\]"):
-    protocols.run_protocol('Raw', raw_table, protocols.SINGLE_SHOT, classify.PRESETS['smoke'],
+    protocols.run_protocol('Raw', raw_table, protocols.SINGLE_SHOT,
+                           classifier_configs.PRESETS['smoke'],
                            [0], str(tmp_path), train_views=['top'])
   run_dir = os.path.dirname(glob.glob(str(tmp_path / 'Raw' / '**' / 'result.json'),
                                       recursive=True)[0])
@@ -130,7 +131,7 @@ def test_single_shot_protocol_results_and_table(raw_table, tmp_path):
 
 def test_limited_supervision_runs_three_fractions(raw_table, tmp_path):
   results = protocols.run_protocol('Raw', raw_table, protocols.LIMITED,
-                                   classify.PRESETS['smoke'], [0], str(tmp_path),
+                                   classifier_configs.PRESETS['smoke'], [0], str(tmp_path),
                                    fractions=[0.25, 0.5, 1.0], log=lambda _: None)
   assert [r['num_train_clips'] for r in results] == [16, 32, 64]
   assert len(glob.glob(str(tmp_path / '**' / 'result.json'), recursive=True)) == 3
@@ -148,11 +149,11 @@ def test_sample_fraction_keeps_every_class():
 
 def test_classifier_resumes_from_its_checkpoint(raw_table, tmp_path):
   data = feature_tables.load_feature_set(raw_table, 'train', ['front'])
-  config = classify.ClassifierConfig(batch_size=8, num_steps=3, steps_per_loop=3,
+  config = classifier_configs.ClassifierConfig(batch_size=8, num_steps=3, steps_per_loop=3,
                                      checkpoint_interval=3)
   classify.train_classifier(config, data, 4, output_dir=str(tmp_path))
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith('ckpt-3')
-  longer = classify.ClassifierConfig(batch_size=8, num_steps=6, steps_per_loop=3,
+  longer = classifier_configs.ClassifierConfig(batch_size=8, num_steps=6, steps_per_loop=3,
                                      checkpoint_interval=3)
   classify.train_classifier(longer, data, 4, output_dir=str(tmp_path))
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith('ckpt-6')
@@ -189,7 +190,7 @@ def test_runs_of_one_shape_share_a_traced_model_and_train_as_fresh_ones(tmp_path
   state and dropout seeds in it) ends where a freshly built model ends, traces nothing new,
   and leaves the earlier run's classifier untouched."""
   train, test = _random_features(0), _random_features(1)
-  config = classify.ClassifierConfig(batch_size=8, num_steps=12, steps_per_loop=4,
+  config = classifier_configs.ClassifierConfig(batch_size=8, num_steps=12, steps_per_loop=4,
                                      checkpoint_interval=12)
   earlier = classify.train_classifier(config, train, 4, seed=1, reuse=True)
   earlier_logits = classify.predict(earlier, test.features)

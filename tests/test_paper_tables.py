@@ -104,3 +104,31 @@ def test_a_killed_command_runs_only_what_was_missing(inputs, tmp_path):
   assert dry.count('[done ]') == 3  # raw features, and both rows' seed 0
   with pytest.raises(ValueError, match="table2 has no row 'ST-GCN'"):
     table_command.run('table2', out, 'smoke', rows=('ST-GCN',), inputs=inputs)
+
+
+def test_rows_left_out_by_rows_still_show_the_results_they_have(inputs, tmp_path):
+  """`--rows` chooses what runs, not what shows: a row finished earlier keeps its numbers."""
+  out = str(tmp_path)
+  first = table_command.run('table1', out, 'smoke', rows=['Temporal ConvNet'], inputs=inputs,
+                            log=lambda _: None)['table']
+  second = table_command.run('table1', out, 'smoke', rows=['Res-TCN'], inputs=inputs,
+                             log=lambda _: None)
+  # Planned: the raw feature table (done by the first) and Res-TCN's runs, which ran.
+  assert second['ran'] == len(second['plan'].runs) - 1
+  table = second['table']
+  assert list(table.loc['Temporal ConvNet']) == list(first.loc['Temporal ConvNet'])
+  assert all(_CELL.match(c) for c in table.loc['Res-TCN'])
+  assert list(table.loc['CV-MIM']) == [tables.MISSING] * 5
+
+
+def test_a_dry_run_generates_nothing(tmp_path):
+  preset = paper_tables.PRESETS['smoke']
+  logged = []
+  planned = paper_tables.synthetic_inputs(preset, str(tmp_path), log=logged.append,
+                                          generate=False)
+  outcome = table_command.run('table1', str(tmp_path), 'smoke', rows=['Temporal ConvNet'],
+                              dry_run=True, inputs=planned, log=logged.append)
+  assert outcome['table'] is None and outcome['ran'] == 0
+  assert os.listdir(tmp_path) == []
+  assert any('not generated yet' in line for line in logged)
+  assert any('to do' in line for line in logged)

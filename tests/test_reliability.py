@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poem_cvmim.action import classify
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import protocols
 from poem_cvmim.core import records
 from poem_cvmim.core import run_dirs
@@ -86,7 +86,7 @@ def test_finished_classifier_run_is_reused_and_one_on_other_features_refused(
     smoke_dir, raw_table, tmp_path):
   runs, lines = str(tmp_path / 'runs'), []
   run = lambda **kw: protocols.run_protocol(  # pylint: disable=g-long-lambda
-      'raw', raw_table, protocols.SINGLE_SHOT, classify.PRESETS['smoke'], [0], runs,
+      'raw', raw_table, protocols.SINGLE_SHOT, classifier_configs.PRESETS['smoke'], [0], runs,
       train_views=['front'], log=lines.append, **kw)
   first = run()[0]
   assert first['num_steps'] == first['requested_steps'] == 6
@@ -108,7 +108,7 @@ def test_more_classifier_steps_continue_the_run_and_record_the_trained_steps(
     raw_table, tmp_path):
   runs, lines = str(tmp_path / 'runs'), []
   for steps in (6, 9):
-    config = dataclasses.replace(classify.PRESETS['smoke'], num_steps=steps)
+    config = dataclasses.replace(classifier_configs.PRESETS['smoke'], num_steps=steps)
     result = protocols.run_protocol('raw', raw_table, protocols.SINGLE_SHOT, config, [0], runs,
                                     train_views=['back'], log=lines.append)[0]
     assert result['num_steps'] == steps and 'reused' not in lines[-1]
@@ -291,7 +291,7 @@ def _one_error_line(outcome):
 def test_every_entry_point_answers_bad_input_with_one_line(prepared, tmp_path):
   """Each case: exit status 2 and exactly one line `error: ...` holding the expected text."""
   blocker = _a_file(tmp_path)
-  np.save(tmp_path / 'x.npy', np.zeros((2, 13, 2)))
+  np.save(tmp_path / 'x.npy', np.tile(np.linspace(100, 900, 26).reshape(1, 13, 2), (2, 1, 1)))
   cases = []  # (label, module, argv, env, expected text)
   for module in sorted(_OUTPUTS):  # output under a regular file: unwritable, even for root
     cases.append((f'{module} output under a file', module,

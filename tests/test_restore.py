@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import classifiers
 from poem_cvmim.representation.algorithms import registry
 from poem_cvmim.action import classify
@@ -83,7 +84,7 @@ def test_checkpoint_holds_every_variable_of_every_network(name, tmp_path):
   assert not missing, f'not restored from the checkpoint: {missing}'
 
 
-@pytest.mark.parametrize('classifier', classifiers.CLASSIFIER_TYPES)
+@pytest.mark.parametrize('classifier', classifier_configs.CLASSIFIER_TYPES)
 def test_classifier_checkpoint_holds_every_variable(classifier, tmp_path):
   shape = (16, 26) if classifier in ('STGCN', 'HCN') else (16, 8)  # 13 joints x (y, x)
   model = classifiers.get_temporal_classifier(classifier, shape, 3)

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 import keras
 
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import classifiers
 from poem_cvmim.action import classify
 from poem_cvmim.action import protocols
@@ -124,7 +125,8 @@ def test_frame_difference_of_uniform_motion_is_constant():
 
 # -- Recipes and protocols ----------------------------------------------------------------------
 def test_recipes_and_the_step_schedule():
-  stgcn = classify.with_recipe(classify.ClassifierConfig(classifier='STGCN', num_steps=800))
+  stgcn = classifier_configs.with_recipe(
+      classifier_configs.ClassifierConfig(classifier='STGCN', num_steps=800))
   assert (stgcn.optimizer, stgcn.learning_rate, stgcn.weight_decay, stgcn.batch_size) == (
       'SGD_NESTEROV', 0.1, 1e-4, 64)
   optimizer = classify._optimizer(stgcn, 640)  # pylint: disable=protected-access
@@ -133,11 +135,12 @@ def test_recipes_and_the_step_schedule():
   schedule = classify.learning_rate_schedule(stgcn, 640)
   rates = [float(schedule(step)) for step in (0, 100, 101, 500, 501)]
   np.testing.assert_allclose(rates, [0.1, 0.1, 0.01, 0.01, 0.001], rtol=1e-6)
-  hcn = classify.with_recipe(classify.ClassifierConfig(classifier='HCN'), batch_size=8)
+  hcn = classifier_configs.with_recipe(classifier_configs.ClassifierConfig(classifier='HCN'),
+                                       batch_size=8)
   assert (hcn.optimizer, hcn.learning_rate, hcn.weight_decay, hcn.batch_size) == (
       'ADAM', 1e-3, 1e-4, 8)
-  convnet = classify.with_recipe(classify.ClassifierConfig())
-  assert convnet == classify.ClassifierConfig()  # the shared recipe
+  convnet = classifier_configs.with_recipe(classifier_configs.ClassifierConfig())
+  assert convnet == classifier_configs.ClassifierConfig()  # the shared recipe
 
 
 @pytest.fixture(scope='module')
@@ -152,8 +155,8 @@ def ntu_raw_table(smoke_dir, tmp_path_factory):
 @pytest.mark.parametrize('kind', ['STGCN', 'HCN'])
 def test_runs_under_both_protocols_and_evaluates_from_its_checkpoint(kind, ntu_raw_table,
                                                                     tmp_path):
-  config = classify.with_recipe(classify.ClassifierConfig(classifier=kind),
-                                **vars_of(classify.PRESETS['smoke']))
+  config = classifier_configs.with_recipe(classifier_configs.ClassifierConfig(classifier=kind),
+                                **vars_of(classifier_configs.PRESETS['smoke']))
   results = protocols.run_protocol(kind, ntu_raw_table, protocols.FULLY_SUPERVISED, config,
                                    [0], str(tmp_path), log=lambda _: None)
   assert len(results) == 1 and results[0]['optimizer'] == config.optimizer

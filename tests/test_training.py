@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import restore
+from poem_cvmim.core import errors
 from poem_cvmim.core import records
 from poem_cvmim.core import training_loop
 from poem_cvmim.representation import trainer as trainer_lib
@@ -59,7 +60,7 @@ def test_smoke_run_then_resume_with_step_and_accumulators(smoke_dir, tmp_path):
   assert step == 4 and config.num_steps == 4
 
 
-def test_non_finite_loss_stops_with_step_and_term(tmp_path):
+def test_non_finite_loss_stops_with_step_and_term(tmp_path, monkeypatch):
   directory = tmp_path / 'nan'
   directory.mkdir()
   rng = np.random.default_rng(0)
@@ -72,9 +73,16 @@ def test_non_finite_loss_stops_with_step_and_term(tmp_path):
   config = configs.smoke(input_table=str(directory / 'train-*'),
                          output_dir=str(tmp_path / 'run'), input_type='2D_INPUT',
                          algorithm=configs.AlgorithmConfig(algorithm='ALIGN'))
-  with pytest.raises(training_loop.NonFiniteLossError, match=r'step 1: .*encoder/'):
+  # The loss went bad because the data hold NaN: the message says both, and where the NaN is.
+  with pytest.raises(errors.InputError, match=r'Non-finite loss at step 1: .*encoder/.* the '
+                     r'input holds NaN or Inf \(.*train-00000-of-00001.tfrecord: record 0, '
+                     r'keypoints_2d\)'):
     trainer_lib.Trainer(config, log=lambda _: None).train()
   assert tf.train.latest_checkpoint(str(tmp_path / 'run')) is None
+  # With data that hold no NaN (as the scan reports) the training itself diverged.
+  monkeypatch.setattr(records, 'first_non_finite_pair', lambda *args: None)
+  with pytest.raises(training_loop.NonFiniteLossError, match=r'step 1: .*encoder/'):
+    trainer_lib.Trainer(config, log=lambda _: None).train()
 
 
 def _run_train(*flags, env=None):

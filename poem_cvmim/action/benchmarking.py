@@ -17,6 +17,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import classify
 from poem_cvmim.core import feature_tables
 from poem_cvmim.core import timing
@@ -53,7 +54,7 @@ def _steady(config, train, seed):
 
 def interleaved(rounds: int, num_steps: int = 300, log=print) -> dict:
   """{'steady' | 'pooled_run' | 'fresh_run': [seconds of each round]}."""
-  config = dataclasses.replace(classify.PRESETS['synthetic'], num_steps=num_steps)
+  config = dataclasses.replace(classifier_configs.PRESETS['synthetic'], num_steps=num_steps)
   train, test = _features(0, SHAPE['train_clips']), _features(1, SHAPE['test_clips'])
   _run(config, train, test, seed=100, reuse=True)  # builds and traces the pool's model
   times = {'steady': [], 'pooled_run': [], 'fresh_run': []}

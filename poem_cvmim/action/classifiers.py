@@ -8,15 +8,10 @@ mapping [B, T', D] to logits [B, C]; the skeleton models (STGCN, HCN;
 import keras
 import numpy as np
 
+from poem_cvmim.core import errors
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import skeleton_classifiers
 
-CONVNET = 'CONVNET'
-RESNET = 'RESNET'
-RESTCN = 'RESTCN'
-STGCN = skeleton_classifiers.STGCN
-HCN = skeleton_classifiers.HCN
-FEATURE_CLASSIFIER_TYPES = (CONVNET, RESNET, RESTCN)
-CLASSIFIER_TYPES = FEATURE_CLASSIFIER_TYPES + skeleton_classifiers.SKELETON_CLASSIFIER_TYPES
 
 _CONVNET_CHANNELS = (64, 128, 256)
 _CONVNET_KERNEL = 7
@@ -88,19 +83,20 @@ def _restcn(inputs, num_classes):
   return keras.layers.Dense(num_classes, kernel_regularizer=l1)(x)
 
 
-_BUILDERS = {CONVNET: _convnet, RESNET: _resnet, RESTCN: _restcn}
+_BUILDERS = {classifier_configs.CONVNET: _convnet, classifier_configs.RESNET: _resnet,
+             classifier_configs.RESTCN: _restcn}
 
 
 def get_temporal_classifier(classifier_type: str, input_shape, num_classes: int):
   """A Keras model [B, T', D] -> logits [B, C] (skeleton models: also [B, T, V, C]); an
   unknown type lists the valid ones."""
-  if classifier_type not in CLASSIFIER_TYPES:
-    raise ValueError(f'Unknown classifier {classifier_type!r}; valid: '
-                     f'{", ".join(CLASSIFIER_TYPES)}.')
-  skeleton = classifier_type in skeleton_classifiers.SKELETON_CLASSIFIER_TYPES
+  if classifier_type not in classifier_configs.CLASSIFIER_TYPES:
+    raise errors.InputError(f'Unknown classifier {classifier_type!r}; valid: '
+                            f'{", ".join(classifier_configs.CLASSIFIER_TYPES)}.')
+  skeleton = classifier_type in classifier_configs.SKELETON_CLASSIFIER_TYPES
   if len(input_shape) not in ((2, 3) if skeleton else (2,)) or num_classes < 2:
-    raise ValueError(f'input_shape must be (T, D){" or (T, V, C)" if skeleton else ""} and '
-                     f'num_classes >= 2, got {input_shape} and {num_classes}.')
+    raise errors.InputError(f'input_shape must be (T, D){" or (T, V, C)" if skeleton else ""} and '
+                            f'num_classes >= 2, got {input_shape} and {num_classes}.')
   if skeleton:
     skeleton_classifiers.skeleton_shape(input_shape)  # a bad width fails before building
   inputs = keras.Input(shape=tuple(input_shape), name='features')
@@ -115,6 +111,6 @@ def top_k_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
   """Fraction of rows whose label is among the k largest logits (ties broken by order)."""
   logits, labels = np.asarray(logits), np.asarray(labels)
   if len(labels) == 0:
-    raise ValueError('top_k_accuracy of an empty set.')
+    raise errors.InputError('top_k_accuracy of an empty set.')
   top = np.argsort(-logits, axis=-1, kind='stable')[:, :k]
   return float(np.mean(np.any(top == labels[:, None], axis=-1)))

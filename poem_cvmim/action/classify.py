@@ -27,78 +27,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import classifiers
 from poem_cvmim.core import checkpointing
+from poem_cvmim.core import errors
 from poem_cvmim.core import feature_tables
 from poem_cvmim.core import training_loop
 
 
-ADAM_EMA = 'ADAM_EMA'  # the shared recipe: Adam, EMA of the weights for evaluation
-ADAM = 'ADAM'
-SGD_NESTEROV = 'SGD_NESTEROV'  # momentum 0.9
-OPTIMIZERS = (ADAM_EMA, ADAM, SGD_NESTEROV)
 _MOMENTUM = 0.9
 _LEARNING_RATE_DECAY = 0.1  # after each of `learning_rate_decay_epochs`
-
-
-@dataclasses.dataclass(frozen=True)
-class ClassifierConfig:
-  classifier: str = classifiers.CONVNET
-  batch_size: int = 32
-  num_steps: int = 1000
-  learning_rate: float = 5e-3
-  ema_momentum: float = 0.99
-  checkpoint_interval: int = 1000
-  steps_per_loop: int = 50
-  # Standardise each feature dimension with the training clips' mean and std (kept in the
-  # checkpoint). False (the paper's way) stores mean 0 and std 1.
-  standardize_features: bool = False
-  optimizer: str = ADAM_EMA
-  weight_decay: float = 0.0  # L2: weight_decay / 2 · Σ w² added to the loss (all weights)
-  # ×0.1 after each of these epochs (passes over the training clips), as the recipe's source
-  # counts them; a run shorter than an epoch boundary never decays there.
-  learning_rate_decay_epochs: tuple = ()
-
-  def __post_init__(self):
-    if self.classifier not in classifiers.CLASSIFIER_TYPES:
-      raise ValueError(f'Unknown classifier {self.classifier!r}; valid: '
-                       f'{", ".join(classifiers.CLASSIFIER_TYPES)}.')
-    if self.optimizer not in OPTIMIZERS:
-      raise ValueError(f'Unknown optimizer {self.optimizer!r}; valid: {", ".join(OPTIMIZERS)}.')
-    for name in ('batch_size', 'num_steps', 'checkpoint_interval', 'steps_per_loop'):
-      if getattr(self, name) <= 0:
-        raise ValueError(f'{name} must be positive, got {getattr(self, name)}.')
-    if self.weight_decay < 0 or any(e <= 0 for e in self.learning_rate_decay_epochs):
-      raise ValueError('weight_decay must be >= 0 and learning_rate_decay_epochs positive, '
-                       f'got {self.weight_decay} and {self.learning_rate_decay_epochs}.')
-
-
-# The skeleton models' own recipes (applied by `with_recipe`; the dataset preset keeps the
-# number of steps). ST-GCN: its NTU config (config/st_gcn/ntu-xsub/train.yaml): SGD Nesterov,
-# base_lr 0.1, ×0.1 at epochs 10 and 50 (of 80), weight_decay 1e-4, batch 64. HCN: Li et al.
-# 2018 and the public PyTorch port: Adam 1e-3, weight decay 1e-4, batch 64.
-RECIPES = {
-    classifiers.STGCN: dict(optimizer=SGD_NESTEROV, learning_rate=0.1, weight_decay=1e-4,
-                            learning_rate_decay_epochs=(10, 50), batch_size=64),
-    classifiers.HCN: dict(optimizer=ADAM, learning_rate=1e-3, weight_decay=1e-4, batch_size=64),
-}
-
-
-def with_recipe(config: ClassifierConfig, **overrides) -> ClassifierConfig:
-  """`config` with its classifier's own recipe (if it has one), then `overrides`."""
-  values = dict(RECIPES.get(config.classifier, {}))
-  values.update(overrides)
-  return dataclasses.replace(config, **values)
-
-
-# Per-dataset defaults (batch size, steps); the paper's schedule is not published.
-PRESETS = {
-    'synthetic': ClassifierConfig(batch_size=32, num_steps=300),
-    'penn_action': ClassifierConfig(batch_size=64, num_steps=3000),
-    'ntu_rgbd': ClassifierConfig(batch_size=128, num_steps=20000),
-    'smoke': ClassifierConfig(batch_size=8, num_steps=6, steps_per_loop=3,
-                              checkpoint_interval=3),
-}
 
 
 @dataclasses.dataclass
@@ -125,9 +63,10 @@ def _checkpoint(model, optimizer, mean, std) -> tf.train.Checkpoint:
 
 # The optimizer's step counter in a run's checkpoint (whatever the optimizer).
 _ITERATIONS_KEY = 'optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
+_FEATURE_MEAN_KEY = 'feature_mean/.ATTRIBUTES/VARIABLE_VALUE'
 
 
-def learning_rate_schedule(config: ClassifierConfig, num_train_clips: int = 1):
+def learning_rate_schedule(config: classifier_configs.ClassifierConfig, num_train_clips: int = 1):
   """The learning rate: a constant, or ×0.1 after each decay epoch (an epoch is
   num_train_clips / batch_size steps)."""
   if not config.learning_rate_decay_epochs:
@@ -139,27 +78,33 @@ def learning_rate_schedule(config: ClassifierConfig, num_train_clips: int = 1):
                    for i in range(len(boundaries) + 1)])
 
 
-def _optimizer(config: ClassifierConfig, num_train_clips: int = 1):
+def _optimizer(config: classifier_configs.ClassifierConfig, num_train_clips: int = 1):
   """The recipe's optimizer (with its learning-rate schedule)."""
   rate = learning_rate_schedule(config, num_train_clips)
-  if config.optimizer == SGD_NESTEROV:
+  if config.optimizer == classifier_configs.SGD_NESTEROV:
     return keras.optimizers.SGD(rate, momentum=_MOMENTUM, nesterov=True)
-  if config.optimizer == ADAM:
+  if config.optimizer == classifier_configs.ADAM:
     return keras.optimizers.Adam(rate)
   return keras.optimizers.Adam(rate, use_ema=True, ema_momentum=config.ema_momentum)
 
 
 def restore_classifier(run_dir: str, classifier_type: str, input_shape,
-                       num_classes: int, optimizer: str = ADAM_EMA) -> TrainedClassifier:
+                       num_classes: int,
+                       optimizer: str = classifier_configs.ADAM_EMA) -> TrainedClassifier:
   """The evaluation weights (EMA for `ADAM_EMA`, else the final ones) and standardisation of
   the latest checkpoint in `run_dir`; `optimizer` is the run's (result.json)."""
   checkpoint_path = tf.train.latest_checkpoint(run_dir)
   if not checkpoint_path:
     raise FileNotFoundError(f'No checkpoint in {run_dir}.')
+  shapes = tf.train.load_checkpoint(checkpoint_path).get_variable_to_shape_map()
+  trained_dim = shapes.get(_FEATURE_MEAN_KEY, [None])[-1]
+  if trained_dim is not None and trained_dim != input_shape[-1]:
+    raise errors.InputError(f'{run_dir} holds a classifier of {trained_dim} input features a '
+                            f'frame; these features have {input_shape[-1]}.')
   model = classifiers.get_temporal_classifier(classifier_type, input_shape, num_classes)
   ema = None
-  if optimizer == ADAM_EMA:  # the averaged weights live in the optimizer
-    ema = _optimizer(ClassifierConfig(classifier=classifier_type))
+  if optimizer == classifier_configs.ADAM_EMA:  # the averaged weights live in the optimizer
+    ema = _optimizer(classifier_configs.ClassifierConfig(classifier=classifier_type))
     ema.build(model.trainable_variables)
   mean = tf.Variable(tf.zeros([input_shape[-1]]), trainable=False)
   std = tf.Variable(tf.ones([input_shape[-1]]), trainable=False)
@@ -213,7 +158,8 @@ class _Session:
   traces: list  # one entry per trace of `loop` (tests check a run reuses the trace)
 
 
-def _pool_key(config: ClassifierConfig, input_shape, num_classes, num_train_clips):
+def _pool_key(config: classifier_configs.ClassifierConfig, input_shape, num_classes,
+              num_train_clips):
   """What the traced loop depends on: shapes and every recipe field the step reads."""
   recipe = dataclasses.asdict(config)
   for schedule_only in ('num_steps', 'checkpoint_interval', 'steps_per_loop',
@@ -299,7 +245,7 @@ def _session(config, train, num_classes, seed, strategy, reuse):
   return session, model
 
 
-def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
+def train_classifier(config: classifier_configs.ClassifierConfig, train: feature_tables.FeatureSet,
                      num_classes: int, seed: int = 0, output_dir: Optional[str] = None,
                      strategy=None, verbose: bool = False, reuse: Optional[bool] = None):
   """Trains a classifier (resuming from `output_dir` if it holds a checkpoint).
@@ -309,7 +255,7 @@ def train_classifier(config: ClassifierConfig, train: feature_tables.FeatureSet,
   TrainedClassifier holding its own model with the evaluation (EMA) weights.
   """
   if len(train) == 0:
-    raise ValueError('The training set is empty: nothing to train on.')
+    raise errors.InputError('The training set is empty: nothing to train on.')
   if reuse is None:
     reuse = strategy is None
   strategy = strategy or tf.distribute.get_strategy()
@@ -352,7 +298,7 @@ def predict(classifier: TrainedClassifier, features: np.ndarray,
 def evaluate(classifier: TrainedClassifier, test: feature_tables.FeatureSet) -> dict:
   """Top-1 and top-5 accuracy over all clips and per view: {'all': {...}, 'per_view': {...}}."""
   if len(test) == 0:
-    raise ValueError('The test set is empty.')
+    raise errors.InputError('The test set is empty.')
   logits = predict(classifier, test.features)
 
   def scores(mask):

@@ -5,6 +5,9 @@
 - fully supervised: train on every training view, test on every test view;
 - limited supervision: fully supervised with a fraction of training clips per class.
 Each run writes a JSON file; `poem_cvmim.evaluation.tables` rebuilds tables from them.
+
+The protocols' names and checks load no TensorFlow (commands read them to define their flags);
+the functions that train or restore a classifier import `classify` when they run.
 """
 
 import dataclasses
@@ -13,7 +16,8 @@ import os
 
 import numpy as np
 
-from poem_cvmim.action import classify
+from poem_cvmim.action import classifier_configs
+from poem_cvmim.core import errors
 from poem_cvmim.core import feature_tables
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import shards
@@ -28,7 +32,7 @@ ALL_VIEWS = 'all'
 def sample_fraction(train: feature_tables.FeatureSet, fraction: float, seed: int):
   """A seeded subset with round(fraction x n_c) clips of each class c (at least one)."""
   if not 0.0 < fraction <= 1.0:
-    raise ValueError(f'fraction must be in (0, 1], got {fraction}.')
+    raise errors.InputError(f'fraction must be in (0, 1], got {fraction}.')
   rng = np.random.default_rng(seed)
   keep = []
   for label in np.unique(train.labels):
@@ -58,6 +62,7 @@ def run_one(name, protocol, train, test, num_classes, config, seed, output_dir,
   `features` identifies the feature table (`run_dirs.dataset_identity`). A finished run with
   the same identity is reused; one with another identity is refused unless `overwrite`.
   """
+  from poem_cvmim.action import classify  # pylint: disable=g-import-not-at-top
   directory = classify.run_dir(output_dir, name, protocol, train_view, f'fraction{fraction:g}',
                                f'seed{seed}')
   where = f'[{name}] {protocol} train={train_view} fraction={fraction:g} seed={seed}'
@@ -95,9 +100,9 @@ def check_fractions(fractions) -> list:
     try:
       value = float(fraction)
     except ValueError:
-      raise ValueError(f'fraction {fraction!r} is not a number.') from None
+      raise errors.InputError(f'fraction {fraction!r} is not a number.') from None
     if not 0.0 < value <= 1.0:
-      raise ValueError(f'fraction {fraction!r} is outside (0, 1]: it is a share of the '
+      raise errors.InputError(f'fraction {fraction!r} is outside (0, 1]: it is a share of the '
                        'training clips (0.1 = 10 %).')
     values.append(value)
   return values
@@ -111,7 +116,7 @@ def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_v
   made with other settings or other features (otherwise they are refused).
   """
   if protocol not in PROTOCOLS:
-    raise ValueError(f'Unknown protocol {protocol!r}; valid: {", ".join(PROTOCOLS)}.')
+    raise errors.InputError(f'Unknown protocol {protocol!r}; valid: {", ".join(PROTOCOLS)}.')
   fractions = check_fractions(fractions)
   manifest = shards.read_manifest(feature_dir)
   features = run_dirs.dataset_identity(feature_dir)
@@ -124,12 +129,12 @@ def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_v
     views = list(train_views or manifest['views'])
     unknown = [v for v in views if v not in manifest['views']]
     if unknown:
-      raise ValueError(f'Unknown training view(s) {unknown}; available views: '
+      raise errors.InputError(f'Unknown training view(s) {unknown}; available views: '
                        f'{manifest["views"]}.')
     for view in views:
       train = train_all.select(train_all.views == view)
       if len(train) == 0:
-        raise ValueError(f'No training clips of view {view!r} in {feature_dir}.')
+        raise errors.InputError(f'No training clips of view {view!r} in {feature_dir}.')
       for seed in seeds:
         results.append(run_one(name, protocol, train, test, num_classes, config, seed,
                                output_dir, train_view=view, **common))
@@ -142,16 +147,49 @@ def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_v
   return results
 
 
-def evaluate_run(run_dir: str, feature_dir: str, split: str = 'test', views=None) -> dict:
-  """Scores of a finished run's EMA weights on (views of) a feature table's split."""
+def check_trained_on(run_dir: str, feature_dir: str) -> None:
+  """Raises RunConflictError unless `feature_dir` is the feature table the run's identity
+  records (the same manifest, so the same encoder, data and shards)."""
+  identity = run_dirs.read_identity(run_dir) or {}
+  trained = identity.get('features')
+  if not trained:
+    raise run_dirs.RunConflictError(
+        f'{run_dir} does not record the feature table it was trained on (no "features" in its '
+        f'{run_dirs.IDENTITY_NAME}); pass --other_features to evaluate it on {feature_dir} anyway.')
+  given = run_dirs.dataset_identity(feature_dir)
+  if given['manifest_sha256'] != trained.get('manifest_sha256'):
+    raise run_dirs.RunConflictError(
+        f'{run_dir} was trained on the features {trained.get("path")} '
+        f'({_embedder_of(trained.get("path"))}), not on {feature_dir} '
+        f'({_embedder_of(feature_dir)}); its scores there would be another encoder\'s. Give '
+        'that table, or pass --other_features to evaluate it on this one deliberately.')
+
+
+def _embedder_of(feature_dir) -> str:
+  try:
+    return f'embedder {shards.read_manifest(feature_dir).get("embedder", "unknown")}'
+  except (OSError, ValueError):
+    return 'its manifest cannot be read'
+
+
+def evaluate_run(run_dir: str, feature_dir: str, split: str = 'test', views=None,
+                 other_features: bool = False) -> dict:
+  """Scores of a finished run's EMA weights on (views of) a feature table's split.
+
+  The table must be the one the run was trained on (`check_trained_on`) unless
+  `other_features`.
+  """
   result_path = os.path.join(run_dir, RESULT_NAME)
   if not os.path.exists(result_path):
     raise FileNotFoundError(f'No result.json in {run_dir}: not a finished classifier run.')
   with open(result_path) as f:
     run = json.load(f)
+  if not other_features:
+    check_trained_on(run_dir, feature_dir)
   manifest = shards.read_manifest(feature_dir)
   data = feature_tables.load_feature_set(feature_dir, split, views)
+  from poem_cvmim.action import classify  # pylint: disable=g-import-not-at-top
   classifier = classify.restore_classifier(run_dir, run['classifier'],
                                            data.features.shape[1:], len(manifest['classes']),
-                                           run.get('optimizer', classify.ADAM_EMA))
+                                           run.get('optimizer', classifier_configs.ADAM_EMA))
   return classify.evaluate(classifier, data)

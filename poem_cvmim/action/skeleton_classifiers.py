@@ -20,12 +20,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from poem_cvmim.action import classifier_configs
+from poem_cvmim.core import errors
 from poem_cvmim.core import graph_partition
 from poem_cvmim.core import keypoints
 
-STGCN = 'STGCN'
-HCN = 'HCN'
-SKELETON_CLASSIFIER_TYPES = (STGCN, HCN)
 
 # ST-GCN: (output channels, temporal stride) of the ten blocks; the reference's kernel and rate.
 _STGCN_BLOCKS = ((64, 1), (64, 1), (64, 1), (64, 1), (128, 2), (128, 1), (128, 1), (256, 2),
@@ -61,11 +60,12 @@ def skeleton_shape(input_shape) -> tuple:
     joints, channels = width // 2, 2
     if width % 2 or joints not in keypoints.SKELETON_GRAPHS:
       known = ', '.join(str(2 * n) for n in sorted(keypoints.SKELETON_GRAPHS))
-      raise ValueError(f'Skeleton classifiers take per-frame 2D keypoints; a feature width of '
-                       f'{width} is not 2 × a known joint count (widths {known}): give raw '
-                       'keypoint features (extract_features --embedder=raw).')
+      raise errors.InputError('Skeleton classifiers take per-frame 2D keypoints; a feature width '
+                              'of '
+                              f'{width} is not 2 × a known joint count (widths {known}): give raw '
+                              'keypoint features (extract_features --embedder=raw).')
   else:
-    raise ValueError(f'input_shape must be (T, V, C) or (T, V*C), got {input_shape}.')
+    raise errors.InputError(f'input_shape must be (T, V, C) or (T, V*C), got {input_shape}.')
   keypoints.graph_for_joints(joints)  # a joint count without a graph is named here
   return int(frames), int(joints), int(channels)
 
@@ -220,6 +220,6 @@ def _hcn(inputs, num_classes, shape, frames=HCN_FRAMES):
 def logits(classifier_type, inputs, num_classes, hcn_frames=HCN_FRAMES):
   """The logits of a skeleton classifier on Keras inputs [B, T, V, C] or [B, T, V·C]."""
   shape = skeleton_shape(tuple(inputs.shape[1:]))
-  if classifier_type == STGCN:
+  if classifier_type == classifier_configs.STGCN:
     return _stgcn(inputs, num_classes, shape)
   return _hcn(inputs, num_classes, shape, hcn_frames)

@@ -14,10 +14,12 @@ back along its axis, for that pose only, until every joint is at least
 
 import math
 
-import tensorflow as tf
-
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import random_keys
+
+tf = lazy_tensorflow.tf
 
 # Smallest depth the pinhole projection divides by (step 5 of the projection).
 DEPTH_EPSILON = 1e-12
@@ -121,7 +123,7 @@ def project_3d_to_2d(keypoints_3d, azimuths, elevations, rolls,
 def _uniform(shape, value_range, dtype, seed):
   low, high = value_range
   if low > high:
-    raise ValueError(f'Invalid range {value_range}: minimum above maximum.')
+    raise errors.InputError(f'Invalid range {value_range}: minimum above maximum.')
   return random_keys.uniform(shape, low, high, dtype=dtype, seed=seed)
 
 
@@ -183,14 +185,14 @@ def create_model_input(keypoints_2d, keypoints_3d, input_type, profile_2d, profi
     detected 2D if u >= 0.5 (u ~ U[0, 1)), else takes the projection.
   """
   if input_type not in INPUT_TYPES:
-    raise ValueError(f'Unknown input type {input_type!r}; valid: {", ".join(INPUT_TYPES)}.')
+    raise errors.InputError(f'Unknown input type {input_type!r}; valid: {", ".join(INPUT_TYPES)}.')
   profile_2d = _as_profile(profile_2d)
   guarded_fraction = tf.constant(0.0)
   if input_type == INPUT_2D:
     points = tf.convert_to_tensor(keypoints_2d)
   else:
     if keypoints_3d is None or profile_3d is None:
-      raise ValueError(f'Input type {input_type} needs 3D keypoints and a 3D profile.')
+      raise errors.InputError(f'Input type {input_type} needs 3D keypoints and a 3D profile.')
     projected, guarded = random_project_and_select(
         keypoints_3d, profile_3d, profile_2d, seed=seed, return_guarded=True,
         **projection_kwargs)

@@ -16,6 +16,8 @@ import time
 
 import tensorflow as tf
 
+from poem_cvmim.core import errors
+
 
 def cluster_from_env() -> dict:
   """The TF_CONFIG cluster and task, or {} when it is not set."""
@@ -25,7 +27,7 @@ def cluster_from_env() -> dict:
   try:
     config = json.loads(text)
   except json.JSONDecodeError as error:
-    raise ValueError(f'TF_CONFIG is not valid JSON: {error}') from error
+    raise errors.InputError(f'TF_CONFIG is not valid JSON: {error}') from error
   return config
 
 
@@ -93,7 +95,7 @@ def create_strategy(name: str = 'mirrored', peer_timeout_s: float = 300.0):
   tf_config = cluster_from_env()
   if name == 'multi_worker' or (name == 'mirrored' and num_workers(tf_config) > 1):
     if num_workers(tf_config) < 1:
-      raise ValueError('strategy multi_worker needs TF_CONFIG naming the workers.')
+      raise errors.InputError('strategy multi_worker needs TF_CONFIG naming the workers.')
     watchdog = _peer_watchdog(tf_config, peer_timeout_s)
     # A collective that waits longer than the timeout for a peer fails instead of hanging.
     strategy = tf.distribute.MultiWorkerMirroredStrategy(
@@ -105,7 +107,7 @@ def create_strategy(name: str = 'mirrored', peer_timeout_s: float = 300.0):
     return tf.distribute.MirroredStrategy()
   if name == 'default':
     return tf.distribute.get_strategy()
-  raise ValueError(f'Unknown strategy {name!r}; valid: mirrored, multi_worker, default.')
+  raise errors.InputError(f'Unknown strategy {name!r}; valid: mirrored, multi_worker, default.')
 
 
 def worker_directory(directory: str, strategy) -> str:
@@ -137,5 +139,4 @@ def describe_lost_peer(error: Exception, tf_config: dict, step: int, timeout_s: 
                 type(error).__name__)
   who = ', '.join(lost) or 'a peer (none named in the error; every peer still answers)'
   return (f'Lost worker {who} at step {step} ({reason[:160]}). The last checkpoint is '
-          'intact: start every worker again to resume, or resume on one machine without '
-          'TF_CONFIG.')
+          'intact: start every worker again to resume, or resume on one machine without TF_CONFIG.')

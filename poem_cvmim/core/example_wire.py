@@ -21,6 +21,8 @@ from typing import Dict, Iterable, Sequence
 
 import numpy as np
 
+from poem_cvmim.core import errors
+
 BYTES, FLOAT, INT64 = 'bytes', 'float', 'int64'
 # Field tag bytes: (field number << 3) | wire type 2 (length-delimited).
 _TAG_1, _TAG_2, _TAG_3 = b'\x0a', b'\x12', b'\x1a'
@@ -105,7 +107,7 @@ class Example:
   def put(self, key: str, kind: str, values) -> None:
     """Sets feature `key` to a list of `kind` (BYTES, FLOAT or INT64); replaces an earlier one."""
     if kind not in _FEATURE_TAGS:
-      raise ValueError(f'Unknown feature kind {kind!r}; valid: {sorted(_FEATURE_TAGS)}.')
+      raise errors.InputError(f'Unknown feature kind {kind!r}; valid: {sorted(_FEATURE_TAGS)}.')
     if kind == FLOAT:
       data = np.ascontiguousarray(values, '<f4')
       self.put_floats(key, data.tobytes(), data.size)

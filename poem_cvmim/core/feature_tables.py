@@ -9,10 +9,13 @@ import glob
 from typing import Optional
 
 import numpy as np
-import tensorflow as tf
 
+from poem_cvmim.core import errors
+from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
+
+tf = lazy_tensorflow.tf
 
 
 @dataclasses.dataclass
@@ -36,23 +39,23 @@ def load_feature_set(feature_dir: str, split: str, views=None,
   """Reads (views of) one split of a feature table; checks the width against `feature_dim`."""
   manifest = shards.read_manifest(feature_dir)
   if 'feature_dim' not in manifest:
-    raise ValueError(f'{feature_dir} is not a feature table (no feature_dim in its manifest): '
-                     'make one with python -m poem_cvmim.extract_features.')
+    raise errors.InputError(f'{feature_dir} is not a feature table (no feature_dim in its '
+                            'manifest): make one with python -m poem_cvmim.extract_features.')
   stored_dim, length = manifest['feature_dim'], manifest['sequence_length']
   if feature_dim is not None and feature_dim != stored_dim:
-    raise ValueError(f'{feature_dir} holds features of width {stored_dim}, but the classifier '
-                     f'expects {feature_dim}.')
+    raise errors.InputError(f'{feature_dir} holds features of width {stored_dim}, but the '
+                            f'classifier expects {feature_dim}.')
   available = manifest['views']
   views = available if views is None else list(views)
   unknown = [v for v in views if v not in available]
   if unknown:
-    raise ValueError(f'Unknown view(s) {unknown}; {feature_dir} has views {available}.')
+    raise errors.InputError(f'Unknown view(s) {unknown}; {feature_dir} has views {available}.')
   files = [f for v in views for f in sorted(glob.glob(shards.shard_pattern(feature_dir, split,
                                                                            v)))]
   shards.verify_shards(feature_dir, files)
   if not files:
-    raise ValueError(f'{feature_dir} has no {split!r} clips of views {views}; splits: '
-                     f'{sorted(manifest["splits"])}.')
+    raise errors.InputError(f'{feature_dir} has no {split!r} clips of views {views}; splits: '
+                            f'{sorted(manifest["splits"])}.')
   parts = {'features': [], 'labels': [], 'views': [], 'subjects': []}
   num_classes = len(manifest['classes'])
   for batch in tf.data.TFRecordDataset(files).batch(512):
@@ -68,7 +71,8 @@ def load_feature_set(feature_dir: str, split: str, views=None,
                        'clips')
   bad = np.flatnonzero(~np.isfinite(result.features).all(axis=(1, 2)))
   if len(bad):
-    raise ValueError(f'{feature_dir}: {len(bad)} {split} clip(s) hold NaN or Inf features '
-                     f'(first: subject {result.subjects[bad[0]]}, view {result.views[bad[0]]}); '
-                     'extract the features again from finite keypoints.')
+    raise errors.InputError(f'{feature_dir}: {len(bad)} {split} clip(s) hold NaN or Inf features '
+                            f'(first: subject {result.subjects[bad[0]]}, view '
+                            f'{result.views[bad[0]]}); '
+                            'extract the features again from finite keypoints.')
   return result

@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import lazy_tensorflow
 
 tf = lazy_tensorflow.tf
@@ -97,15 +98,16 @@ class KeypointProfile:
 
   def __post_init__(self):
     if self.keypoint_dim not in (2, 3):
-      raise ValueError(f'keypoint_dim must be 2 or 3, got {self.keypoint_dim}.')
+      raise errors.InputError(f'keypoint_dim must be 2 or 3, got {self.keypoint_dim}.')
     if self.scale_reduction not in ('MAX', 'SUM'):
-      raise ValueError(f"scale_reduction must be 'MAX' or 'SUM', got {self.scale_reduction!r}.")
+      raise errors.InputError(
+          f"scale_reduction must be 'MAX' or 'SUM', got {self.scale_reduction!r}.")
     known = set(self.keypoint_names)
     used = set(self.offset_names)
     for start, end in self.scale_pairs:
       used.update(start + end)
     if used - known:
-      raise ValueError(f'Profile {self.name} names unknown joints {sorted(used - known)}.')
+      raise errors.InputError(f'Profile {self.name} names unknown joints {sorted(used - known)}.')
 
   @property
   def keypoint_num(self) -> int:
@@ -115,15 +117,15 @@ class KeypointProfile:
     """Array indices of the given joint names."""
     missing = [n for n in names if n not in self.keypoint_names]
     if missing:
-      raise ValueError(f'Profile {self.name} has no joints {missing}; it has '
-                       f'{list(self.keypoint_names)}.')
+      raise errors.InputError(f'Profile {self.name} has no joints {missing}; it has '
+                              f'{list(self.keypoint_names)}.')
     return [self.keypoint_names.index(n) for n in names]
 
   def compatible_indices(self, profile_3d_name: str) -> list:
     """Indices into a 3D profile's joints giving this (2D) profile's joints, in order."""
     if profile_3d_name not in self.compatible_names:
-      raise ValueError(f'Profile {self.name} cannot take joints from {profile_3d_name}; '
-                       f'valid: {sorted(self.compatible_names)}.')
+      raise errors.InputError(f'Profile {self.name} cannot take joints from {profile_3d_name}; '
+                              f'valid: {sorted(self.compatible_names)}.')
     return get_profile(profile_3d_name).index(self.compatible_names[profile_3d_name])
 
   def offset(self, points):
@@ -250,6 +252,8 @@ _PROFILES = {
         scale_reduction='SUM', scale_unit=1.0),
 }
 PROFILE_NAMES = tuple(sorted(_PROFILES))
+PROFILE_NAMES_2D = tuple(n for n in PROFILE_NAMES if _PROFILES[n].keypoint_dim == 2)
+PROFILE_NAMES_3D = tuple(n for n in PROFILE_NAMES if _PROFILES[n].keypoint_dim == 3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,13 +287,13 @@ def graph_for_joints(num_joints: int) -> SkeletonGraph:
   """The skeleton graph with `num_joints` joints; another count names both."""
   if num_joints not in SKELETON_GRAPHS:
     known = ', '.join(f'{n} ({g.name})' for n, g in sorted(SKELETON_GRAPHS.items()))
-    raise ValueError(f'No skeleton graph has {num_joints} joints; graphs exist for {known}.')
+    raise errors.InputError(f'No skeleton graph has {num_joints} joints; graphs exist for {known}.')
   return SKELETON_GRAPHS[num_joints]
 
 
 def get_profile(name: str) -> KeypointProfile:
   """Returns the profile called `name`; an unknown name lists the valid ones."""
   if name not in _PROFILES:
-    raise ValueError(f'Unknown keypoint profile {name!r}; valid profiles: '
-                     f'{", ".join(PROFILE_NAMES)}.')
+    raise errors.InputError(f'Unknown keypoint profile {name!r}; valid profiles: '
+                            f'{", ".join(PROFILE_NAMES)}.')
   return _PROFILES[name]

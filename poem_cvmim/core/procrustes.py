@@ -9,7 +9,9 @@ retrieved pose as a hit below the same threshold.
 TensorFlow, any leading shape `[...]`; points are `[..., J, D]` (D = 3 for poses).
 """
 
-import tensorflow as tf
+from poem_cvmim.core import lazy_tensorflow
+
+tf = lazy_tensorflow.tf
 
 
 def standardize(points):

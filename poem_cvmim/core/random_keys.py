@@ -14,7 +14,9 @@ function of what the checkpoint holds.
 
 import os
 
-import tensorflow as tf
+from poem_cvmim.core import lazy_tensorflow
+
+tf = lazy_tensorflow.tf
 
 
 def new_run_seed() -> int:
@@ -36,7 +38,7 @@ def replica_id():
   return 0 if context is None else context.replica_id_in_sync_group
 
 
-def global_normal(local_shape, key, dtype=tf.float32):
+def global_normal(local_shape, key, dtype='float32'):
   """This replica's slice of N(0, 1) draws made for the whole global batch from `key` (a key
   without the replica): example i of the global batch gets the same numbers whatever the
   number of replicas. local_shape: [b, ...], equal on every replica."""
@@ -61,14 +63,14 @@ def derive(seed, purpose: int):
   return tf.random.experimental.stateless_fold_in(seed, purpose)
 
 
-def uniform(shape, minval=0.0, maxval=1.0, dtype=tf.float32, seed=None):
+def uniform(shape, minval=0.0, maxval=1.0, dtype='float32', seed=None):
   """U[minval, maxval) draws for any `seed` form (module docstring)."""
   if is_key(seed):
     return tf.random.stateless_uniform(shape, seed, minval, maxval, dtype=dtype)
   return tf.random.uniform(shape, minval, maxval, dtype=dtype, seed=seed)
 
 
-def normal(shape, dtype=tf.float32, seed=None):
+def normal(shape, dtype='float32', seed=None):
   if is_key(seed):
     return tf.random.stateless_normal(shape, seed, dtype=dtype)
   return tf.random.normal(shape, dtype=dtype, seed=seed)

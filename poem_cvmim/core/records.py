@@ -16,6 +16,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import example_wire
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import lazy_tensorflow
@@ -151,7 +152,7 @@ def _put_labels(example, labels):
 def _put_metadata(example, metadata):
   for name, value in (metadata or {}).items():
     if name not in METADATA_KEYS:
-      raise ValueError(f'Unknown metadata {name!r}; valid: {sorted(METADATA_KEYS)}.')
+      raise errors.InputError(f'Unknown metadata {name!r}; valid: {sorted(METADATA_KEYS)}.')
     key, kind = METADATA_KEYS[name]
     if kind == 'int64':
       example.put(key, example_wire.INT64, np.asarray(value, np.int64).ravel().tolist())
@@ -174,14 +175,14 @@ def stored_length(serialized: bytes, key: str = KEY_IMAGE_HEIGHT) -> int:
   """How many values a record holds under `key` (its T for a sequence record)."""
   feature = tf.train.Example.FromString(serialized).features.feature
   if key not in feature:
-    raise ValueError(f'The record has no key {key!r}.')
+    raise errors.InputError(f'The record has no key {key!r}.')
   kind = feature[key].WhichOneof('kind')
   return len(getattr(feature[key], kind).value)
 
 
 def _check_shape(name, array, expected):
   if tuple(array.shape) != tuple(expected):
-    raise ValueError(f'{name} has shape {tuple(array.shape)}, expected {tuple(expected)}.')
+    raise errors.InputError(f'{name} has shape {tuple(array.shape)}, expected {tuple(expected)}.')
 
 
 def serialize(example: example_wire.Example) -> bytes:
@@ -325,16 +326,16 @@ def expand_patterns(patterns) -> list:
   if isinstance(patterns, str):
     patterns = [p for p in patterns.split(',') if p]
   if not patterns:
-    raise ValueError('No input file pattern given.')
+    raise errors.InputError('No input file pattern given.')
   files = []
   for pattern in patterns:
     matched = sorted(tf.io.gfile.glob(pattern)) or sorted(glob.glob(pattern))
     if not matched:
-      raise ValueError(f'Input pattern {pattern!r} matches no file.')
+      raise errors.InputError(f'Input pattern {pattern!r} matches no file.')
     folders = [m for m in matched if os.path.isdir(m)]
     if folders:
-      raise ValueError(f'Input pattern {pattern!r} matches the directory {folders[0]}: give '
-                       f'its record files, e.g. {os.path.join(folders[0], "train-*")}.')
+      raise errors.InputError(f'Input pattern {pattern!r} matches the directory {folders[0]}: give '
+                              f'its record files, e.g. {os.path.join(folders[0], "train-*")}.')
     files.extend(matched)
   return files
 
@@ -345,10 +346,10 @@ def missing_keys(path: str, spec: Mapping) -> list:
   try:
     first = [raw for raw in tf.data.TFRecordDataset(path).take(1)]
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-    raise ValueError(f'{path} is truncated or corrupt ({first_line(error)}); convert or '
-                     'generate it again.') from None
+    raise errors.InputError(f'{path} is truncated or corrupt ({first_line(error)}); convert or '
+                            'generate it again.') from None
   if not first:
-    raise ValueError(f'{path} holds no record.')
+    raise errors.InputError(f'{path} holds no record.')
   present = tf.train.Example.FromString(first[0].numpy()).features.feature
   return [key for key, feature in spec.items()
           if isinstance(feature, tf.io.FixedLenFeature) and feature.default_value is None
@@ -368,11 +369,12 @@ def check_first_record(path: str, spec: Mapping, purpose: str = '') -> None:
   if missing:
     why = f' {purpose}' if purpose else ''
     noun = 'the required key' if len(missing) == 1 else f'{len(missing)} required keys:'
-    raise ValueError(f'{path}: record 0 lacks {noun} {describe_keys(missing)}{why}.')
+    raise errors.InputError(f'{path}: record 0 lacks {noun} {describe_keys(missing)}{why}.')
 
 
-def first_line(error: BaseException, limit: int = 200) -> str:
-  """The first line of an error's message (TensorFlow's run to dozens of lines)."""
+def first_line(error: BaseException, limit: Optional[int] = 200) -> str:
+  """The first line of an error's message (TensorFlow's run to dozens of lines), cut at
+  `limit` characters (None: whole)."""
   lines = str(error).strip().splitlines()
   return (lines[0] if lines else type(error).__name__)[:limit]
 
@@ -405,6 +407,27 @@ def check_finite_keypoints(parsed: dict, directory: str, split: str, view: str) 
     valid = points[i, :int(lengths[i]) or points.shape[1]]  # 0: every frame is real
     if not np.isfinite(valid).all():
       frame = int(np.flatnonzero(~np.isfinite(valid).all(axis=(1, 2)))[0])
-      raise ValueError(f'{directory}: clip {parsed["source_id"][i].numpy().decode()} '
-                       f'({split}/{view}) holds NaN or Inf keypoints at frame {frame}; fix '
-                       'or drop it and convert again.')
+      raise errors.InputError(f'{directory}: clip {parsed["source_id"][i].numpy().decode()} '
+                              f'({split}/{view}) holds NaN or Inf keypoints at frame {frame}; fix '
+                              'or drop it and convert again.')
+
+
+def first_non_finite_pair(patterns, profile_2d=DEFAULT_PROFILE_2D,
+                          profile_3d=DEFAULT_PROFILE_3D) -> Optional[str]:
+  """Where the first pair record holding a NaN or Inf coordinate is ('<file>: record <i>,
+  <key>'), or None when every value is finite (one full read of the records)."""
+  for path in expand_patterns(patterns):
+    dataset = tf.data.TFRecordDataset(path).batch(_SCAN_BATCH)
+    for number, batch in enumerate(dataset):
+      parsed = parse_pair_example(batch, profile_2d, profile_3d)
+      for key in (KEYPOINTS_2D, KEYPOINT_SCORES_2D, KEYPOINTS_3D):
+        if key not in parsed:
+          continue
+        values = np.reshape(parsed[key].numpy(), [len(batch), -1])
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=-1))
+        if len(bad):
+          return f'{path}: record {number * _SCAN_BATCH + bad[0]}, {key}'
+  return None
+
+
+_SCAN_BATCH = 512

@@ -1,15 +1,16 @@
 """Run and output directories: who owns one (a lock), what it holds (an identity), and
 replacing it safely.
 
-- **Lock** (`DirectoryLock`): a `.lock` file naming the process, host and command that holds
-  the directory. A second process is refused with that process named; a lock whose process is
-  gone (killed) is taken over.
+- **Lock** (`DirectoryLock`): an OS lock on a `.lock` file that names the process, host and
+  command holding the directory. A second process is refused with that process named; the lock
+  of a process that is gone (killed) is free.
 - **Identity** (`identity.json`): the configuration that defines a run's result and the
   identity of what it consumed (a dataset's path and the SHA-256 of its manifest). A run found
   with the same identity is reused or resumed; with another it is refused with the differing
   fields named, unless the caller replaces it (`--overwrite`).
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -19,31 +20,31 @@ import sys
 import time
 from typing import Iterable, Optional
 
+from poem_cvmim.core import errors
+
 IDENTITY_NAME = 'identity.json'
 LOCK_NAME = '.lock'
 MANIFEST_NAME = 'manifest.json'
 
 
-class RunConflictError(ValueError):
+class RunConflictError(errors.UserError, ValueError):
   """A directory holds a run (or data) made with another configuration."""
 
 
-class DirectoryLockedError(RuntimeError):
+class DirectoryLockedError(errors.StateError):
   """Another live process holds the directory."""
 
 
-def _process_alive(pid: int) -> bool:
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True
-  return True
-
-
 class DirectoryLock:
-  """Holds `directory` for this process (a context manager; also `acquire` / `release`)."""
+  """Holds `directory` for this process (a context manager; also `acquire` / `release`).
+
+  The lock is an OS lock (`fcntl.flock`) on the lock file: taking it is atomic, and it ends
+  with the process that holds it however that process ends (kill -9 included), so there is
+  no stale lock to judge. The file also names the holder (process, host, command), written
+  once the lock is held, for the message a second process gets. Releasing removes the file
+  while still holding the lock; a process that took the lock on a file removed meanwhile sees
+  that the path now names another file (or none) and tries again.
+  """
 
   def __init__(self, directory: str, beside: bool = False):
     """`beside`: the lock is the hidden file `.<name>.lock` next to the directory (for a
@@ -52,35 +53,37 @@ class DirectoryLock:
     parent, name = os.path.split(os.path.abspath(directory))
     self.path = (os.path.join(parent, f'.{name}.lock') if beside
                  else os.path.join(directory, LOCK_NAME))
-    self._held = False
+    self._descriptor = None
 
   def acquire(self) -> 'DirectoryLock':
+    if self._descriptor is not None:
+      raise DirectoryLockedError(f'{self.directory} is already held by this process.')
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
-    owner = {'pid': os.getpid(), 'host': socket.gethostname(),
-             'command': ' '.join([os.path.basename(sys.executable)] + sys.argv)[:300],
-             'since': time.strftime('%Y-%m-%d %H:%M:%S')}
-    for _ in range(5):
+    for _ in range(_LOCK_ATTEMPTS):
+      descriptor = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
       try:
-        descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-      except FileExistsError:
-        holder = self._holder()
-        if holder is None:  # unreadable or removed meanwhile: a stale or half-written lock
-          self._remove_stale()
-          continue
-        if holder.get('pid') == os.getpid() and holder.get('host') == owner['host']:
-          raise DirectoryLockedError(f'{self.directory} is already held by this process.')
-        if holder.get('host') != owner['host'] or _process_alive(int(holder.get('pid', -1))):
-          raise DirectoryLockedError(
-              f'{self.directory} is in use by process {holder.get("pid")} on '
-              f'{holder.get("host")} since {holder.get("since")} ({holder.get("command")}); '
-              f'wait for it, stop it, or use another directory.')
-        self._remove_stale()
-        continue
-      with os.fdopen(descriptor, 'w') as f:
-        json.dump(owner, f)
-      self._held = True
-      return self
-    raise DirectoryLockedError(f'Could not take the lock {self.path}.')
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        os.close(descriptor)
+        raise DirectoryLockedError(self._busy_message()) from None
+      if _same_file(descriptor, self.path):
+        self._descriptor = descriptor
+        _write_owner(descriptor)
+        return self
+      os.close(descriptor)  # released and removed by its holder meanwhile: take the new one
+    raise DirectoryLockedError(f'Could not take the lock {self.path}: it was replaced '
+                               f'{_LOCK_ATTEMPTS} times while this process tried.')
+
+  def _busy_message(self) -> str:
+    holder = self._holder() or {}
+    if holder.get('pid') == os.getpid() and holder.get('host') == socket.gethostname():
+      return f'{self.directory} is already held by this process.'
+    if not holder:  # the holder has not written its name yet
+      return (f'{self.directory} is in use by another process (it is just starting); wait for '
+              'it, stop it, or use another directory.')
+    return (f'{self.directory} is in use by process {holder.get("pid")} on '
+            f'{holder.get("host")} since {holder.get("since")} ({holder.get("command")}); '
+            'wait for it, stop it, or use another directory.')
 
   def _holder(self) -> Optional[dict]:
     try:
@@ -89,24 +92,44 @@ class DirectoryLock:
     except (OSError, ValueError):
       return None
 
-  def _remove_stale(self):
+  def release(self) -> None:
+    if self._descriptor is None:
+      return
     try:
-      os.remove(self.path)
+      if _same_file(self._descriptor, self.path):
+        os.remove(self.path)  # while holding it: a waiting process then retries
     except FileNotFoundError:
       pass
-
-  def release(self) -> None:
-    if self._held:
-      holder = self._holder()
-      if holder is not None and holder.get('pid') == os.getpid():
-        self._remove_stale()
-      self._held = False
+    finally:
+      os.close(self._descriptor)  # releases the OS lock
+      self._descriptor = None
 
   def __enter__(self):
     return self.acquire()
 
   def __exit__(self, *exc_info):
     self.release()
+
+
+_LOCK_ATTEMPTS = 100
+
+
+def _same_file(descriptor: int, path: str) -> bool:
+  """Whether `path` still names the open file `descriptor`."""
+  try:
+    named = os.stat(path)
+  except FileNotFoundError:
+    return False
+  held = os.fstat(descriptor)
+  return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _write_owner(descriptor: int) -> None:
+  owner = {'pid': os.getpid(), 'host': socket.gethostname(),
+           'command': ' '.join([os.path.basename(sys.executable)] + sys.argv)[:300],
+           'since': time.strftime('%Y-%m-%d %H:%M:%S')}
+  os.ftruncate(descriptor, 0)
+  os.write(descriptor, json.dumps(owner).encode())
 
 
 def file_sha256(path: str) -> str:

@@ -7,11 +7,13 @@ complete. `manifest.json` records counts, classes, views, skipped inputs and sha
 """
 
 import collections
+import contextlib
 import json
 import os
 import shutil
 from typing import Optional, Sequence
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import tfrecord_files
 
@@ -39,7 +41,7 @@ class ShardedWriter:
 
   def __init__(self, directory: str, prefix: str, records_per_shard: int):
     if records_per_shard <= 0:
-      raise ValueError(f'records_per_shard must be positive, got {records_per_shard}.')
+      raise errors.InputError(f'records_per_shard must be positive, got {records_per_shard}.')
     self._directory = directory
     self._prefix = prefix
     self._records_per_shard = records_per_shard
@@ -149,12 +151,13 @@ class DatasetWriter:
             labels: Sequence[int] = ()) -> None:
     """Appends one record to the shards of (split, view)."""
     if self._views is not None and view is not None and view not in self._views:
-      raise ValueError(f'Unknown view {view!r}; declared views: {self._views}.')
+      raise errors.InputError(f'Unknown view {view!r}; declared views: {self._views}.')
     key = (split, view)
-    if key not in self._writers:
-      self._writers[key] = ShardedWriter(self._staging, shard_prefix(split, view),
-                                         self._records_per_shard)
-    self._writers[key].write(serialized)
+    with self._aborted_on_failure():
+      if key not in self._writers:
+        self._writers[key] = ShardedWriter(self._staging, shard_prefix(split, view),
+                                           self._records_per_shard)
+      self._writers[key].write(serialized)
     counts = self._counts[split]
     if view is not None:
       counts['views'][view] += 1
@@ -170,7 +173,7 @@ class DatasetWriter:
     if self._classes is None:
       return str(label)
     if not 0 <= label < len(self._classes):
-      raise ValueError(f'Label {label} outside the {len(self._classes)} classes.')
+      raise errors.InputError(f'Label {label} outside the {len(self._classes)} classes.')
     return self._classes[label]
 
   def skip(self, source: str, reason: str, line: Optional[int] = None) -> None:
@@ -181,15 +184,42 @@ class DatasetWriter:
     self._skipped.append(entry)
 
   def abort(self) -> None:
-    """Drops the new dataset; the previous one (if any) stays as it was."""
+    """Drops the new dataset; the previous one (if any) stays as it was (idempotent)."""
     for writer in self._writers.values():
-      writer.abort()
+      try:
+        writer.abort()
+      except OSError:
+        pass  # its file goes with the staging directory
     self._writers = {}
     shutil.rmtree(self._staging, ignore_errors=True)
     self._lock.release()
 
+  def __enter__(self) -> 'DatasetWriter':
+    return self
+
+  def __exit__(self, error_type, error, traceback):
+    if error_type is not None:  # whatever failed between writes: nothing is left behind
+      self.abort()
+
+  @contextlib.contextmanager
+  def _aborted_on_failure(self):
+    """A failed write drops the new dataset (its staging directory and the lock): nothing is
+    left behind. A file-system error without a path (a write to a full disk) is given the
+    staging directory's, so that the message says where."""
+    try:
+      yield
+    except BaseException as error:
+      self.abort()
+      if isinstance(error, OSError) and not error.filename and error.errno:
+        raise OSError(error.errno, os.strerror(error.errno), self._staging) from error
+      raise
+
   def close(self, extra: Optional[dict] = None) -> dict:
     """Finishes every shard and writes `manifest.json`; returns the manifest."""
+    with self._aborted_on_failure():
+      return self._close(extra)
+
+  def _close(self, extra: Optional[dict]) -> dict:
     shards = {}
     for key in sorted(self._writers, key=lambda k: (k[0], k[1] or '')):
       for path in self._writers[key].close():
@@ -215,9 +245,8 @@ class DatasetWriter:
     }
     manifest.update(extra or {})
     if not manifest['num_records']:
-      self.abort()
-      raise ValueError(f'No records were written to {self.directory} (every input was skipped '
-                       'or none matched): nothing replaced.')
+      raise errors.InputError(f'No records were written to {self.directory} (every input was '
+                              'skipped or none matched): nothing replaced.')
     write_json_atomic(os.path.join(self._staging, MANIFEST_NAME), manifest)
     self._swap()
     return manifest
@@ -269,11 +298,12 @@ def verify_shards(directory: str, files, check_hashes: bool = True) -> None:
   for path in files:
     name = os.path.basename(path)
     if name not in listed:
-      raise ValueError(f'{path} is not listed in {os.path.join(directory, MANIFEST_NAME)}: '
-                       'left from another conversion? Convert again with --overwrite.')
+      raise errors.InputError(f'{path} is not listed in {os.path.join(directory, MANIFEST_NAME)}: '
+                              'left from another conversion? Convert again with --overwrite.')
     if check_hashes and file_sha256(path) != listed[name]:
-      raise ValueError(f'{path} does not match the SHA-256 in its manifest: it was truncated '
-                       'or modified after conversion. Convert or generate it again.')
+      raise errors.InputError(f'{path} does not match the SHA-256 in its manifest: it was '
+                              'truncated '
+                              'or modified after conversion. Convert or generate it again.')
 
 
 def check_count(directory: str, manifest: dict, split: str, view: Optional[str],
@@ -282,6 +312,6 @@ def check_count(directory: str, manifest: dict, split: str, view: Optional[str],
   entry = manifest.get('splits', {}).get(split, {})
   expected = entry.get('views', {}).get(view) if view is not None else entry.get('num_records')
   if expected is not None and expected != count:
-    raise ValueError(f'{directory}: read {count} {what} of {split}/{view or "all views"}, '
-                     f'but the manifest lists {expected}: shards are missing or truncated. '
-                     'Convert or generate it again.')
+    raise errors.InputError(f'{directory}: read {count} {what} of {split}/{view or "all views"}, '
+                            f'but the manifest lists {expected}: shards are missing or truncated. '
+                            'Convert or generate it again.')

@@ -32,7 +32,9 @@ from typing import Optional
 
 import numpy as np
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import pose_inputs
 
 OPENPOSE, COCO, MMPOSE = 'openpose', 'coco', 'mmpose'
 FORMATS = ('auto', OPENPOSE, COCO, MMPOSE)
@@ -95,7 +97,7 @@ def _index_map(names) -> np.ndarray:
   names = list(names)
   missing = [n for n in TARGET_NAMES if n not in names]
   if missing:
-    raise ValueError(f'the joint layout lacks {", ".join(missing)}.')
+    raise errors.InputError(f'the joint layout lacks {", ".join(missing)}.')
   return np.array([names.index(n) for n in TARGET_NAMES])
 
 
@@ -104,13 +106,13 @@ def _load_json(path: str):
     with open(path, encoding='utf-8') as f:
       return json.load(f)
   except (json.JSONDecodeError, UnicodeDecodeError) as error:
-    raise ValueError(f'{path}: not valid JSON ({error}).') from None
+    raise errors.InputError(f'{path}: not valid JSON ({error}).') from None
 
 
 def _frame_number(path: str) -> int:
   numbers = re.findall(r'\d+', os.path.basename(path))
   if not numbers:
-    raise ValueError(f'{path}: no frame number in the file name.')
+    raise errors.InputError(f'{path}: no frame number in the file name.')
   return int(numbers[-1])
 
 
@@ -132,18 +134,18 @@ def _person(xy, scores, path, what, overall=None):
   """(xy [J, 2], scores [J], confidence) of one listed person, checked."""
   xy, scores = np.asarray(xy, np.float64), np.asarray(scores, np.float64)
   if xy.ndim != 2 or xy.shape[1] != 2 or scores.shape != (len(xy),):
-    raise ValueError(f'{path}: {what}: keypoints of shape {xy.shape} with {scores.shape} '
-                     'scores; expected [J, 2] and [J].')
+    raise errors.InputError(f'{path}: {what}: keypoints of shape {xy.shape} with {scores.shape} '
+                            'scores; expected [J, 2] and [J].')
   if not (np.isfinite(xy).all() and np.isfinite(scores).all()):
-    raise ValueError(f'{path}: {what}: NaN or Inf keypoints.')
+    raise errors.InputError(f'{path}: {what}: NaN or Inf keypoints.')
   return xy, scores, float(np.mean(scores) if overall is None else overall)
 
 
 def _from_triples(values, path, what, overall=None):
   values = np.asarray(values, np.float64)
   if values.ndim != 1 or len(values) % 3:
-    raise ValueError(f'{path}: {what}: {values.size} keypoint values, expected x, y, '
-                     'confidence triples.')
+    raise errors.InputError(f'{path}: {what}: {values.size} keypoint values, expected x, y, '
+                            'confidence triples.')
   triples = values.reshape(-1, 3)
   return _person(triples[:, :2], triples[:, 2], path, what, overall)
 
@@ -151,9 +153,9 @@ def _from_triples(values, path, what, overall=None):
 def _track(frames: dict, index_map, source: str, person: str) -> Track:
   """A Track from {frame: [(xy [J, 2], scores [J], confidence), ...]} (frames may be empty)."""
   if person not in PERSON_RULES:
-    raise ValueError(f'Unknown person rule {person!r}; valid: {", ".join(PERSON_RULES)}.')
+    raise errors.InputError(f'Unknown person rule {person!r}; valid: {", ".join(PERSON_RULES)}.')
   if not frames:
-    raise ValueError(f'{source}: no frames.')
+    raise errors.InputError(f'{source}: no frames.')
   numbers = np.array(sorted(frames))
   points = np.zeros((len(numbers), NUM_JOINTS, 2), np.float64)
   scores = np.zeros((len(numbers), NUM_JOINTS), np.float64)
@@ -163,8 +165,8 @@ def _track(frames: dict, index_map, source: str, person: str) -> Track:
       continue
     xy, confidence = chosen
     if int(np.max(index_map)) >= len(xy):
-      raise ValueError(f'{source}: frame {number}: {len(xy)} joints, the layout needs at '
-                       f'least {int(np.max(index_map)) + 1}.')
+      raise errors.InputError(f'{source}: frame {number}: {len(xy)} joints, the layout needs at '
+                              f'least {int(np.max(index_map)) + 1}.')
     points[row] = xy[index_map][:, ::-1]  # (x, y) -> (y, x)
     scores[row] = confidence[index_map]
   return Track(points, scores, numbers, source)
@@ -175,27 +177,27 @@ def read_openpose(folder: str, layout: Optional[str] = None,
   """A folder of OpenPose per-frame JSON files (see the module docstring)."""
   files = sorted(glob.glob(os.path.join(folder, '*.json')))
   if not files:
-    raise ValueError(f'{folder}: no .json files.')
+    raise errors.InputError(f'{folder}: no .json files.')
   frames, count = {}, None
   for path in files:
     data = _load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get('people'), list):
-      raise ValueError(f'{path}: not an OpenPose file (no "people" list).')
+      raise errors.InputError(f'{path}: not an OpenPose file (no "people" list).')
     people = []
     for i, entry in enumerate(data['people']):
       if 'pose_keypoints_2d' not in entry:
-        raise ValueError(f'{path}: person {i} has no "pose_keypoints_2d".')
+        raise errors.InputError(f'{path}: person {i} has no "pose_keypoints_2d".')
       people.append(_from_triples(entry['pose_keypoints_2d'], path, f'person {i}'))
       count = count or len(people[-1][0])
     number = _frame_number(path)
     if number in frames:
-      raise ValueError(f'{path}: frame {number} appears twice in {folder}.')
+      raise errors.InputError(f'{path}: frame {number} appears twice in {folder}.')
     frames[number] = people
   if layout is None:
     layout = {18: COCO18, 25: BODY25, 17: COCO17}.get(count)
     if layout is None and count is not None:
-      raise ValueError(f'{folder}: {count} joints a person; known layouts: 17 (COCO), '
-                       '18 (OpenPose COCO), 25 (BODY_25; give the layout for BODY_25B).')
+      raise errors.InputError(f'{folder}: {count} joints a person; known layouts: 17 (COCO), '
+                              '18 (OpenPose COCO), 25 (BODY_25; give the layout for BODY_25B).')
   return _track(frames, _index_map(LAYOUTS[layout or BODY25]), folder, person)
 
 
@@ -203,19 +205,19 @@ def read_coco_results(path: str, person: str = 'most_confident') -> Track:
   """A COCO keypoint results file (17 joints a result, frame = image_id)."""
   data = _load_json(path)
   if not isinstance(data, list):
-    raise ValueError(f'{path}: a COCO results file is a list of results.')
+    raise errors.InputError(f'{path}: a COCO results file is a list of results.')
   frames = {}
   for i, result in enumerate(data):
     if not isinstance(result, dict) or 'image_id' not in result or 'keypoints' not in result:
-      raise ValueError(f'{path}: result {i} lacks "image_id" or "keypoints".')
+      raise errors.InputError(f'{path}: result {i} lacks "image_id" or "keypoints".')
     entry = _from_triples(result['keypoints'], path, f'result {i}', result.get('score'))
     if len(entry[0]) != 17:
-      raise ValueError(f'{path}: result {i} has {len(entry[0])} joints, COCO has 17.')
+      raise errors.InputError(f'{path}: result {i} has {len(entry[0])} joints, COCO has 17.')
     try:
       frame = int(result['image_id'])
     except (TypeError, ValueError):
-      raise ValueError(f'{path}: result {i}: image_id {result["image_id"]!r} is not a frame '
-                       'number.') from None
+      raise errors.InputError(f'{path}: result {i}: image_id {result["image_id"]!r} is not a frame '
+                              'number.') from None
     frames.setdefault(frame, []).append(entry)
   return _track(frames, _index_map(LAYOUTS[COCO17]), path, person)
 
@@ -224,7 +226,7 @@ def _mmpose_instances(instances, path, what):
   people = []
   for i, instance in enumerate(instances):
     if not isinstance(instance, dict) or 'keypoints' not in instance:
-      raise ValueError(f'{path}: {what}: instance {i} has no "keypoints".')
+      raise errors.InputError(f'{path}: {what}: instance {i} has no "keypoints".')
     xy = instance['keypoints']
     scores = instance.get('keypoint_scores', np.ones(len(xy)))
     people.append(_person(xy, scores, path, f'{what}, instance {i}', instance.get('bbox_score')
@@ -238,11 +240,11 @@ def read_mmpose(path: str, person: str = 'most_confident') -> Track:
   if os.path.isdir(path):
     files = sorted(glob.glob(os.path.join(path, '*.json')))
     if not files:
-      raise ValueError(f'{path}: no .json files.')
+      raise errors.InputError(f'{path}: no .json files.')
     for file in files:
       data = _load_json(file)
       if not isinstance(data, list):
-        raise ValueError(f'{file}: an MMPose per-frame file is a list of instances.')
+        raise errors.InputError(f'{file}: an MMPose per-frame file is a list of instances.')
       frames[_frame_number(file)] = _mmpose_instances(data, file, 'frame')
   else:
     data = _load_json(path)
@@ -254,13 +256,13 @@ def read_mmpose(path: str, person: str = 'most_confident') -> Track:
                  for i in range(len(id2name))]
       data = data.get('instance_info')
       if data is None:
-        raise ValueError(f'{path}: an MMPose predictions file holds "instance_info".')
+        raise errors.InputError(f'{path}: an MMPose predictions file holds "instance_info".')
     if not isinstance(data, list):
-      raise ValueError(f'{path}: not MMPose predictions (expected a list of frames).')
+      raise errors.InputError(f'{path}: not MMPose predictions (expected a list of frames).')
     if data and isinstance(data[0], dict) and 'frame_id' in data[0]:
       for i, frame in enumerate(data):
         if 'frame_id' not in frame or 'instances' not in frame:
-          raise ValueError(f'{path}: frame entry {i} lacks "frame_id" or "instances".')
+          raise errors.InputError(f'{path}: frame entry {i} lacks "frame_id" or "instances".')
         frames[int(frame['frame_id'])] = _mmpose_instances(frame['instances'], path,
                                                            f'frame {frame["frame_id"]}')
     else:  # one image's instances
@@ -274,13 +276,13 @@ def detect_format(path: str) -> str:
   if os.path.isdir(path):
     files = sorted(glob.glob(os.path.join(path, '*.json')))
     if not files:
-      raise ValueError(f'{path}: no .json files.')
+      raise errors.InputError(f'{path}: no .json files.')
     data = _load_json(files[0])
     if isinstance(data, dict) and 'people' in data:
       return OPENPOSE
     if isinstance(data, list):
       return MMPOSE
-    raise ValueError(f'{files[0]}: neither an OpenPose nor an MMPose per-frame file.')
+    raise errors.InputError(f'{files[0]}: neither an OpenPose nor an MMPose per-frame file.')
   if not os.path.exists(path):
     raise FileNotFoundError(f'No such file or folder: {path}')
   data = _load_json(path)
@@ -291,16 +293,16 @@ def detect_format(path: str) -> str:
       return COCO
     if 'frame_id' in data[0] or 'keypoint_scores' in data[0]:
       return MMPOSE
-  raise ValueError(f'{path}: not a COCO results or MMPose predictions file.')
+  raise errors.InputError(f'{path}: not a COCO results or MMPose predictions file.')
 
 
 def read_track(path: str, format: str = 'auto', layout: Optional[str] = None,
                person: str = 'most_confident') -> Track:
   """One camera's detections in any supported format."""
   if format not in FORMATS:
-    raise ValueError(f'Unknown format {format!r}; valid: {", ".join(FORMATS)}.')
+    raise errors.InputError(f'Unknown format {format!r}; valid: {", ".join(FORMATS)}.')
   if layout is not None and layout not in LAYOUTS:
-    raise ValueError(f'Unknown layout {layout!r}; valid: {", ".join(LAYOUTS)}.')
+    raise errors.InputError(f'Unknown layout {layout!r}; valid: {", ".join(LAYOUTS)}.')
   if not os.path.exists(path):
     raise FileNotFoundError(f'No such file or folder: {path}')
   format = detect_format(path) if format == 'auto' else format
@@ -327,8 +329,8 @@ def fill_missing(track: Track, min_score: float = 0.0) -> tuple:
   names = list(TARGET_NAMES)
   absent = [names[j] for j in range(NUM_JOINTS) if missing[:, j].all()]
   if all(n in absent for n in _TORSO):
-    raise ValueError(f'{track.source}: no shoulder or hip detected in any frame; nothing to '
-                     'normalise the poses by.')
+    raise errors.InputError(f'{track.source}: no shoulder or hip detected in any frame; nothing to '
+                            'normalise the poses by.')
   for j in range(NUM_JOINTS):
     have = ~missing[:, j]
     if have.all() or not have.any():
@@ -344,13 +346,9 @@ def fill_missing(track: Track, min_score: float = 0.0) -> tuple:
 
 def normalize(points: np.ndarray, image_size=None, source: str = '') -> np.ndarray:
   """Profile-normalised poses [N, 13, 2] float32 from (y, x) pixels, or from coordinates in
-  [0, 1] of an image of `image_size` (height, width) when it is given."""
-  points = np.asarray(points, np.float64)
-  if image_size is not None:
-    points = points * np.asarray(image_size, np.float64)
-  elif np.abs(points).max() <= 1.5:
-    raise ValueError(f'{source}: the coordinates lie within [0, 1.5], as if normalised by the '
-                     'image size: give the image size (--image_size=HEIGHT,WIDTH).')
+  [0, 1] of an image of `image_size` (height, width) when it is given; the coordinates and
+  poses are checked first (`core.pose_inputs`)."""
+  points = pose_inputs.checked_pixels(points, image_size, source)
   normalized, _, _ = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).normalize(points)
   return normalized.astype(np.float32)
 
@@ -375,8 +373,9 @@ def read_rig(camera_paths: dict, clip: str = 'rig', format: str = 'auto',
 def read_rig_directory(directory: str, format: str = 'auto', layout: Optional[str] = None,
                        person: str = 'most_confident', min_score: float = 0.0,
                        image_size=None) -> dict:
-  """`read_rig` of a recording folder (`rig_cameras`), its clip named after the folder."""
-  return read_rig(rig_cameras(directory), os.path.basename(os.path.normpath(directory)),
+  """`read_rig` of a recording folder (`rig_cameras`), its clip named by the folder's whole
+  path (not its last part: `day1/take` and `day2/take` are two performances)."""
+  return read_rig(rig_cameras(directory), os.path.normpath(directory),
                   format, layout, person, min_score, image_size)
 
 
@@ -388,8 +387,8 @@ def rig_cameras(directory: str) -> dict:
   cameras = {os.path.splitext(e)[0]: os.path.join(directory, e) for e in entries
              if os.path.isdir(os.path.join(directory, e)) or e.endswith('.json')}
   if len(cameras) < 2:
-    raise ValueError(f'{directory}: {len(cameras)} camera(s) found (a sub-folder or .json '
-                     'file each); cross-view retrieval needs at least two.')
+    raise errors.InputError(f'{directory}: {len(cameras)} camera(s) found (a sub-folder or .json '
+                            'file each); cross-view retrieval needs at least two.')
   return cameras
 
 

@@ -11,10 +11,11 @@ import dataclasses
 import os
 from typing import Callable, Optional
 
-import tensorflow as tf
-
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
-from poem_cvmim.representation import restore
+from poem_cvmim.core import lazy_tensorflow
+
+tf = lazy_tensorflow.tf
 
 
 RAW = 'raw'
@@ -32,6 +33,8 @@ class Embedder:
 
 def load_embedder(source: str) -> Embedder:
   """`raw`, a training directory or a SavedModel directory (see the module docstring)."""
+  # Imported here: the embedder names (RAW) are read by commands that must not load TensorFlow.
+  from poem_cvmim.representation import restore  # pylint: disable=g-import-not-at-top
   if source == RAW:
     return Embedder(RAW, 2 * _NUM_JOINTS, lambda x: tf.reshape(x, [tf.shape(x)[0], -1]))
   if os.path.exists(os.path.join(source, 'saved_model.pb')):
@@ -46,7 +49,7 @@ def load_embedder(source: str) -> Embedder:
     encode = tf.function(lambda x: algorithm.embed(x)[0], reduce_retracing=True)
     encode_view = tf.function(lambda x: algorithm.embed(x)[1], reduce_retracing=True)
     return Embedder(f'{source}@{step}', algorithm.pose_dim, encode, encode_view)
-  raise ValueError(f'Embedder {source!r} is neither {RAW!r}, a training directory '
-                   f'(with {restore.CONFIG_NAME}) nor a SavedModel directory.')
+  raise errors.InputError(f'Embedder {source!r} is neither {RAW!r}, a training directory '
+                          f'(with {restore.CONFIG_NAME}) nor a SavedModel directory.')
 
 

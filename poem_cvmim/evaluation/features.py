@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
@@ -42,8 +43,8 @@ def check_sequence_length(path: str, num_frames: int) -> None:
   for raw in tf.data.TFRecordDataset(path).take(1):
     stored = records.stored_length(raw.numpy())
     if stored != num_frames:
-      raise ValueError(f'{path} holds sequences of {stored} frames, but num_frames is '
-                       f'{num_frames}.')
+      raise errors.InputError(f'{path} holds sequences of {stored} frames, but num_frames is '
+                              f'{num_frames}.')
 
 
 def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.Embedder,
@@ -53,44 +54,49 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
   """Computes features of every sequence record under `sequence_dir`; returns the manifest."""
   source = shards.read_manifest(sequence_dir)
   if 'sequence_length' not in source or not source.get('views'):
-    raise ValueError(f'{sequence_dir} holds {source.get("dataset", "other")} records, not '
-                     'sequence records (a pairs/ directory?): give a directory of clips, such '
-                     'as penn_like/ or sequences/.')
+    raise errors.InputError(f'{sequence_dir} holds {source.get("dataset", "other")} records, not '
+                            'sequence records (a pairs/ directory?): give a directory of clips, '
+                            'such as penn_like/ or sequences/.')
   num_frames = num_frames or source['sequence_length']
   if downsample_rate < 1:
-    raise ValueError(f'downsample_rate must be >= 1, got {downsample_rate}.')
+    raise errors.InputError(f'downsample_rate must be >= 1, got {downsample_rate}.')
   classes, views = source['classes'], source['views']
   writer = shards.DatasetWriter(output_dir, f'{source["dataset"]}_features', classes=classes,
                                 views=views, sources=[sequence_dir], overwrite=overwrite)
-  length = math.ceil(num_frames / downsample_rate)
-  parse = records.sequence_parser(num_frames, num_classes=len(classes), profile_2d=profile_2d)
-  for split in sorted(source['splits']):
-    for view in views:
-      files = sorted(glob.glob(shards.shard_pattern(sequence_dir, split, view)))
-      shards.verify_shards(sequence_dir, files)
-      if not files:
-        continue
-      check_sequence_length(files[0], num_frames)
-      for serialized in tf.data.TFRecordDataset(files).batch(batch_size):
-        parsed = parse(serialized)
-        records.check_finite_keypoints(parsed, sequence_dir, split, view)
-        values = embed_frames(embedder, normalized_frames(parsed, profile_2d,
-                                                          downsample_rate))
-        labels = parsed[records.CLASS_TARGETS].numpy()
-        subjects, source_ids = parsed['subject'].numpy(), parsed['source_id'].numpy()
-        frame_counts = parsed['num_frames'].numpy()
-        for i in range(len(values)):
-          true_length = math.ceil(int(frame_counts[i]) / downsample_rate) or length
-          clip_labels = np.flatnonzero(labels[i]).tolist()
-          writer.write(records.serialize(records.make_feature_example(
-              values[i], clip_labels,
-              {'view': view, 'subject': subjects[i], 'source_id': source_ids[i],
-               'num_frames': true_length})),
-              split, view, clip_labels)
-      shards.check_count(sequence_dir, source, split, view, writer.count(split, view), 'clips')
-      log(f'[features] {split}/{view}: {writer.count(split, view)} clips')
-  return writer.close({'embedder': embedder.name, 'feature_dim': embedder.dim,
-                       'sequence_length': length, 'downsample_rate': downsample_rate,
-                       'source_sequence_length': num_frames})
+  with writer:  # a failure drops the unfinished table (its staging directory and lock)
+    length = math.ceil(num_frames / downsample_rate)
+    parse = records.sequence_parser(num_frames, num_classes=len(classes), profile_2d=profile_2d)
+    for split in sorted(source['splits']):
+      for view in views:
+        files = sorted(glob.glob(shards.shard_pattern(sequence_dir, split, view)))
+        shards.verify_shards(sequence_dir, files)
+        if not files:
+          continue
+        check_sequence_length(files[0], num_frames)
+        records.check_first_record(
+            files[0], records.sequence_feature_spec(num_frames, profile_2d=profile_2d),
+            f'(the 2D keypoints of profile {profile_2d})')
+        for serialized in tf.data.TFRecordDataset(files).batch(batch_size):
+          parsed = parse(serialized)
+          records.check_finite_keypoints(parsed, sequence_dir, split, view)
+          values = embed_frames(embedder, normalized_frames(parsed, profile_2d,
+                                                            downsample_rate))
+          labels = parsed[records.CLASS_TARGETS].numpy()
+          subjects, source_ids = parsed['subject'].numpy(), parsed['source_id'].numpy()
+          frame_counts = parsed['num_frames'].numpy()
+          for i in range(len(values)):
+            true_length = math.ceil(int(frame_counts[i]) / downsample_rate) or length
+            clip_labels = np.flatnonzero(labels[i]).tolist()
+            writer.write(records.serialize(records.make_feature_example(
+                values[i], clip_labels,
+                {'view': view, 'subject': subjects[i], 'source_id': source_ids[i],
+                 'num_frames': true_length})),
+                split, view, clip_labels)
+        shards.check_count(sequence_dir, source, split, view, writer.count(split, view),
+                           'clips')
+        log(f'[features] {split}/{view}: {writer.count(split, view)} clips')
+    return writer.close({'embedder': embedder.name, 'feature_dim': embedder.dim,
+                         'sequence_length': length, 'downsample_rate': downsample_rate,
+                         'source_sequence_length': num_frames})
 
 

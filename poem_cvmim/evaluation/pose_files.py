@@ -10,6 +10,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 
 NUM_JOINTS = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).keypoint_num
@@ -23,7 +24,7 @@ def read_keypoints(path: str) -> np.ndarray:
     try:
       points = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-      raise ValueError(f'{path}: not a readable .npy array ({error}).') from None
+      raise errors.InputError(f'{path}: not a readable .npy array ({error}).') from None
   elif path.endswith('.csv'):
     with open(path, encoding='utf-8', errors='strict') as f:
       lines = [line.strip() for line in f if line.strip()]
@@ -34,21 +35,21 @@ def read_keypoints(path: str) -> np.ndarray:
       except ValueError:
         if number == 1 and not any(_is_number(v) for v in line.split(',')):
           continue  # a header: no field is a number
-        raise ValueError(f'{path}:{number}: not a row of numbers: {line[:60]!r}') from None
+        raise errors.InputError(f'{path}:{number}: not a row of numbers: {line[:60]!r}') from None
       if len(rows[-1]) != 2 * NUM_JOINTS:
-        raise ValueError(f'{path}:{number}: {len(rows[-1])} values, expected '
-                         f'{2 * NUM_JOINTS} (y, x for {NUM_JOINTS} joints).')
+        raise errors.InputError(f'{path}:{number}: {len(rows[-1])} values, expected '
+                                f'{2 * NUM_JOINTS} (y, x for {NUM_JOINTS} joints).')
     points = np.array(rows).reshape(-1, NUM_JOINTS, 2)
   else:
-    raise ValueError(f'{path}: use a .npy or .csv file.')
+    raise errors.InputError(f'{path}: use a .npy or .csv file.')
   if points.ndim != 3 or points.shape[1:] != (NUM_JOINTS, 2):
-    raise ValueError(f'{path}: shape {points.shape}, expected [N, {NUM_JOINTS}, 2].')
+    raise errors.InputError(f'{path}: shape {points.shape}, expected [N, {NUM_JOINTS}, 2].')
   if not len(points):
-    raise ValueError(f'{path}: no poses in the file.')
+    raise errors.InputError(f'{path}: no poses in the file.')
   bad = np.flatnonzero(~np.isfinite(points).all(axis=(1, 2)))
   if len(bad):
-    raise ValueError(f'{path}: pose {bad[0]} (0-based; {len(bad)} in all) holds NaN or Inf '
-                     'keypoints; fill or drop them before embedding.')
+    raise errors.InputError(f'{path}: pose {bad[0]} (0-based; {len(bad)} in all) holds NaN or Inf '
+                            'keypoints; fill or drop them before embedding.')
   return points.astype(np.float32)
 
 
@@ -89,4 +90,4 @@ def write_embeddings(path: str, pose: np.ndarray, view: np.ndarray, frames=None)
           [np.asarray(frames, np.float64)[:, None], data], axis=-1)
     np.savetxt(path, data, delimiter=',', header=','.join(header), comments='', fmt='%.7g')
   else:
-    raise ValueError(f'{path}: use a .npy or .csv file.')
+    raise errors.InputError(f'{path}: use a .npy or .csv file.')

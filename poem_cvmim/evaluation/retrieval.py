@@ -17,20 +17,27 @@ from detector output (evaluation/detections.py).
 
 import glob
 import itertools
+from typing import Optional
 
 import numpy as np
-import tensorflow as tf
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import lazy_tensorflow
+from poem_cvmim.core import pose_inputs
 from poem_cvmim.core import procrustes
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
+
+tf = lazy_tensorflow.tf
 
 METRICS = ('l2', 'cosine')
 FRAME, POSE = 'frame', 'pose'
 CRITERIA = (FRAME, POSE)
 NP_MPJPE_THRESHOLD = 0.1  # Pr-VIPE's: aligned MPJPE in normalised 3D units
 _QUERY_BLOCK = 1024  # queries per distance matrix
+NO_OTHER_CLIP = ('(not measured: every frame is of one recording, so no frame has a neighbour '
+                 'from another performance to compare cameras on; give several recordings)')
 
 
 def clip_id(source_id: str, view: str) -> str:
@@ -75,11 +82,13 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
     for serialized in tf.data.TFRecordDataset(files).batch(256):
       parsed = parse(serialized)
       records.check_finite_keypoints(parsed, sequence_dir, split, view)
-      poses, _, _ = keypoints.get_profile(profile_2d).normalize(keypoints.to_pixels(
-          parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES]))
+      pixels = keypoints.to_pixels(parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES])
+      poses, _, _ = keypoints.get_profile(profile_2d).normalize(pixels)
       for i, source in enumerate(parsed['source_id'].numpy().astype(str)):
         real = int(parsed['num_frames'][i]) or length
         kept = np.arange(0, real, frame_stride)
+        pose_inputs.check_not_degenerate(pixels[i].numpy()[kept],
+                                         f'{sequence_dir}: {split}/{view} clip {source}')
         parts['poses'].append(poses[i].numpy()[kept])
         parts['clips'].append(np.full(len(kept), clip_id(source, view)))
         parts['frames'].append(kept)
@@ -89,7 +98,7 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
     shards.check_count(sequence_dir, manifest, split, view,
                        len(np.unique(frames_by_view[view]['clips'])), 'clips')
   if not frames_by_view:
-    raise ValueError(f'{sequence_dir} has no {split!r} sequences.')
+    raise errors.InputError(f'{sequence_dir} has no {split!r} sequences.')
   return frames_by_view
 
 
@@ -125,9 +134,9 @@ def nearest_indices(distances: np.ndarray, k: int) -> np.ndarray:
 
 def _check(metric, criterion):
   if metric not in METRICS:
-    raise ValueError(f'Unknown metric {metric!r}; valid: {", ".join(METRICS)}.')
+    raise errors.InputError(f'Unknown metric {metric!r}; valid: {", ".join(METRICS)}.')
   if criterion not in CRITERIA:
-    raise ValueError(f'Unknown criterion {criterion!r}; valid: {", ".join(CRITERIA)}.')
+    raise errors.InputError(f'Unknown criterion {criterion!r}; valid: {", ".join(CRITERIA)}.')
 
 
 def aligned_mpjpe(targets, sources) -> np.ndarray:
@@ -151,7 +160,7 @@ def hit_rates(queries, query_clips, query_frames, gallery, gallery_clips, galler
   """
   _check(metric, criterion)
   if criterion == POSE and (query_3d is None or gallery_3d is None):
-    raise ValueError('The pose criterion needs the 3D poses of queries and gallery.')
+    raise errors.InputError('The pose criterion needs the 3D poses of queries and gallery.')
   queries, gallery = np.asarray(queries, np.float64), np.asarray(gallery, np.float64)
   max_k = min(max(ks), len(gallery))
   hits = {k: 0 for k in ks}
@@ -190,9 +199,14 @@ def cross_view_hit_rates(embeddings_by_view: dict, frames_by_view: dict, ks=(1, 
   return {'pairs': pairs, 'mean': mean}
 
 
-def same_view_rate(embeddings_by_view: dict, frames_by_view: dict, metric='l2') -> float:
+def same_view_rate(embeddings_by_view: dict, frames_by_view: dict,
+                   metric='l2') -> Optional[float]:
   """How often a frame's nearest neighbour among the other clips' frames of every view is
-  from its own view (z_v's disentanglement check; chance is about 1 / number of views)."""
+  from its own view (z_v's disentanglement check; chance is about 1 / number of views).
+
+  Only frames that have a frame of another clip count. None when no frame has one (a single
+  recording or clip): then there is nothing to measure the rate on.
+  """
   views = sorted(embeddings_by_view)
   embeddings = np.concatenate([embeddings_by_view[v] for v in views]).astype(np.float64)
   labels = np.concatenate([np.full(len(embeddings_by_view[v]), i) for i, v in enumerate(views)])
@@ -200,13 +214,17 @@ def same_view_rate(embeddings_by_view: dict, frames_by_view: dict, metric='l2') 
   # comparison of integers, not of strings.
   _, clips = np.unique(np.concatenate([frames_by_view[v]['clips'] for v in views]),
                        return_inverse=True)
-  same = 0
+  same = counted = 0
   for start in range(0, len(embeddings), _QUERY_BLOCK):
     block = slice(start, start + _QUERY_BLOCK)
     distances = _distances(embeddings[block], embeddings, metric)
-    distances[clips[block, None] == clips[None]] = np.inf  # not the same performance
-    same += int(np.sum(labels[np.argmin(distances, axis=-1)] == labels[block]))
-  return same / len(embeddings)
+    other_clip = clips[block, None] != clips[None]  # not the same performance
+    distances[~other_clip] = np.inf
+    has_other = np.any(other_clip, axis=-1)
+    nearest = np.argmin(distances, axis=-1)
+    same += int(np.sum((labels[nearest] == labels[block])[has_other]))
+    counted += int(np.sum(has_other))
+  return same / counted if counted else None
 
 
 def load_pair_frames(pattern: str, frame_stride: int = 1,
@@ -223,9 +241,10 @@ def load_pair_frames(pattern: str, frame_stride: int = 1,
   parts = {'poses': [], 'poses_3d': []}
   dataset = tf.data.TFRecordDataset(files).shard(frame_stride, 0).batch(512).map(
       lambda s: records.parse_pair_example(s, profile_2d, keypoints.LEGACY_3DH36M17))
-  for parsed in dataset:
-    poses, _, _ = keypoints.get_profile(profile_2d).normalize(keypoints.to_pixels(
-        parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES]))
+  for number, parsed in enumerate(dataset):
+    pixels = keypoints.to_pixels(parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES])
+    pose_inputs.check_not_degenerate(pixels.numpy(), f'{pattern}: batch {number} of 512 pairs')
+    poses, _, _ = keypoints.get_profile(profile_2d).normalize(pixels)
     parts['poses'].append(poses.numpy())
     parts['poses_3d'].append(normalized_3d(parsed[records.KEYPOINTS_3D][:, 0].numpy()))
   poses, poses_3d = np.concatenate(parts['poses']), np.concatenate(parts['poses_3d'])
@@ -247,7 +266,7 @@ def evaluate_embedders(embedders_by_name: dict, frames_by_view: dict, ks=(1, 5, 
   for criterion in criteria:
     _check(metric, criterion)
     if criterion == POSE and any('poses_3d' not in d for d in frames_by_view.values()):
-      raise ValueError('The pose criterion needs 3D poses; these frames have none.')
+      raise errors.InputError('The pose criterion needs 3D poses; these frames have none.')
   summary = {'views': sorted(frames_by_view), 'metric': metric, 'tolerance': tolerance,
              'mpjpe_threshold': mpjpe_threshold, 'criteria': list(criteria),
              'num_queries_per_view': {v: int(len(d['frames'])) for v, d in
@@ -291,6 +310,8 @@ def markdown(summary: dict, ks=(1, 5, 10)) -> str:
   lines += ['', f'Same camera by chance: {100 * summary["chance"]:.0f} %. '
             f'Queries per camera: {min(summary["num_queries_per_view"].values())}'
             f'–{max(summary["num_queries_per_view"].values())}.', '']
+  if any(r['same_view_rate']['pose'] is None for r in summary['embedders'].values()):
+    lines[-1:-1] = [f'Same camera: – {NO_OTHER_CLIP}.']
   names = list(summary['embedders'])
   first = summary['embedders'][names[0]]['hit_rates'][criteria[0]]['pairs']
   lines += [f'Hit@{ks[0]} (%) per ordered camera pair ({criteria[0]} criterion):', '',

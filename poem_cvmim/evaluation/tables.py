@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from poem_cvmim.core import errors
 from poem_cvmim.action import protocols
 
 
@@ -49,7 +50,7 @@ def single_shot_table(results: list, metric: str = 'top1', rows=None, views=None
                          **{m: r['all'][m] for m in metrics}} for r in results
                         if r['protocol'] == protocols.SINGLE_SHOT])
   if frame.empty and not rows:
-    raise ValueError('No single-shot results to tabulate.')
+    raise errors.InputError('No single-shot results to tabulate.')
   if frame.empty:
     frame = pd.DataFrame(columns=['name', 'train_view', 'seed', *metrics])
   views = list(views or dict.fromkeys(frame['train_view']))
@@ -85,7 +86,7 @@ def fraction_table(results: list, metric: str = 'top1') -> pd.DataFrame:
                          'value': r['all'][metric]} for r in results
                         if r['protocol'] in (protocols.LIMITED, protocols.FULLY_SUPERVISED)])
   if frame.empty:
-    raise ValueError('No fully supervised or limited-supervision results to tabulate.')
+    raise errors.InputError('No fully supervised or limited-supervision results to tabulate.')
   fractions = sorted(frame['fraction'].unique())
   table = {name: {f'{100 * f:g}%': _cell(g[g.fraction == f]['value']) for f in fractions
                   if (g.fraction == f).any()} for name, g in frame.groupby('name', sort=False)}

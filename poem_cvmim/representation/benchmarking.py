@@ -14,6 +14,9 @@ GFLOP/s counts the reference's matrix work (`step_flops`), which is the step's a
 small Q, D and embedder heads. Variants are timed in interleaved rounds (A B C A B C ...), so a
 slow moment of a shared machine hits all of them alike; each round gives one rate per variant and
 one ratio per pair, and the report gives medians with their range.
+
+TensorFlow and the networks are imported when a variant is built, not with the module: the
+benchmark command lists the variants in its --help without loading them.
 """
 
 import dataclasses
@@ -21,14 +24,13 @@ import statistics
 import time
 from typing import Callable, Dict, List
 
-import keras
-import tensorflow as tf
-
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
+from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import timing
 from poem_cvmim.representation import configs
-from poem_cvmim.representation.algorithms import base
-from poem_cvmim.representation.algorithms import registry
+
+tf = lazy_tensorflow.tf
 
 _NUM_JOINTS = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).keypoint_num
 _HIDDEN, _EMBEDDING, _CRITIC, _LAYERS = 1024, 64, 32, 4  # the default E and critic
@@ -64,9 +66,11 @@ def ceiling_flops() -> float:
 def bare_reference(batch_size: int):
   """A compiled step of the same Dense shapes as E + critic, forward and backward."""
   def stack(shapes):
+    import keras  # pylint: disable=g-import-not-at-top
     return [keras.layers.Dense(o, activation=None if k == len(shapes) - 1 else 'relu')
             for k, (_, o) in enumerate(shapes)]
   encoder, head = stack(_encoder_shapes()), stack(_head_shapes())
+  from poem_cvmim.representation.algorithms import base  # pylint: disable=g-import-not-at-top
   optimizer = base.adagrad(configs.AlgorithmConfig())  # the step's optimizer
 
   def forward(x):
@@ -117,6 +121,7 @@ def cvmim_step(batch_size: int, jit_compile: bool = False, merge_views: bool = T
   """The update of every player of CV-MIM (defaults, or `overrides` of AlgorithmConfig);
   `merge_views=False` runs E and the critic once per view instead of on both at once."""
   del batch_size
+  from poem_cvmim.representation.algorithms import registry  # pylint: disable=g-import-not-at-top
   algorithm = registry.create_algorithm(configs.AlgorithmConfig(**overrides))
   algorithm.merge_views = merge_views
   algorithm.build()
@@ -165,7 +170,7 @@ def interleaved(names, batch_size: int, steps: int, rounds: int, warmup: int = 3
   """Builds every variant, then times `steps` steps of each in turn, `rounds` times."""
   unknown = [n for n in names if n not in VARIANTS]
   if unknown:
-    raise ValueError(f'Unknown variant(s) {unknown}; valid: {", ".join(VARIANTS)}.')
+    raise errors.InputError(f'Unknown variant(s) {unknown}; valid: {", ".join(VARIANTS)}.')
   anchor, positive = _inputs(batch_size)
   built = {}
   for name in names:

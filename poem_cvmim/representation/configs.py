@@ -9,7 +9,8 @@ import math
 from typing import Optional
 
 from poem_cvmim.core import cameras
-from poem_cvmim.representation import networks
+from poem_cvmim.core import errors
+from poem_cvmim.core import keypoints
 
 ALGORITHM_DISENTANGLE = 'DISENTANGLE'
 ALGORITHM_ALIGN = 'ALIGN'
@@ -21,21 +22,27 @@ ALGORITHMS = (ALGORITHM_DISENTANGLE, ALGORITHM_ALIGN, ALGORITHM_AUTOENCODER, ALG
               ALGORITHM_INFONCE, ALGORITHM_PR_VIPE)
 # Algorithms whose loss reads the 3D poses of the pair records (whatever the input type).
 ALGORITHMS_NEEDING_3D = (ALGORITHM_PR_VIPE,)
-_EMBEDDERS = networks.EMBEDDER_TYPES
-_FUSIONS = networks.FUSION_TYPES
+# The encoder's heads and the fusions of z_p and z_v (representation/networks.py builds them).
+EMBEDDER_POINT = 'POINT'
+EMBEDDER_GAUSSIAN = 'GAUSSIAN'
+EMBEDDER_TYPES = (EMBEDDER_POINT, EMBEDDER_GAUSSIAN)
+FUSION_CAT = 'CAT'  # concatenation
+FUSION_POE = 'POE'  # "product of experts": element-wise product
+FUSION_MOE = 'MOE'  # "mixture of experts": average
+FUSION_TYPES = (FUSION_CAT, FUSION_POE, FUSION_MOE)
 _INPUT_TYPES = cameras.INPUT_TYPES
 STRATEGIES = ('mirrored', 'multi_worker', 'default')
 
 
 def _choose(name, value, choices):
   if value not in choices:
-    raise ValueError(f'Unknown {name} {value!r}; valid: {", ".join(choices)}.')
+    raise errors.InputError(f'Unknown {name} {value!r}; valid: {", ".join(choices)}.')
 
 
 def _positive(**values):
   for name, value in values.items():
-    if value <= 0:
-      raise ValueError(f'{name} must be positive, got {value}.')
+    if not value > 0:  # NaN too
+      raise errors.InputError(f'{name} must be a positive number, got {value}.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,22 +73,22 @@ class AlgorithmConfig:
 
   def __post_init__(self):
     _choose('algorithm', self.algorithm, ALGORITHMS)
-    _choose('embedder', self.embedder, _EMBEDDERS)
-    _choose('fusion', self.fusion, _FUSIONS)
+    _choose('embedder', self.embedder, EMBEDDER_TYPES)
+    _choose('fusion', self.fusion, FUSION_TYPES)
     _positive(pose_embedding_dim=self.pose_embedding_dim,
               view_embedding_dim=self.view_embedding_dim, learning_rate=self.learning_rate)
-    if self.fusion != networks.FUSION_CAT and self.algorithm in (
+    if self.fusion != FUSION_CAT and self.algorithm in (
         ALGORITHM_DISENTANGLE, ALGORITHM_INFOMAX, ALGORITHM_INFONCE):
       if self.pose_embedding_dim != self.view_embedding_dim:
-        raise ValueError(f'Fusion {self.fusion} needs equal pose and view embedding widths, '
-                         f'got pose_embedding_dim={self.pose_embedding_dim} and '
-                         f'view_embedding_dim={self.view_embedding_dim}.')
+        raise errors.InputError(f'Fusion {self.fusion} needs equal pose and view embedding widths, '
+                                f'got pose_embedding_dim={self.pose_embedding_dim} and '
+                                f'view_embedding_dim={self.view_embedding_dim}.')
     if not 0.0 <= self.dropout_rate < 1.0:
-      raise ValueError(f'dropout_rate must be in [0, 1), got {self.dropout_rate}.')
+      raise errors.InputError(f'dropout_rate must be in [0, 1), got {self.dropout_rate}.')
     _positive(num_embedding_samples=self.num_embedding_samples,
               min_negative_keypoint_mpjpe=self.min_negative_keypoint_mpjpe)
     if self.triplet_loss_margin < 0.0:
-      raise ValueError(f'triplet_loss_margin must be >= 0, got {self.triplet_loss_margin}.')
+      raise errors.InputError(f'triplet_loss_margin must be >= 0, got {self.triplet_loss_margin}.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,14 +119,17 @@ class TrainConfig:
   def __post_init__(self):
     _choose('input_type', self.input_type, _INPUT_TYPES)
     _choose('strategy', self.strategy, STRATEGIES)
+    _choose('2D keypoint profile', self.profile_2d, keypoints.PROFILE_NAMES_2D)
+    if self.profile_3d:
+      _choose('3D keypoint profile', self.profile_3d, keypoints.PROFILE_NAMES_3D)
     _positive(batch_size=self.batch_size, num_steps=self.num_steps,
               checkpoint_interval=self.checkpoint_interval,
               summary_interval=self.summary_interval, max_checkpoints=self.max_checkpoints)
     if self.input_type != cameras.INPUT_2D and not self.profile_3d:
-      raise ValueError(f'input_type {self.input_type} needs a 3D profile.')
+      raise errors.InputError(f'input_type {self.input_type} needs a 3D profile.')
     if self.algorithm.algorithm in ALGORITHMS_NEEDING_3D and not self.profile_3d:
-      raise ValueError(f'{self.algorithm.algorithm} mines negatives from 3D poses and needs a '
-                       '3D profile (--keypoint_profile_name_3d).')
+      raise errors.InputError(f'{self.algorithm.algorithm} mines negatives from 3D poses and '
+                              'needs a 3D profile (--keypoint_profile_name_3d).')
 
 
 def paper(**overrides) -> TrainConfig:
@@ -180,7 +190,7 @@ FLAG_FIELDS = {
                                  'synthetic: LEGACY_3DH36M17; NTU: 3DSTD13).'),
     'model_input_keypoint_type': ('input_type', ', '.join(_INPUT_TYPES) + '.'),
     'algorithm_type': ('algorithm.algorithm', ', '.join(ALGORITHMS) + '.'),
-    'fusion_op_type': ('algorithm.fusion', ', '.join(_FUSIONS) + '.'),
+    'fusion_op_type': ('algorithm.fusion', ', '.join(FUSION_TYPES) + '.'),
     'pose_embedding_dim': ('algorithm.pose_embedding_dim', 'Width of the pose embedding '
                            '(PR_VIPE: 16).'),
     'view_embedding_dim': ('algorithm.view_embedding_dim', 'Width of the view embedding.'),
@@ -260,8 +270,8 @@ def from_dict(data: dict, source: str = 'the config') -> TrainConfig:
     unknown = sorted(set(values) - names)
     missing = sorted(names - set(values) - set(may_lack))
     if unknown or missing:
-      raise ValueError(f'{source}: {where} has unknown keys {unknown} and lacks keys {missing}'
-                       ' (written by another version?).')
+      raise errors.InputError(f'{source}: {where} has unknown keys {unknown} and lacks keys '
+                              f'{missing} (written by another version?).')
   check(TrainConfig, data, 'the run config')
   check(AlgorithmConfig, data['algorithm'], "the run config's algorithm", ADDED_ALGORITHM_FIELDS)
   return TrainConfig(**dict(data, algorithm=AlgorithmConfig(**data['algorithm'])))

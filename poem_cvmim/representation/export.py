@@ -10,6 +10,8 @@ Both return {'pose_embedding': [N, Dp], 'view_embedding': [N, Dv]} (Dv = 0 for A
 PR_VIPE, whose pose embedding is the mean of its Gaussian).
 """
 
+import os
+
 import keras
 import tensorflow as tf
 
@@ -42,4 +44,5 @@ def export_encoder(algorithm, profile_2d: str, export_dir: str) -> None:
   archive.add_endpoint(SERVING_SIGNATURE, serve, input_signature=[
       points_spec, tf.TensorSpec([None, 2], tf.float32, name='image_sizes')])
   archive.add_endpoint(NORMALIZED_SIGNATURE, embed_normalized, input_signature=[points_spec])
+  os.makedirs(export_dir, exist_ok=True)  # a path through a file: the OS names it, one line
   archive.write_out(export_dir, verbose=False)

@@ -8,6 +8,8 @@ import math
 
 import tensorflow as tf
 
+from poem_cvmim.core import errors
+
 MEASURES = ('GAN', 'JSD', 'KL', 'RKL', 'H2', 'W1')
 GENERATOR_LOSS_KINDS = ('NS', 'MM')  # non-saturating, minimax
 _LOG_2 = math.log(2.0)
@@ -19,7 +21,7 @@ _COUNT_EPSILON = 1e-12
 
 def _check_measure(measure):
   if measure not in MEASURES:
-    raise ValueError(f'Unknown measure {measure!r}; valid: {", ".join(MEASURES)}.')
+    raise errors.InputError(f'Unknown measure {measure!r}; valid: {", ".join(MEASURES)}.')
 
 
 def positive_expectation(scores, measure):
@@ -191,4 +193,5 @@ def generator_loss(fake_outputs, kind='NS'):
     return tf.reduce_mean(tf.math.softplus(-fake_outputs))
   if kind == 'MM':
     return tf.reduce_mean(tf.math.softplus(fake_outputs))
-  raise ValueError(f'Unknown generator loss {kind!r}; valid: {", ".join(GENERATOR_LOSS_KINDS)}.')
+  raise errors.InputError(
+      f'Unknown generator loss {kind!r}; valid: {", ".join(GENERATOR_LOSS_KINDS)}.')

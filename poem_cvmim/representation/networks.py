@@ -9,18 +9,13 @@ import math
 import keras
 import tensorflow as tf
 
-EMBEDDER_POINT = 'POINT'
-EMBEDDER_GAUSSIAN = 'GAUSSIAN'
-EMBEDDER_TYPES = (EMBEDDER_POINT, EMBEDDER_GAUSSIAN)
+from poem_cvmim.core import errors
+from poem_cvmim.representation import configs
+
 # Pr-VIPE's head (mean and standard deviation side by side); built by
 # `create_probabilistic_encoder`, not offered to the other algorithms.
 EMBEDDER_PROBABILISTIC = 'PROBABILISTIC'
-_MODEL_EMBEDDERS = EMBEDDER_TYPES + (EMBEDDER_PROBABILISTIC,)
-
-FUSION_CAT = 'CAT'  # concatenation
-FUSION_POE = 'POE'  # "product of experts": element-wise product
-FUSION_MOE = 'MOE'  # "mixture of experts": average
-FUSION_TYPES = (FUSION_CAT, FUSION_POE, FUSION_MOE)
+_MODEL_EMBEDDERS = configs.EMBEDDER_TYPES + (EMBEDDER_PROBABILISTIC,)
 
 # The Gaussian embedder bounds its log-variance to (-10, 10) (docs/losses.md).
 LOGVAR_BOUND = 10.0
@@ -179,8 +174,8 @@ class LinearBlock(_OrderedSublayers, keras.layers.Layer):
       elif (training is True and layer.trainable  # a tensor `training` goes to Keras' call
             and isinstance(layer, keras.layers.BatchNormalization)):
         if layer.synchronized and groups > 1:
-          raise ValueError('Synchronized batch norm normalises over all replicas; it cannot '
-                           'normalise the parts of a batch separately (groups > 1).')
+          raise errors.InputError('Synchronized batch norm normalises over all replicas; it cannot '
+                                  'normalise the parts of a batch separately (groups > 1).')
         x = (layer(x, training=True) if layer.synchronized
              else batch_norm_training(layer, x, groups))
       else:
@@ -243,13 +238,14 @@ class SimpleModel(_OrderedSublayers, keras.Model):
   activations maps the block names to their outputs.
   """
 
-  def __init__(self, output_shape, embedder=EMBEDDER_POINT, hidden_dim=1024,
+  def __init__(self, output_shape, embedder=configs.EMBEDDER_POINT, hidden_dim=1024,
                num_residual_linear_blocks=2, num_layers_per_block=2, dropout_rate=0.0,
                use_batch_norm=True, weight_initializer='he_normal', weight_max_norm=0.0,
                synchronized_batch_norm=False, shared_blocks=None, **kwargs):
     super().__init__(**kwargs)
     if embedder not in _MODEL_EMBEDDERS:
-      raise ValueError(f'Unknown embedder {embedder!r}; valid: {", ".join(EMBEDDER_TYPES)}.')
+      raise errors.InputError(
+          f'Unknown embedder {embedder!r}; valid: {", ".join(configs.EMBEDDER_TYPES)}.')
     self.embedding_shape = tuple(output_shape)
     self._config = dict(output_shape=list(output_shape), embedder=embedder,
                         hidden_dim=hidden_dim,
@@ -270,7 +266,7 @@ class SimpleModel(_OrderedSublayers, keras.Model):
       self._add(LinearBlock(hidden_dim, num_layers_per_block, residual=True,
                             name=f'res_fcs{i + 1}', **block_kwargs))
     units = math.prod(self.embedding_shape)
-    if embedder == EMBEDDER_POINT:
+    if embedder == configs.EMBEDDER_POINT:
       self._add(_dense(units, weight_initializer, weight_max_norm, name='embedder'))
     elif embedder == EMBEDDER_PROBABILISTIC:
       self._add(ProbabilisticEmbedder(units // 2, weight_initializer, weight_max_norm,
@@ -294,7 +290,7 @@ class SimpleModel(_OrderedSublayers, keras.Model):
     Not for the Gaussian embedder (its KL and samples are drawn for the whole batch).
     """
     if groups > 1 and training and isinstance(self.blocks[-1], GaussianEmbedder):
-      raise ValueError('The Gaussian embedder cannot treat the parts of a batch separately.')
+      raise errors.InputError('The Gaussian embedder cannot treat the parts of a batch separately.')
     x = inputs
     activations = {}
     for index, block in enumerate(self.blocks):
@@ -311,7 +307,7 @@ class SimpleModel(_OrderedSublayers, keras.Model):
     return dict(super().get_config(), **self._config)
 
 
-def create_encoder(embedding_dim, embedder=EMBEDDER_POINT, dropout_rate=0.25,
+def create_encoder(embedding_dim, embedder=configs.EMBEDDER_POINT, dropout_rate=0.25,
                    synchronized_batch_norm=False, name='encoder'):
   """The encoder E with the original's defaults: 1024 wide, 2 residual blocks of 2 layers."""
   return SimpleModel((embedding_dim,), embedder=embedder, dropout_rate=dropout_rate,
@@ -355,25 +351,25 @@ def create_critic(sub_dim, dropout_rate=0.25, synchronized_batch_norm=False, nam
 
 def critic_dim(fusion, pose_dim, view_dim):
   """Width of the critic's output for a fusion: Dp + Dv for CAT, Dp for POE and MOE."""
-  if fusion not in FUSION_TYPES:
-    raise ValueError(f'Unknown fusion {fusion!r}; valid: {", ".join(FUSION_TYPES)}.')
-  if fusion == FUSION_CAT:
+  if fusion not in configs.FUSION_TYPES:
+    raise errors.InputError(f'Unknown fusion {fusion!r}; valid: {", ".join(configs.FUSION_TYPES)}.')
+  if fusion == configs.FUSION_CAT:
     return pose_dim + view_dim
   if pose_dim != view_dim:
-    raise ValueError(f'Fusion {fusion} needs equal pose and view embedding widths, got '
-                     f'pose_embedding_dim={pose_dim} and view_embedding_dim={view_dim}.')
+    raise errors.InputError(f'Fusion {fusion} needs equal pose and view embedding widths, got '
+                            f'pose_embedding_dim={pose_dim} and view_embedding_dim={view_dim}.')
   return pose_dim
 
 
 def fuse(pose_embeddings, view_embeddings, fusion):
   """CAT: concat(z_p, z_v); POE: z_p * z_v; MOE: (z_p + z_v) / 2 (docs/losses.md)."""
-  if fusion == FUSION_CAT:
+  if fusion == configs.FUSION_CAT:
     return tf.concat([pose_embeddings, view_embeddings], axis=-1)
-  if fusion == FUSION_POE:
+  if fusion == configs.FUSION_POE:
     return pose_embeddings * view_embeddings
-  if fusion == FUSION_MOE:
+  if fusion == configs.FUSION_MOE:
     return 0.5 * (pose_embeddings + view_embeddings)
-  raise ValueError(f'Unknown fusion {fusion!r}; valid: {", ".join(FUSION_TYPES)}.')
+  raise errors.InputError(f'Unknown fusion {fusion!r}; valid: {", ".join(configs.FUSION_TYPES)}.')
 
 
 class LikelihoodEstimator(keras.Model):

@@ -13,6 +13,7 @@ from typing import Optional
 import tensorflow as tf
 
 from poem_cvmim.core import cameras
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import random_keys
 from poem_cvmim.core import records
@@ -107,7 +108,7 @@ def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_bu
     per_epoch = int(epoch(tf.constant(0, tf.int64), shuffled=False).reduce(
         tf.constant(0, tf.int64), lambda count, _: count + 1))
     if per_epoch == 0:
-      raise ValueError(f'No records in {patterns} for input pipeline {pipeline_id}.')
+      raise errors.InputError(f'No records in {patterns} for input pipeline {pipeline_id}.')
     first_epoch, skip = divmod(consumed, per_epoch)
   epochs = tf.data.Dataset.counter(first_epoch)
   if num_epochs is not None:

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from poem_cvmim.core import checkpointing
+from poem_cvmim.core import errors
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import registry
@@ -42,9 +43,9 @@ def check_restart(directory: str, config: configs.TrainConfig) -> None:
     return
   differences = configs.differing_fields(read_config(directory), config)
   if differences:
-    raise ValueError(f'{directory} holds a run trained with other settings; refusing to '
-                     f'continue it with: {"; ".join(differences)}. Use another --log_dir_path '
-                     '(or the same flags).')
+    raise errors.InputError(f'{directory} holds a run trained with other settings; refusing to '
+                            f'continue it with: {"; ".join(differences)}. Use another '
+                            '--log_dir_path (or the same flags).')
 
 
 def _warn(message: str) -> None:

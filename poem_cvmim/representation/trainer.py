@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from poem_cvmim.core import checkpointing
 from poem_cvmim.core import distribute
+from poem_cvmim.core import errors
 from poem_cvmim.core import random_keys
 from poem_cvmim.core import records
 from poem_cvmim.core import run_dirs
@@ -26,15 +27,15 @@ class Trainer:
   def __init__(self, config: configs.TrainConfig, strategy=None, log=print,
                verbose: bool = True):
     if not config.output_dir:
-      raise ValueError('TrainConfig.output_dir is required.')
+      raise errors.InputError('TrainConfig.output_dir is required.')
     self.strategy = strategy or tf.distribute.get_strategy()
     replicas = self.strategy.num_replicas_in_sync
     if config.jit_compile and replicas > 1:
-      raise ValueError('jit_compile works on a single device only (XLA with MirroredStrategy '
-                       f'over {replicas} replicas fails).')
+      raise errors.InputError('jit_compile works on a single device only (XLA with '
+                              f'MirroredStrategy over {replicas} replicas fails).')
     if config.batch_size % replicas:
-      raise ValueError(f'batch_size {config.batch_size} is not divisible by the '
-                       f'{replicas} replicas.')
+      raise errors.InputError(f'batch_size {config.batch_size} is not divisible by the '
+                              f'{replicas} replicas.')
     self.config, self.log, self.verbose = config, log, verbose
     with self.strategy.scope():
       self.algorithm = registry.create_algorithm(
@@ -156,13 +157,19 @@ class Trainer:
       self.restore()
       try:
         return self._run()
+      except training_loop.NonFiniteLossError as error:
+        where = records.first_non_finite_pair(c.input_table, c.profile_2d, c.profile_3d)
+        if where is None:
+          raise  # the data are finite: the training diverged
+        raise errors.InputError(f'{error}: the input holds NaN or Inf ({where}); convert or '
+                                'generate the records again.') from None
       except tf.errors.DataLossError as error:
-        raise ValueError(records.describe_corrupt_input(c.input_table, error)) from None
+        raise errors.InputError(records.describe_corrupt_input(c.input_table, error)) from None
       except distribute.PEER_ERRORS as error:
         tf_config = distribute.cluster_from_env()
         if distribute.num_workers(tf_config) < 2:
           raise
-        raise RuntimeError(distribute.describe_lost_peer(
+        raise errors.StateError(distribute.describe_lost_peer(
             error, tf_config, self.step, c.peer_timeout_s)) from None
 
   def _run(self) -> dict:

@@ -10,6 +10,8 @@ import math
 
 import tensorflow as tf
 
+from poem_cvmim.core import errors
+
 # The original's defaults (Sun et al., ECCV 2020, and their trainer's flags).
 MATCHING_SMOOTHING = 0.1
 TRIPLET_MARGIN = math.log(2.0)  # a ratio of matching probabilities of 2
@@ -101,7 +103,7 @@ def hard_negative_distances(anchor_match_distances, negative_indicators, use_sem
   anchor_match_mining_distances = tf.convert_to_tensor(anchor_match_mining_distances)
   if use_semi_hard:
     if anchor_positive_mining_distances is None:
-      raise ValueError('Semi-hard mining needs anchor_positive_mining_distances.')
+      raise errors.InputError('Semi-hard mining needs anchor_positive_mining_distances.')
     indicators &= (anchor_match_mining_distances
                    > tf.convert_to_tensor(anchor_positive_mining_distances)[:, tf.newaxis])
   mining = _masked_min(anchor_match_mining_distances, indicators)

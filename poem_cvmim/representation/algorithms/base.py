@@ -22,7 +22,6 @@ from poem_cvmim.core import keypoints
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import losses
-from poem_cvmim.representation import networks
 from poem_cvmim.representation import pipeline
 
 ENCODER, ESTIMATOR, DISCRIMINATOR = 'encoder', 'estimator', 'discriminator'
@@ -155,7 +154,7 @@ class Algorithm(abc.ABC):
     """Whether `encode_pair` runs both views in one pass: exact wherever batch norm is local
     (not synchronized over replicas) and the embedder is deterministic (a point)."""
     return (self.merge_views and not self._sync
-            and self.config.embedder == networks.EMBEDDER_POINT)
+            and self.config.embedder == configs.EMBEDDER_POINT)
 
   def encode_pair(self, anchor, positive, critic=None):
     """`_encode` of the anchors and of the positives: ((z, s, kl) of the anchors, (z, s, kl)

@@ -4,6 +4,7 @@ embedding trained with triplets whose negatives come from 3D pose distances (doc
 
 import tensorflow as tf
 
+from poem_cvmim.core import errors
 from poem_cvmim.core import procrustes
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import networks
@@ -17,7 +18,7 @@ class PrVipe(base.Algorithm):
   def __init__(self, config, inputs=None, synchronized_batch_norm=False):
     super().__init__(config, inputs, synchronized_batch_norm)
     if not self.inputs.profile_3d:
-      raise ValueError('PR_VIPE mines negatives from 3D poses and needs a 3D profile.')
+      raise errors.InputError('PR_VIPE mines negatives from 3D poses and needs a 3D profile.')
     self.encoder = networks.create_probabilistic_encoder(
         config.pose_embedding_dim, config.dropout_rate, self._sync)
     self.matching = networks.MatchingSigmoid(config.sigmoid_raw_a_initial,
@@ -49,7 +50,7 @@ class PrVipe(base.Algorithm):
   def compute_losses(self, anchor, positive, keypoints_3d=None):
     """keypoints_3d: this replica's normalised 3D poses of the pairs [b, 2, J3, 3]."""
     if keypoints_3d is None:
-      raise ValueError('PR_VIPE needs the 3D poses of the pairs (keypoints_3d).')
+      raise errors.InputError('PR_VIPE needs the 3D poses of the pairs (keypoints_3d).')
     c = self.config
     anchor_means, anchor_stddevs, anchor_samples = self._distributions(anchor, 0)
     positive_means, positive_stddevs, positive_samples = self._distributions(positive, 1)

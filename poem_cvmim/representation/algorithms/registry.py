@@ -1,5 +1,6 @@
 """The algorithms by name."""
 
+from poem_cvmim.core import errors
 from poem_cvmim.representation import configs
 from poem_cvmim.representation.algorithms import align
 from poem_cvmim.representation.algorithms import autoencoder
@@ -24,4 +25,4 @@ def create_algorithm(config: configs.AlgorithmConfig, inputs=None, synchronized_
     return infomax.InfoMax(config, inputs, synchronized_batch_norm, estimator=base.nce)
   if name == configs.ALGORITHM_PR_VIPE:
     return pr_vipe.PrVipe(config, inputs, synchronized_batch_norm)
-  raise ValueError(f'Unknown algorithm {name!r}; valid: {", ".join(configs.ALGORITHMS)}.')
+  raise errors.InputError(f'Unknown algorithm {name!r}; valid: {", ".join(configs.ALGORITHMS)}.')
