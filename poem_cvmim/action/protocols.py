@@ -112,7 +112,7 @@ def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_v
                  fractions=(1.0,), log=print, verbose=False, overwrite=False) -> list:
   """Every run of a protocol on one feature table; returns the result dicts.
 
-  `verbose` shows a progress bar for each classifier's training; `overwrite` replaces runs
+  `verbose` shows progress lines for each classifier's training; `overwrite` replaces runs
   made with other settings or other features (otherwise they are refused).
   """
   if protocol not in PROTOCOLS:

@@ -167,7 +167,9 @@ def _parse_flags(argv):
   try:
     argv = flags.FLAGS(argv)
   except flags.Error as error:
-    fail(errors.InputError(f'{error} (--help lists the flags)'))
+    # absl puts 'flag --ks=['0']: ' before a check's own message, which names the flag itself.
+    own = re.match(r"^flag --(\w+)=.*?: (--\1\b.*)$", str(error), re.DOTALL)
+    fail(errors.InputError(own.group(2) if own else f'{error} (--help lists the flags)'))
   _check_finite_floats(flags.FLAGS)
   return argv
 

@@ -81,7 +81,7 @@ class Controller:
     checkpoint_manager: Saves at checkpoint boundaries (None: no checkpoints).
     summary_dir: TensorBoard scalars `<prefix><term>` at summary boundaries (None: none).
     extra_summaries: {name: value} written beside the terms (e.g. the learning rate).
-    progress_term: The term shown in the progress bar (None: the first).
+    progress_term: The term shown in the progress line (None: the first).
     verbose: Show progress lines.
   """
 
