@@ -78,15 +78,7 @@ def define_flags():
   flags.DEFINE_string('output_dir', None, 'Where retrieval.json and retrieval.md go.')
 
 
-def parse_ks(values) -> tuple:
-  """The k of Hit@k: positive integers."""
-  try:
-    ks = tuple(int(k) for k in values)
-  except ValueError:
-    raise errors.InputError(f'--ks={",".join(values)}: not whole numbers.') from None
-  if not ks or min(ks) < 1:
-    raise errors.InputError(f'--ks={",".join(values)}: every k must be at least 1.')
-  return ks
+parse_ks = cli.whole_numbers('ks', 1)  # the k of Hit@k
 
 
 def check_criteria(values) -> None:

@@ -15,3 +15,15 @@ def smoke_dir(tmp_path_factory):
   directory = str(tmp_path_factory.mktemp('smoke'))
   synthetic.generate(synthetic.smoke_config(), directory, log=lambda _: None)
   return directory
+
+
+@pytest.fixture(scope='session')
+def raw_table(smoke_dir, tmp_path_factory):
+  """The raw-keypoint feature table of the smoke set's penn_like clips (Penn's rate 2)."""
+  from poem_cvmim.evaluation import embedders  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.evaluation import features  # pylint: disable=g-import-not-at-top
+  directory = str(tmp_path_factory.mktemp('features') / 'raw')
+  features.write_feature_table(os.path.join(smoke_dir, 'penn_like'), directory,
+                               embedders.load_embedder(embedders.RAW), downsample_rate=2,
+                               log=lambda _: None)
+  return directory

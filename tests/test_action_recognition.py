@@ -60,15 +60,6 @@ def test_top_k_accuracy_against_a_loop():
     assert classifiers.top_k_accuracy(logits, labels, k) == pytest.approx(expected)
 
 
-@pytest.fixture(scope='module')
-def raw_table(smoke_dir, tmp_path_factory):
-  directory = str(tmp_path_factory.mktemp('features') / 'raw')
-  features.write_feature_table(os.path.join(smoke_dir, 'penn_like'), directory,
-                               embedders.load_embedder(embedders.RAW), downsample_rate=2,
-                               log=lambda _: None)
-  return directory
-
-
 def test_raw_features_are_the_normalised_keypoints(smoke_dir, raw_table):
   manifest = shards.read_manifest(raw_table)
   assert manifest['feature_dim'] == 26 and manifest['sequence_length'] == 80

@@ -14,18 +14,7 @@ from tests.test_reliability import _driver
 from tests.test_reliability import _one_error_line
 
 
-@pytest.fixture(scope='module')
-def raw_features(smoke_dir, tmp_path_factory):
-  from poem_cvmim.evaluation import embedders  # pylint: disable=g-import-not-at-top
-  from poem_cvmim.evaluation import features  # pylint: disable=g-import-not-at-top
-  directory = str(tmp_path_factory.mktemp('raw') / 'features_raw')
-  features.write_feature_table(os.path.join(smoke_dir, 'penn_like'), directory,
-                               embedders.load_embedder(embedders.RAW), downsample_rate=2,
-                               log=lambda _: None)
-  return directory
-
-
-def test_bad_values_and_inputs_are_one_line_before_anything_is_written(smoke_dir, raw_features,
+def test_bad_values_and_inputs_are_one_line_before_anything_is_written(smoke_dir, raw_table,
                                                                         tmp_path):
   unit = tmp_path / 'unit.npy'  # poses in [0, 1] units of the image, given without its size
   poses = np.tile(np.linspace(0.2, 0.8, 26).reshape(1, 13, 2), (3, 1, 1))
@@ -36,7 +25,7 @@ def test_bad_values_and_inputs_are_one_line_before_anything_is_written(smoke_dir
   embed = [f'--saved_model={tmp_path}/none', f'--output={tmp_path}/e.npy']
   train = ['--smoke', f'--log_dir_path={tmp_path}/run',
            f'--input_table={smoke_dir}/pairs/train-*']
-  action = [f'--feature_dir={raw_features}', '--preset=smoke']
+  action = [f'--feature_dir={raw_table}', '--preset=smoke']
   rig = ['--detections=somewhere', '--embedders=raw']
   cases = [  # (label, module, argv, expected text)
       ('NaN learning rate', 'poem_cvmim.train', train + ['--learning_rate=nan'],
@@ -49,7 +38,7 @@ def test_bad_values_and_inputs_are_one_line_before_anything_is_written(smoke_dir
        [f'--sequence_dir={smoke_dir}/penn_like', '--embedder=raw', f'--output_dir={tmp_path}/f',
         '--keypoint_profile_name_2d=3DSTD13'], 'keypoint_profile_name_2d'),
       ('Hit@0', 'poem_cvmim.evaluate_retrieval', rig + ['--ks=0'],
-       '--ks=0: every k must be at least 1'),
+       '--ks=0: give one or more whole numbers >= 1'),
       ('an image size of 0,0', 'poem_cvmim.evaluate_retrieval', rig + ['--image_size=0,0'],
        '--image_size=0,0: height and width must be positive'),
       ('a single image size', 'poem_cvmim.embed', embed + [f'--input={unit}',

@@ -142,15 +142,24 @@ def register_check(name: str, check: Callable) -> None:
   flags.register_validator(name, validator)
 
 
-def parse_seeds(values) -> tuple:
-  """A --seeds list: one or more whole numbers >= 0."""
-  try:
-    seeds = tuple(int(v) for v in values)
-  except ValueError:
-    raise errors.InputError(f'--seeds={",".join(values)}: not whole numbers.') from None
-  if not seeds or min(seeds) < 0:
-    raise errors.InputError(f'--seeds={",".join(values)}: give one or more seeds >= 0.')
-  return seeds
+def whole_numbers(name: str, minimum: int) -> Callable:
+  """The parser of a list flag `--name` of whole numbers, each at least `minimum` (one or more);
+  it raises errors.InputError naming the flag."""
+
+  def parse(values) -> tuple:
+    try:
+      numbers = tuple(int(v) for v in values)
+    except ValueError:
+      raise errors.InputError(f'--{name}={",".join(values)}: not whole numbers.') from None
+    if not numbers or min(numbers) < minimum:
+      raise errors.InputError(f'--{name}={",".join(values)}: give one or more whole numbers '
+                              f'>= {minimum}.')
+    return numbers
+
+  return parse
+
+
+parse_seeds = whole_numbers('seeds', 0)
 
 
 def run(main: Callable, define_flags: Callable, tensorflow: bool = False) -> None:
