@@ -5,8 +5,8 @@ embedding trained with triplets whose negatives come from 3D pose distances (doc
 import tensorflow as tf
 
 from poem_cvmim.core import errors
-from poem_cvmim.core import procrustes
 from poem_cvmim.core import random_keys
+from poem_cvmim.representation import mining
 from poem_cvmim.representation import networks
 from poem_cvmim.representation import triplet_losses
 from poem_cvmim.representation.algorithms import base
@@ -56,18 +56,18 @@ class PrVipe(base.Algorithm):
     positive_means, positive_stddevs, positive_samples = self._distributions(positive, 1)
     poses_3d = base.gather(keypoints_3d)
     # Negatives: pairs whose 3D poses differ by at least the threshold after alignment.
-    negatives = procrustes.pairwise_procrustes_aligned_mpjpe(
-        poses_3d[:, 0], poses_3d[:, 1]) >= c.min_negative_keypoint_mpjpe
+    negatives = mining.pose_negatives(poses_3d[:, 0], poses_3d[:, 1],
+                                      c.min_negative_keypoint_mpjpe)
     raw_a, b = self.matching.raw_a, self.matching.b
     matrix = lambda x, y: triplet_losses.matching_distance_matrix(x, y, raw_a, b)
     # The loss compares the samples, mining the means (one "sample" each). Anchor-positive
     # distances are the matrices' diagonals: the very numbers the negatives are compared with.
     distances = matrix(anchor_samples, positive_samples)
-    mining = matrix(anchor_means[:, tf.newaxis], positive_means[:, tf.newaxis])
+    mined = matrix(anchor_means[:, tf.newaxis], positive_means[:, tf.newaxis])
     triplet = triplet_losses.triplet_terms(
         tf.linalg.diag_part(distances), distances, negatives, c.triplet_loss_margin,
-        anchor_positive_mining_distances=tf.linalg.diag_part(mining),
-        anchor_match_mining_distances=mining)
+        anchor_positive_mining_distances=tf.linalg.diag_part(mined),
+        anchor_match_mining_distances=mined)
     kl = tf.reduce_mean(triplet_losses.gaussian_kl_divergence(
         tf.concat([anchor_means, positive_means], 0),
         tf.concat([anchor_stddevs, positive_stddevs], 0)))
