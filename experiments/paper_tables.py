@@ -12,6 +12,7 @@ import os
 from typing import Optional
 
 from data_prep import synthetic_dataset as synthetic
+from data_prep import synthetic_views
 from experiments import run_plan
 from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import protocols
@@ -131,10 +132,14 @@ class Inputs:
   """Where the records are: pair records for the encoders, sequences per dataset."""
   pairs: str
   sequences: dict  # dataset -> sequence directory
+  # dataset -> views, for sequences not written yet (a dry run before the synthetic set is
+  # generated); the others' views are read from their manifests.
+  planned_views: Optional[dict] = None
 
 
-# The synthetic twins of the two action datasets (data_prep/synthetic_dataset.py).
-SYNTHETIC_SEQUENCE_DIRS = {PENN: 'penn_like', NTU: 'ntu_like'}
+# The synthetic twins of the two action datasets: their view sets, which name their directories
+# (data_prep/synthetic_dataset.py).
+SYNTHETIC_VIEW_SETS = {PENN: synthetic_views.PENN_LIKE, NTU: synthetic_views.NTU_LIKE}
 
 
 def synthetic_inputs(preset: Preset, output_dir: str, log=print, generate: bool = True) -> Inputs:
@@ -144,17 +149,20 @@ def synthetic_inputs(preset: Preset, output_dir: str, log=print, generate: bool 
   done = os.path.join(data_dir, run_plan.DONE_NAME)
   key = dataclasses.asdict(preset.data)
   ready = os.path.exists(done) and json.load(open(done)).get('key') == json.loads(json.dumps(key))
+  planned = None
   if not ready and not generate:
     log(f'[data] the synthetic set ({preset.name}) is not generated yet: a run generates it in '
         f'{data_dir}')
+    planned = {dataset: list(synthetic_views.view_names(view_set))
+               for dataset, view_set in SYNTHETIC_VIEW_SETS.items()}
   elif not ready:
     with run_dirs.DirectoryLock(data_dir, beside=True):  # one generator per directory
       log(f'[data] generating the synthetic set ({preset.name}) in {data_dir}')
       synthetic.generate(preset.data, data_dir, overwrite=True, log=lambda _: None)
       shards.write_json_atomic(done, {'key': key})
   return Inputs(os.path.join(data_dir, synthetic.PAIRS_DIR, 'train-*'),
-                {dataset: os.path.join(data_dir, name)
-                 for dataset, name in SYNTHETIC_SEQUENCE_DIRS.items()})
+                {dataset: os.path.join(data_dir, view_set)
+                 for dataset, view_set in SYNTHETIC_VIEW_SETS.items()}, planned)
 
 
 def _classifier_config(preset, dataset, method):
@@ -172,13 +180,13 @@ def _features(plan, preset, inputs, dataset, row, method, encoder_seed):
   return plan.features(encoder, inputs.sequences[dataset], preset.downsample_rate[dataset])
 
 
-def views_of(sequence_dir: str, preferred) -> list:
-  """The sequence directory's views, in the paper's order where it has them (a synthetic
-  directory not generated yet: the synthetic set's views, which are the paper's)."""
-  if (os.path.basename(sequence_dir) in SYNTHETIC_SEQUENCE_DIRS.values()
-      and not os.path.exists(os.path.join(sequence_dir, shards.MANIFEST_NAME))):
-    return list(preferred)
-  views = shards.read_manifest(sequence_dir)['views']
+def views_of(inputs: Inputs, dataset: str) -> list:
+  """The dataset's views, in the paper's order where it has them."""
+  preferred = PENN_VIEWS if dataset == PENN else NTU_VIEWS
+  if inputs.planned_views and dataset in inputs.planned_views:
+    views = inputs.planned_views[dataset]
+  else:
+    views = shards.read_manifest(inputs.sequences[dataset])['views']
   return [v for v in preferred if v in views] + [v for v in views if v not in preferred]
 
 
@@ -199,8 +207,7 @@ def build(table: Table, preset: Preset, inputs: Inputs, plan: run_plan.Plan, row
       config = _classifier_config(preset, dataset, method)
       for seed in seeds:
         if table.kind == 'single_shot':
-          preferred = PENN_VIEWS if dataset == PENN else NTU_VIEWS
-          for view in views_of(inputs.sequences[dataset], preferred):
+          for view in views_of(inputs, dataset):
             runs[row].append(plan.classifier(row, feature_run, config,
                                              protocols.SINGLE_SHOT, seed, train_view=view))
         elif table.kind == 'fully_supervised':
@@ -237,8 +244,7 @@ def render(table: Table, runs: dict, inputs: Inputs, with_paper: bool = False):
   results = _results([r for row_runs in runs.values() for r in row_runs])
   rows = list(table.rows)  # rows not planned (--rows) show as missing
   if table.kind == 'single_shot':
-    preferred = PENN_VIEWS if table.dataset == PENN else NTU_VIEWS
-    views = views_of(inputs.sequences[table.dataset], preferred)
+    views = views_of(inputs, table.dataset)
     frame = tables.single_shot_table(results, rows=rows, views=views, metrics=table.metrics)
   elif table.kind == 'fully_supervised':
     frame = tables.column_table(results, rows, {'Top-1': lambda r: True})

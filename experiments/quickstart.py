@@ -172,9 +172,9 @@ def retrieval_lines(summary: dict) -> list:
       parts.append(f'{criterion} hits: z_p ' + ' / '.join(
           f'{100 * rates["z_p"][k]:.1f}' for k in (1, 5, 10)) + ', raw ' + ' / '.join(
               f'{100 * rates["raw"][k]:.1f}' for k in (1, 5, 10)))
-    same = result['embedders']['z_p']['same_view_rate']
-    lines.append(f'  {name}: ' + '; '.join(parts) + f'; z_v same camera '
-                 f'{100 * same.get("view", float("nan")):.0f} % (chance '
+    view = result['embedders']['z_p']['same_view_rate'].get('view')
+    shown = '– (not measured)' if view is None else f'{100 * view:.0f} %'
+    lines.append(f'  {name}: ' + '; '.join(parts) + f'; z_v same camera {shown} (chance '
                  f'{100 * result["chance"]:.0f} %)')
   return lines
 

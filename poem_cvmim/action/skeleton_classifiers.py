@@ -61,9 +61,8 @@ def skeleton_shape(input_shape) -> tuple:
     if width % 2 or joints not in keypoints.SKELETON_GRAPHS:
       known = ', '.join(str(2 * n) for n in sorted(keypoints.SKELETON_GRAPHS))
       raise errors.InputError('Skeleton classifiers take per-frame 2D keypoints; a feature width '
-                              'of '
-                              f'{width} is not 2 × a known joint count (widths {known}): give raw '
-                              'keypoint features (extract_features --embedder=raw).')
+                              f'of {width} is not 2 × a known joint count (widths {known}): give '
+                              'raw keypoint features (extract_features --embedder=raw).')
   else:
     raise errors.InputError(f'input_shape must be (T, V, C) or (T, V*C), got {input_shape}.')
   keypoints.graph_for_joints(joints)  # a joint count without a graph is named here

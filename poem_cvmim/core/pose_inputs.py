@@ -62,13 +62,18 @@ def to_pixels(points: np.ndarray, image_size: Optional[tuple], source: str) -> n
   return points * np.asarray(image_size, np.float64)
 
 
-def check_not_degenerate(points: np.ndarray, source: str,
+def check_not_degenerate(points: np.ndarray, source: str, scale=None,
                          profile_name: str = keypoints.LEGACY_2DCOCO13) -> None:
-  """Raises InputError naming the first pose (0-based) whose torso has no extent."""
+  """Raises InputError naming the first pose (0-based) whose torso has no extent.
+
+  points: poses [..., J, 2]; scale: the profile's normalisation scale of each pose
+  ([..., 1, 1], as `normalize` returns it) where the caller has it, else computed here.
+  """
   points = np.asarray(points, np.float64)
   if not points.size:
     return
-  _, _, scale = keypoints.get_profile(profile_name).normalize(points)
+  if scale is None:
+    _, _, scale = keypoints.get_profile(profile_name).normalize(points)
   extent = np.max(np.abs(points - np.mean(points, axis=-2, keepdims=True)), axis=(-2, -1))
   bad = np.flatnonzero((np.reshape(scale, extent.shape) <=
                         _DEGENERATE_SCALE * np.maximum(extent, 1.0)).reshape(-1))
@@ -76,10 +81,3 @@ def check_not_degenerate(points: np.ndarray, source: str,
     raise errors.InputError(
         f'{source}: pose {bad[0]} (0-based; {len(bad)} in all) has its shoulders and hips at '
         'one point (an all-zero or empty pose?): drop or fill such poses.')
-
-
-def checked_pixels(points: np.ndarray, image_size: Optional[tuple], source: str) -> np.ndarray:
-  """`to_pixels` then `check_not_degenerate`: what every path from outside goes through."""
-  pixels = to_pixels(points, image_size, source)
-  check_not_degenerate(pixels, source)
-  return pixels

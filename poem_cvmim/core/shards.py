@@ -302,8 +302,8 @@ def verify_shards(directory: str, files, check_hashes: bool = True) -> None:
                               'left from another conversion? Convert again with --overwrite.')
     if check_hashes and file_sha256(path) != listed[name]:
       raise errors.InputError(f'{path} does not match the SHA-256 in its manifest: it was '
-                              'truncated '
-                              'or modified after conversion. Convert or generate it again.')
+                              'truncated or modified after conversion. Convert or generate it '
+                              'again.')
 
 
 def check_count(directory: str, manifest: dict, split: str, view: Optional[str],

@@ -348,8 +348,9 @@ def normalize(points: np.ndarray, image_size=None, source: str = '') -> np.ndarr
   """Profile-normalised poses [N, 13, 2] float32 from (y, x) pixels, or from coordinates in
   [0, 1] of an image of `image_size` (height, width) when it is given; the coordinates and
   poses are checked first (`core.pose_inputs`)."""
-  points = pose_inputs.checked_pixels(points, image_size, source)
-  normalized, _, _ = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).normalize(points)
+  pixels = pose_inputs.to_pixels(points, image_size, source)
+  normalized, _, scale = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).normalize(pixels)
+  pose_inputs.check_not_degenerate(pixels, source, scale)
   return normalized.astype(np.float32)
 
 

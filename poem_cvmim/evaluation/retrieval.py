@@ -83,12 +83,13 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
       parsed = parse(serialized)
       records.check_finite_keypoints(parsed, sequence_dir, split, view)
       pixels = keypoints.to_pixels(parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES])
-      poses, _, _ = keypoints.get_profile(profile_2d).normalize(pixels)
+      poses, _, scales = keypoints.get_profile(profile_2d).normalize(pixels)
       for i, source in enumerate(parsed['source_id'].numpy().astype(str)):
         real = int(parsed['num_frames'][i]) or length
         kept = np.arange(0, real, frame_stride)
         pose_inputs.check_not_degenerate(pixels[i].numpy()[kept],
-                                         f'{sequence_dir}: {split}/{view} clip {source}')
+                                         f'{sequence_dir}: {split}/{view} clip {source}',
+                                         scales[i].numpy()[kept])
         parts['poses'].append(poses[i].numpy()[kept])
         parts['clips'].append(np.full(len(kept), clip_id(source, view)))
         parts['frames'].append(kept)
@@ -243,8 +244,9 @@ def load_pair_frames(pattern: str, frame_stride: int = 1,
       lambda s: records.parse_pair_example(s, profile_2d, keypoints.LEGACY_3DH36M17))
   for number, parsed in enumerate(dataset):
     pixels = keypoints.to_pixels(parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES])
-    pose_inputs.check_not_degenerate(pixels.numpy(), f'{pattern}: batch {number} of 512 pairs')
-    poses, _, _ = keypoints.get_profile(profile_2d).normalize(pixels)
+    poses, _, scales = keypoints.get_profile(profile_2d).normalize(pixels)
+    pose_inputs.check_not_degenerate(pixels.numpy(), f'{pattern}: batch {number} of 512 pairs',
+                                     scales.numpy())
     parts['poses'].append(poses.numpy())
     parts['poses_3d'].append(normalized_3d(parsed[records.KEYPOINTS_3D][:, 0].numpy()))
   poses, poses_3d = np.concatenate(parts['poses']), np.concatenate(parts['poses_3d'])
