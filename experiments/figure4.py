@@ -22,7 +22,7 @@ from poem_cvmim.core import cli
 from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import pose_inputs
-from poem_cvmim.evaluation import detections
+from poem_cvmim.core import detections
 from poem_cvmim.evaluation import embedders
 from poem_cvmim.evaluation import retrieval
 

@@ -10,7 +10,7 @@ Input: (y, x) keypoints in LEGACY_2DCOCO13 order, either a .npy array [N, 13, 2]
 26 numbers a row (y0, x0, y1, x1, ...; a non-numeric first row is a header). Coordinates are
 pixels, or normalised to [0, 1] by the image size given with --image_size=HEIGHT,WIDTH, or
 already profile-normalised with --normalized. Or detector output of one camera
-(evaluation/detections.py): a folder of OpenPose / MMPose per-frame JSON files, or a COCO
+(core/detections.py): a folder of OpenPose / MMPose per-frame JSON files, or a COCO
 results / MMPose predictions .json; one person a frame (--person), missing joints filled as
 the encoder expects; a row per frame in frame order. Output: .npy holding [N, Dp + Dv] (pose
 first; for detector input the frame numbers go to <output>_frames.npy) or .csv with a header
@@ -25,7 +25,7 @@ from absl import flags
 
 from poem_cvmim.core import cli
 from poem_cvmim.core import pose_inputs
-from poem_cvmim.evaluation import detections
+from poem_cvmim.core import detections
 
 FLAGS = flags.FLAGS
 

@@ -35,7 +35,7 @@ from poem_cvmim.core import keypoints
 from poem_cvmim.core import pose_inputs
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
-from poem_cvmim.evaluation import detections
+from poem_cvmim.core import detections
 from poem_cvmim.evaluation import retrieval
 
 FLAGS = flags.FLAGS

@@ -54,6 +54,9 @@ def config_from_flags(flag_values) -> configs.TrainConfig:
         base, algorithm=configs.algorithm_defaults(flag_values['algorithm_type'].value))
   given = {path: flag_values[name].value for name, (path, _) in configs.FLAG_FIELDS.items()
            if flag_values[name].present}
+  if (given.get('algorithm.temporal_negatives') and 'instants_per_clip' not in given
+      and not base.instants_per_clip):
+    given['instants_per_clip'] = configs.DEFAULT_INSTANTS_PER_CLIP
   return configs.with_fields(base, given)
 
 

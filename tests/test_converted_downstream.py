@@ -32,9 +32,9 @@ def test_pair_records_batch_into_model_inputs(tmp_path, dataset):
   batches = pipeline.pair_dataset(str(directory / 'train-*'), 8, keypoints.LEGACY_2DCOCO13,
                                   profile_3d, seed=0, num_epochs=1)
   batch = next(iter(batches))
-  anchor, positive, _ = pipeline.make_model_inputs(batch, '2D_INPUT_AND_3D_PROJECTION',
-                                                   keypoints.LEGACY_2DCOCO13, profile_3d, seed=0)
-  for poses in (np.asarray(anchor), np.asarray(positive)):
+  inputs, _ = pipeline.make_model_inputs(batch, '2D_INPUT_AND_3D_PROJECTION',
+                                         keypoints.LEGACY_2DCOCO13, profile_3d, seed=0)
+  for poses in (np.asarray(inputs[pipeline.ANCHOR]), np.asarray(inputs[pipeline.POSITIVE])):
     assert poses.shape == (8, 13, 2) and np.all(np.isfinite(poses))
     # Profile-normalised: hip centre at the origin, largest torso distance 0.5.
     np.testing.assert_allclose(poses[:, 7:9].mean(axis=1), 0, atol=1e-5)

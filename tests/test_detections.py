@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from poem_cvmim.evaluation import detections
+from poem_cvmim.core import detections
 
 # A person in pixels: joint name -> (x, y); the 13 joints only.
 _BODY = {'NOSE_TIP': (500, 100), 'LEFT_SHOULDER': (540, 200), 'RIGHT_SHOULDER': (460, 200),

@@ -27,6 +27,7 @@ _TWO_REPLICAS_EQUAL_ONE = textwrap.dedent('''
     cpu = tf.config.list_physical_devices('CPU')[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from poem_cvmim.representation import configs
+    from poem_cvmim.representation.algorithms import base
     from poem_cvmim.representation.algorithms import registry
 
     config = {config}
@@ -48,15 +49,15 @@ _TWO_REPLICAS_EQUAL_ONE = textwrap.dedent('''
       for variable, value in zip(variables(multi), initial):
         variable.assign(value)
 
-    extra = lambda poses: dict(keypoints_3d=poses) if single.needs_3d else {{}}
-    single_terms = tf.function(lambda a, p, k: single.update(a, p, **extra(k)))(
+    extra = lambda poses: dict(poses_3d=poses) if single.needs_3d else {{}}
+    single_terms = tf.function(lambda a, p, k: single.update(base.pair_inputs(a, p, **extra(k))))(
         anchor, positive, poses_3d)
     halves = strategy.experimental_distribute_values_from_function(
         lambda ctx: (anchor[8 * ctx.replica_id_in_sync_group:][:8],
                      positive[8 * ctx.replica_id_in_sync_group:][:8],
                      poses_3d[8 * ctx.replica_id_in_sync_group:][:8]))
     multi_terms = tf.function(lambda inputs: strategy.run(
-        lambda a, p, k: multi.update(a, p, **extra(k)), args=inputs))(halves)
+        lambda a, p, k: multi.update(base.pair_inputs(a, p, **extra(k))), args=inputs))(halves)
     # Relative error of each updated encoder variable (norms), and of each update that is
     # more than float32 noise (biases before batch norm get no gradient but noise).
     worst = worst_update = moved = 0.0
@@ -143,6 +144,7 @@ _WORKER = textwrap.dedent('''
     strategy = (tf.distribute.MultiWorkerMirroredStrategy() if role == 'worker'
                 else tf.distribute.get_strategy())
     from poem_cvmim.representation import configs
+    from poem_cvmim.representation.algorithms import base
     from poem_cvmim.representation.algorithms import registry
     config = configs.AlgorithmConfig(dropout_rate=0.0, use_prior=False)
     anchor, positive = np.random.default_rng(0).normal(scale=0.3, size=(2, 16, 13, 2))
@@ -154,7 +156,7 @@ _WORKER = textwrap.dedent('''
       np.savez(os.path.join(directory, 'initial.npz'), *[v.numpy() for v in variables])
       np.savez(os.path.join(directory, 'start.npz'),
                *[v.numpy() for v in algorithm.encoder.trainable_variables])
-      tf.function(algorithm.update)(anchor, positive)
+      tf.function(algorithm.update)(base.pair_inputs(anchor, positive))
     else:
       initial = np.load(os.path.join(directory, 'initial.npz'))
       for i, variable in enumerate(variables):
@@ -162,7 +164,8 @@ _WORKER = textwrap.dedent('''
       halves = strategy.experimental_distribute_values_from_function(
           lambda ctx: (anchor[8 * ctx.replica_id_in_sync_group:][:8],
                        positive[8 * ctx.replica_id_in_sync_group:][:8]))
-      tf.function(lambda pair: strategy.run(algorithm.update, args=pair))(halves)
+      tf.function(lambda pair: strategy.run(
+          lambda a, p: algorithm.update(base.pair_inputs(a, p)), args=pair))(halves)
     if role == 'single' or strategy.extended.should_checkpoint:
       np.savez(os.path.join(directory, role + '.npz'),
                *[v.numpy() for v in algorithm.encoder.trainable_variables])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from poem_cvmim.representation.algorithms import base
 from poem_cvmim.representation.algorithms import registry
 from poem_cvmim.representation import configs
 from poem_cvmim.evaluation import pose_files
@@ -42,7 +43,7 @@ def exported(tmp_path_factory):
   algorithm = registry.create_algorithm(configs.AlgorithmConfig(pose_embedding_dim=8,
                                                                   view_embedding_dim=8))
   algorithm.build()
-  algorithm.update(tf.random.normal([16, 13, 2]), tf.random.normal([16, 13, 2]))
+  algorithm.update(base.pair_inputs(tf.random.normal([16, 13, 2]), tf.random.normal([16, 13, 2])))
   export.export_encoder(algorithm, keypoints.LEGACY_2DCOCO13, str(directory / 'model'))
   return algorithm, directory
 
@@ -107,7 +108,7 @@ def test_embed_input_errors_name_file_and_row(tmp_path):
 
 def test_embed_command_reads_openpose_output(exported, tmp_path):
   from tests import test_detections  # pylint: disable=g-import-not-at-top
-  from poem_cvmim.evaluation import detections  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.core import detections  # pylint: disable=g-import-not-at-top
   algorithm, directory = exported
   folder = tmp_path / 'cam'
   folder.mkdir()

@@ -213,3 +213,44 @@ def test_contrastive_log_ratio_of_one_pair_has_no_negatives():
   value = losses.contrastive_log_ratio(mean, logvar, y)
   expected = np.mean(-(mean - y) ** 2 / (2 * np.exp(logvar)) - logvar / 2)
   np.testing.assert_allclose(value.numpy(), max(expected, 0.0), rtol=1e-5)
+
+
+# Weights of the negatives: 0 on the diagonal, a pair left out, hard pairs weighted 3.
+_WEIGHTS = np.ones((5, 5)) - np.eye(5)
+_WEIGHTS[0, 1] = _WEIGHTS[1, 0] = 3.0
+_WEIGHTS[2, 4] = 0.0
+
+
+@pytest.mark.parametrize('measure', ['JSD', 'KL'])
+def test_fenchel_dual_loss_with_weighted_negatives_matches_numpy(measure):
+  local, global_ = _features(3)
+  e_pos, e_neg = _NUMPY_EXPECTATIONS[measure]
+  pos = neg = 0.0
+  for i in range(5):
+    for j in range(5):
+      scores = np.array([[local[i, l] @ global_[j, g] for g in range(2)] for l in range(3)])
+      pos += (i == j) * e_pos(scores).mean()
+      neg += _WEIGHTS[i, j] * e_neg(scores).mean()
+  expected = neg / _WEIGHTS.sum() - pos / 5
+  value = losses.fenchel_dual_loss(local, global_, measure, negative_weights=_WEIGHTS)
+  np.testing.assert_allclose(value.numpy(), expected, rtol=1e-9)
+  # Unit weights off the diagonal are the default estimator.
+  np.testing.assert_allclose(
+      losses.fenchel_dual_loss(local, global_, measure, negative_weights=1 - np.eye(5)).numpy(),
+      losses.fenchel_dual_loss(local, global_, measure).numpy(), rtol=1e-12)
+
+
+def test_info_nce_with_weighted_negatives_matches_numpy():
+  local, global_ = _features(4)
+  total = []
+  for i in range(5):
+    for l in range(3):
+      for g in range(2):
+        positive_score = local[i, l] @ global_[i, g]
+        # A negative of weight w counts w times in the denominator; weight 0 is left out.
+        denominator = np.exp(positive_score) + sum(
+            _WEIGHTS[i, j] * np.exp(local[j, k] @ global_[i, g])
+            for j in range(5) if j != i for k in range(3))
+        total.append(-(positive_score - np.log(denominator)))
+  value = losses.info_nce_loss(local, global_, negative_weights=_WEIGHTS)
+  np.testing.assert_allclose(value.numpy(), np.mean(total), rtol=1e-9)

@@ -58,3 +58,65 @@ def test_pose_negatives_are_pr_vipes_np_mpjpe_rule():
   found = mining.pose_negatives(anchors, positives, threshold).numpy()
   np.testing.assert_array_equal(found, expected)
   assert not found[1, 3] and found[0, 3]
+
+
+def _periodic_clip():
+  """One clip of a periodic motion (period 20 frames) seen by cameras c0/c1 at frames 0, 10,
+  20, 30, and one other clip: frames 0 and 20 (and 10 and 30) repeat the pose."""
+  rng = np.random.default_rng(3)
+  cycle = {0: rng.normal(size=(17, 3)), 10: rng.normal(size=(17, 3))}
+  frames = np.array([0, 10, 20, 30, 0])
+  poses = np.stack([cycle[f % 20] for f in frames[:4]] + [rng.normal(size=(17, 3))])
+  clips = np.array(['walk', 'walk', 'walk', 'walk', 'other'])
+  return clips, frames, poses
+
+
+def test_repeated_poses_in_3d_are_found_in_a_periodic_clip():
+  clips, frames, poses = _periodic_clip()
+  anchors = poses + np.random.default_rng(4).normal(scale=0.001, size=poses.shape)
+  expected = np.array([[i != j and procrustes.procrustes_aligned_mpjpe(
+      anchors[i][None], poses[j][None]).numpy()[0] < 0.1 for j in range(5)] for i in range(5)])
+  found = mining.close_poses_3d(anchors, poses, 0.1).numpy()
+  np.testing.assert_array_equal(found, expected)
+  assert found[0, 2] and found[1, 3] and not found[0, 1]
+  # Measured on candidates only: the same decisions there, nothing elsewhere.
+  candidates = mining.same_clip(clips).numpy()
+  np.testing.assert_array_equal(mining.close_poses_3d(anchors, poses, 0.1, candidates).numpy(),
+                                expected & candidates)
+
+
+def test_repeated_poses_in_2d_need_one_camera_and_one_clip():
+  rng = np.random.default_rng(5)
+  anchors, positives_ = rng.normal(scale=0.3, size=(2, 4, 13, 2))
+  positives_[2] = anchors[0] + 0.01  # row 2's positive: row 0's anchor pose again
+  anchors[3] = anchors[0] + 0.01     # row 3's anchor too, but seen by another camera
+  cameras = np.array([['c0', 'c1'], ['c0', 'c1'], ['c1', 'c0'], ['c2', 'c1']])
+  cameras = np.unique(cameras, return_inverse=True)[1].reshape(cameras.shape)
+  clips = np.array([7, 7, 7, 8])
+  views = (anchors, positives_)
+
+  def close(i, j):
+    return i != j and clips[i] == clips[j] and any(
+        cameras[i, u] == cameras[j, v]
+        and np.linalg.norm(views[u][i] - views[v][j], axis=-1).mean() < 0.06
+        for u in (0, 1) for v in (0, 1))
+  expected = np.array([[close(i, j) for j in range(4)] for i in range(4)])
+  found = mining.close_poses_2d(anchors, positives_, cameras, clips, 0.06).numpy()
+  np.testing.assert_array_equal(found, expected)
+  assert found[0, 2] and found[2, 0] and not found[0, 3] and not found[0, 1]
+  np.testing.assert_allclose(mining.pose_distances_2d(anchors, positives_).numpy(),
+                             [[np.linalg.norm(a - p, axis=-1).mean() for p in positives_]
+                              for a in anchors], rtol=1e-6)
+
+
+def test_negative_weights_of_a_periodic_clip():
+  clips, frames, poses = _periodic_clip()
+  hard = mining.temporal_negatives(clips, frames, 10).numpy()
+  repeated = mining.close_poses_3d(poses, poses, 0.1).numpy()
+  close = mining.ignored(clips, frames, 5).numpy()
+  weights = mining.negative_weights(5, hard, close | repeated, 4.0).numpy()
+  expected = np.array([[0.0 if i == j or close[i, j] or repeated[i, j] else
+                        4.0 if hard[i, j] else 1.0 for j in range(5)] for i in range(5)])
+  np.testing.assert_array_equal(weights, expected)
+  # In the walk: frames 10 apart are hard negatives, 20 apart repeat the pose: left out.
+  assert weights[0, 1] == 4.0 and weights[0, 2] == 0.0 and weights[0, 4] == 1.0

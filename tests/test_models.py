@@ -92,7 +92,7 @@ def test_every_algorithm_updates_every_player(config):
             for name in algorithm.players}
   rng = np.random.default_rng(0)
   anchor, positive = rng.normal(scale=0.3, size=(2, 16, 13, 2)).astype(np.float32)
-  terms = algorithm.update(tf.constant(anchor), tf.constant(positive))
+  terms = algorithm.update(base.pair_inputs(tf.constant(anchor), tf.constant(positive)))
   assert set(terms) | set(pipeline.STATISTIC_NAMES) == set(algorithm.term_names)
   assert all(np.isfinite(v.numpy()) for v in terms.values())
   assert int(algorithm.encoder_optimizer.iterations.numpy()) == 1
@@ -224,7 +224,7 @@ def test_both_views_in_one_pass_give_the_step_of_one_pass_per_view(config, float
     anchor, positive = tf.constant(rng.normal(scale=0.3, size=(2, 16, 13, 2)))
     step = tf.function(algorithm.update)
     for _ in range(2):
-      terms = step(anchor, positive)
+      terms = step(base.pair_inputs(anchor, positive))
     variables = [v for net in algorithm.networks().values() for v in net.variables]
     variables += [v for opt in algorithm.optimizers.values() for v in opt.variables]
     return {k: float(v) for k, v in terms.items()}, [v.numpy() for v in variables]

@@ -18,6 +18,7 @@ from poem_cvmim.representation import configs
 from poem_cvmim.representation import restore
 from poem_cvmim.representation import trainer as trainer_lib
 from poem_cvmim.representation import triplet_losses as tl
+from poem_cvmim.representation.algorithms import base
 from poem_cvmim.representation.algorithms import registry
 
 _MAX = np.finfo(np.float32).max
@@ -287,7 +288,7 @@ def test_step_updates_encoder_and_matching_sigmoid_and_embeds_the_mean():
   assert float(algorithm.matching.b) == pytest.approx(-0.5)
   anchor, positive, poses_3d = _batch(np.random.default_rng(0))
   before = [v.numpy().copy() for v in algorithm.player_variables('encoder')]
-  terms = algorithm.update(anchor, positive, keypoints_3d=poses_3d)
+  terms = algorithm.update(base.pair_inputs(anchor, positive, poses_3d=poses_3d))
   assert set(terms) | {'input/guarded_view_fraction'} == set(algorithm.term_names)
   assert all(np.isfinite(v.numpy()) for v in terms.values())
   total = sum(float(terms[k]) for k in ('encoder/triplet_loss', 'encoder/positive_pairwise_loss',
@@ -303,7 +304,7 @@ def test_step_updates_encoder_and_matching_sigmoid_and_embeds_the_mean():
   np.testing.assert_array_equal(pose, outputs[:, :16])
   assert np.all(outputs[:, 16:].numpy() > 0.0)  # standard deviations
   with pytest.raises(ValueError, match='3D poses'):
-    algorithm.update(anchor, positive)
+    algorithm.update(base.pair_inputs(anchor, positive))
 
 
 # -- Training through the trainer and the command ----------------------------------------------

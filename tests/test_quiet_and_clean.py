@@ -28,7 +28,8 @@ COMMANDS = ('poem_cvmim.train', 'poem_cvmim.export', 'poem_cvmim.embed',
             'poem_cvmim.extract_features', 'poem_cvmim.train_action',
             'poem_cvmim.evaluate_action', 'poem_cvmim.evaluate_retrieval', 'poem_cvmim.benchmark',
             'data_prep.synthetic', 'data_prep.h36m', 'data_prep.penn_action', 'data_prep.ntu_rgbd',
-            'data_prep.ntu_benchmark', 'experiments.figure4', 'experiments.table1',
+            'data_prep.ntu_benchmark', 'data_prep.detections', 'experiments.figure4',
+            'experiments.table1',
             'experiments.table5', 'experiments.figure3', 'experiments.quickstart')
 # A user's environment: TensorFlow's log level not set.
 _USER_ENV = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}

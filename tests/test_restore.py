@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import classifiers
+from poem_cvmim.representation.algorithms import base
 from poem_cvmim.representation.algorithms import registry
 from poem_cvmim.action import classify
 from poem_cvmim.representation import configs
@@ -60,8 +61,8 @@ def _trained(config, steps=2, seed=0):
     anchor, positive = rng.normal(scale=0.3, size=(2, 16, 13, 2)).astype(np.float32)
     extra = {}
     if algorithm.needs_3d:
-      extra['keypoints_3d'] = rng.normal(scale=0.3, size=(16, 2, 17, 3)).astype(np.float32)
-    algorithm.update(anchor, positive, **extra)
+      extra[pipeline.POSES_3D] = rng.normal(scale=0.3, size=(16, 2, 17, 3)).astype(np.float32)
+    algorithm.update(base.pair_inputs(anchor, positive, **extra))
   return algorithm
 
 
@@ -107,9 +108,10 @@ def _held_out_poses(smoke_dir, count=64):
   batches = pipeline.pair_dataset(os.path.join(smoke_dir, 'pairs', 'train-*'), count,
                                   keypoints.LEGACY_2DCOCO13, None, shuffle_buffer_size=0,
                                   num_epochs=1)
-  anchor, positive, _ = pipeline.make_model_inputs(next(iter(batches)), '2D_INPUT',
-                                                   keypoints.LEGACY_2DCOCO13, shuffle=False)
-  return np.concatenate([anchor, positive]).astype(np.float32)
+  inputs, _ = pipeline.make_model_inputs(next(iter(batches)), '2D_INPUT',
+                                         keypoints.LEGACY_2DCOCO13, shuffle=False)
+  return np.concatenate([inputs[pipeline.ANCHOR],
+                         inputs[pipeline.POSITIVE]]).astype(np.float32)
 
 
 _RESTORE_IN_FRESH_PROCESS = textwrap.dedent('''

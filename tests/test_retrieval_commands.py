@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from data_prep import synthetic_dataset as synthetic
-from poem_cvmim.evaluation import detections
+from poem_cvmim.core import detections
 from tests import test_detections
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,7 +14,7 @@ from data_prep import ntu_skeleton
 from poem_cvmim.core import errors
 from poem_cvmim.core import pose_inputs
 from poem_cvmim.core import run_dirs
-from poem_cvmim.evaluation import detections
+from poem_cvmim.core import detections
 from poem_cvmim.evaluation import retrieval
 from tests import test_detections
 from tests.testdata import make_fixtures as fx

@@ -49,6 +49,9 @@ METADATA_KEYS = {
 }
 
 # Names of parsed tensors (one name for one thing, used by every pipeline).
+SOURCE_ID, FRAME_INDEX, CAMERA = 'source_id', 'frame_index', 'camera'
+# What temporal mining reads from a pair record: its clip, and each instance's frame and camera.
+PAIR_METADATA = (SOURCE_ID, FRAME_INDEX, CAMERA)
 IMAGE_SIZES = 'image_sizes'
 KEYPOINTS_2D = 'keypoints_2d'
 KEYPOINT_SCORES_2D = 'keypoint_scores_2d'
@@ -91,7 +94,7 @@ def _profile_keys(profile_name: str):
 
 def _strings(values) -> list:
   values = [values] if isinstance(values, (str, bytes)) else list(values)
-  return [v.encode('utf-8') if isinstance(v, str) else bytes(v) for v in values]
+  return [v if isinstance(v, bytes) else str(v).encode('utf-8') for v in values]
 
 
 def make_example(image_sizes, keypoints_2d, keypoint_scores_2d, keypoints_3d=None,
@@ -237,16 +240,35 @@ def _decode_instances(decoded, profile_2d, profile_3d):
   return outputs
 
 
+def pair_metadata_spec(num_instances=NUM_PAIR_INSTANCES) -> dict:
+  """Feature spec of `PAIR_METADATA`: the clip of a pair record (one string), and the frame
+  index and camera of each of its instances. Required: records without them cannot be mined
+  for temporal negatives."""
+  key = lambda name: METADATA_KEYS[name][0]
+  return {key(SOURCE_ID): tf.io.FixedLenFeature([], tf.string),
+          key(FRAME_INDEX): tf.io.FixedLenFeature([num_instances], tf.int64),
+          key(CAMERA): tf.io.FixedLenFeature([num_instances], tf.string)}
+
+
 def parse_pair_example(serialized, profile_2d=DEFAULT_PROFILE_2D,
-                       profile_3d=DEFAULT_PROFILE_3D, num_instances=NUM_PAIR_INSTANCES):
+                       profile_3d=DEFAULT_PROFILE_3D, num_instances=NUM_PAIR_INSTANCES,
+                       with_metadata=False):
   """Parses pair records (a scalar string or a batch [B]).
 
   Returns a dict with `image_sizes` [..., 2, 2] int64, `keypoints_2d` [..., 2, J2, 2],
-  `keypoint_scores_2d` [..., 2, J2] and, unless `profile_3d` is None, `keypoints_3d`
-  [..., 2, J3, 3]. A missing key fails with TensorFlow's error naming the key.
+  `keypoint_scores_2d` [..., 2, J2]; unless `profile_3d` is None, `keypoints_3d`
+  [..., 2, J3, 3]; with `with_metadata`, `PAIR_METADATA`: `source_id` [...] string,
+  `frame_index` [..., 2] int64 and `camera` [..., 2] string. A missing key fails with
+  TensorFlow's error naming the key.
   """
   spec = instance_feature_spec(num_instances, profile_2d, profile_3d)
-  return _decode_instances(_parse(serialized, spec), profile_2d, profile_3d)
+  if with_metadata:
+    spec.update(pair_metadata_spec(num_instances))
+  decoded = _parse(serialized, spec)
+  outputs = _decode_instances(decoded, profile_2d, profile_3d)
+  if with_metadata:
+    outputs.update({name: decoded[METADATA_KEYS[name][0]] for name in PAIR_METADATA})
+  return outputs
 
 
 def _class_targets(decoded, num_classes):

@@ -12,7 +12,7 @@ cosine distance, ties broken by gallery order) is
 
 Frames come from sequence records that hold several synchronised views of each clip (with 3D
 for the synthetic retrieval parts), from pair records (each camera of a pair is a view), or
-from detector output (evaluation/detections.py).
+from detector output (core/detections.py).
 """
 
 import glob

@@ -125,7 +125,9 @@ def cvmim_step(batch_size: int, jit_compile: bool = False, merge_views: bool = T
   algorithm = registry.create_algorithm(configs.AlgorithmConfig(**overrides))
   algorithm.merge_views = merge_views
   algorithm.build()
-  return tf.function(algorithm.update, jit_compile=jit_compile)
+  from poem_cvmim.representation.algorithms import base  # pylint: disable=g-import-not-at-top
+  update = tf.function(algorithm.update, jit_compile=jit_compile)
+  return lambda anchor, positive: update(base.pair_inputs(anchor, positive))
 
 
 VARIANTS: Dict[str, Callable] = {

@@ -22,6 +22,13 @@ ALGORITHMS = (ALGORITHM_DISENTANGLE, ALGORITHM_ALIGN, ALGORITHM_AUTOENCODER, ALG
               ALGORITHM_INFONCE, ALGORITHM_PR_VIPE)
 # Algorithms whose loss reads the 3D poses of the pair records (whatever the input type).
 ALGORITHMS_NEEDING_3D = (ALGORITHM_PR_VIPE,)
+ALGORITHMS_WITH_TEMPORAL_NEGATIVES = (ALGORITHM_DISENTANGLE,)
+# Mean joint distance of two profile-normalised 2D poses of one camera below which they count
+# as the same pose (docs/mining.md: what NP-MPJPE 0.1 is in one camera on the synthetic set).
+PERIODIC_GUARD_2D = 0.06
+# Instants per clip of the clip-grouped sampler when temporal negatives are on and no number
+# is given.
+DEFAULT_INSTANTS_PER_CLIP = 8
 # The encoder's heads and the fusions of z_p and z_v (representation/networks.py builds them).
 EMBEDDER_POINT = 'POINT'
 EMBEDDER_GAUSSIAN = 'GAUSSIAN'
@@ -70,6 +77,19 @@ class AlgorithmConfig:
   positive_pairwise_loss_weight: float = 0.005
   sigmoid_raw_a_initial: float = -0.65
   sigmoid_b_initial: float = -0.5
+  # Temporal hard negatives (MCSS, Mitra et al. 2020; docs/mining.md): CV-MIM's cross-view term
+  # also contrasts each anchor with frames of its own clip at least `negative_gap` frames away
+  # (weighted `hard_negative_weight` against the batch's other negatives); frames of the clip
+  # closer than `ignore_gap` are no negatives. Periodic motion repeats a pose far in time: a
+  # pair within NP-MPJPE `periodic_guard_mpjpe` (3D) or, in records without 3D, seen by one
+  # camera within `periodic_guard_2d` (mean joint distance of the normalised 2D poses) is no
+  # negative either.
+  temporal_negatives: bool = False
+  hard_negative_weight: float = 1.0
+  negative_gap: int = 8
+  ignore_gap: int = 4
+  periodic_guard_mpjpe: float = 0.1
+  periodic_guard_2d: float = PERIODIC_GUARD_2D
 
   def __post_init__(self):
     _choose('algorithm', self.algorithm, ALGORITHMS)
@@ -89,6 +109,18 @@ class AlgorithmConfig:
               min_negative_keypoint_mpjpe=self.min_negative_keypoint_mpjpe)
     if self.triplet_loss_margin < 0.0:
       raise errors.InputError(f'triplet_loss_margin must be >= 0, got {self.triplet_loss_margin}.')
+    if self.temporal_negatives and self.algorithm not in ALGORITHMS_WITH_TEMPORAL_NEGATIVES:
+      raise errors.InputError(f'temporal_negatives applies to '
+                              f'{", ".join(ALGORITHMS_WITH_TEMPORAL_NEGATIVES)}, not '
+                              f'{self.algorithm}.')
+    if not 1 <= self.negative_gap or not 0 <= self.ignore_gap <= self.negative_gap:
+      raise errors.InputError(f'Need 1 <= negative_gap and 0 <= ignore_gap <= negative_gap, got '
+                              f'negative_gap={self.negative_gap}, ignore_gap={self.ignore_gap}.')
+    if not self.hard_negative_weight >= 0.0:
+      raise errors.InputError(f'hard_negative_weight must be >= 0, got '
+                              f'{self.hard_negative_weight}.')
+    _positive(periodic_guard_mpjpe=self.periodic_guard_mpjpe,
+              periodic_guard_2d=self.periodic_guard_2d)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +147,13 @@ class TrainConfig:
   # TensorFlow's op determinism and a deterministic input order: one seed, one result on one
   # machine (set in the command's main; see README for its cost).
   deterministic: bool = False
+  # The clip-grouped sampler (docs/mining.md): batches of batch_size / instants_per_clip clips,
+  # `instants_per_clip` instants of each at least `algorithm.negative_gap` frames apart (one
+  # pair record each). 0: records are shuffled one by one (the original's input).
+  instants_per_clip: int = 0
+  # A run directory whose latest checkpoint initialises the networks (fine-tuning: optimizer
+  # state and step start afresh).
+  init_from: str = ''
 
   def __post_init__(self):
     _choose('input_type', self.input_type, _INPUT_TYPES)
@@ -127,6 +166,15 @@ class TrainConfig:
               summary_interval=self.summary_interval, max_checkpoints=self.max_checkpoints)
     if self.input_type != cameras.INPUT_2D and not self.profile_3d:
       raise errors.InputError(f'input_type {self.input_type} needs a 3D profile.')
+    if self.instants_per_clip == 1 or self.instants_per_clip < 0:
+      raise errors.InputError(f'instants_per_clip must be 0 (records one by one) or >= 2, got '
+                              f'{self.instants_per_clip}.')
+    if self.instants_per_clip and self.batch_size % self.instants_per_clip:
+      raise errors.InputError(f'batch_size {self.batch_size} is not a multiple of '
+                              f'instants_per_clip {self.instants_per_clip}.')
+    if self.algorithm.temporal_negatives and not self.instants_per_clip:
+      raise errors.InputError('temporal_negatives needs clip-grouped batches: set '
+                              f'instants_per_clip (e.g. {DEFAULT_INSTANTS_PER_CLIP}).')
     if self.algorithm.algorithm in ALGORITHMS_NEEDING_3D and not self.profile_3d:
       raise errors.InputError(f'{self.algorithm.algorithm} mines negatives from 3D poses and '
                               'needs a 3D profile (--keypoint_profile_name_3d).')
@@ -225,6 +273,23 @@ FLAG_FIELDS = {
     'jit_compile': ('jit_compile', 'XLA-compile the step (single device only).'),
     'peer_timeout_s': ('peer_timeout_s', 'Seconds to wait for the other workers.'),
     'deterministic': ('deterministic', 'Op determinism and a deterministic input order.'),
+    'temporal_negatives': ('algorithm.temporal_negatives', 'DISENTANGLE: frames of the '
+                           "anchor's own clip far in time as hard negatives (MCSS; sets "
+                           f'--instants_per_clip={DEFAULT_INSTANTS_PER_CLIP} unless given).'),
+    'hard_negative_weight': ('algorithm.hard_negative_weight',
+                             'Weight of a temporal negative against an ordinary one.'),
+    'negative_gap': ('algorithm.negative_gap', 'Frames between two instants of one clip in a '
+                     'batch (and from which they are temporal negatives).'),
+    'ignore_gap': ('algorithm.ignore_gap', 'Frames of one clip closer than this are no '
+                   'negatives.'),
+    'periodic_guard_mpjpe': ('algorithm.periodic_guard_mpjpe', 'Pairs whose 3D poses are '
+                             'within this NP-MPJPE are no negatives (with temporal negatives).'),
+    'periodic_guard_2d': ('algorithm.periodic_guard_2d', 'Without 3D: pairs one camera saw '
+                          'within this normalised 2D distance are no negatives.'),
+    'instants_per_clip': ('instants_per_clip', 'Clip-grouped batches: instants per clip '
+                          '(0: records shuffled one by one).'),
+    'init_from': ('init_from', 'Run directory whose latest checkpoint initialises the '
+                  'networks (adapting a trained encoder).'),
 }
 
 
@@ -259,7 +324,10 @@ def to_dict(config: TrainConfig) -> dict:
 # existed then unchanged: a config.json without them reads as written with these defaults.
 ADDED_ALGORITHM_FIELDS = ('num_embedding_samples', 'triplet_loss_margin',
                           'min_negative_keypoint_mpjpe', 'positive_pairwise_loss_weight',
-                          'sigmoid_raw_a_initial', 'sigmoid_b_initial')
+                          'sigmoid_raw_a_initial', 'sigmoid_b_initial', 'temporal_negatives',
+                          'hard_negative_weight', 'negative_gap', 'ignore_gap',
+                          'periodic_guard_mpjpe', 'periodic_guard_2d')
+ADDED_TRAIN_FIELDS = ('instants_per_clip', 'init_from')
 
 
 def from_dict(data: dict, source: str = 'the config') -> TrainConfig:
@@ -272,7 +340,7 @@ def from_dict(data: dict, source: str = 'the config') -> TrainConfig:
     if unknown or missing:
       raise errors.InputError(f'{source}: {where} has unknown keys {unknown} and lacks keys '
                               f'{missing} (written by another version?).')
-  check(TrainConfig, data, 'the run config')
+  check(TrainConfig, data, 'the run config', ADDED_TRAIN_FIELDS)
   check(AlgorithmConfig, data['algorithm'], "the run config's algorithm", ADDED_ALGORITHM_FIELDS)
   return TrainConfig(**dict(data, algorithm=AlgorithmConfig(**data['algorithm'])))
 

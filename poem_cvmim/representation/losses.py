@@ -62,7 +62,8 @@ def _masked_mean(values, mask):
   return tf.reduce_sum(values * mask) / tf.maximum(tf.reduce_sum(mask), _COUNT_EPSILON)
 
 
-def fenchel_dual_loss(local, global_, measure, positive_indicator_matrix=None):
+def fenchel_dual_loss(local, global_, measure, positive_indicator_matrix=None,
+                      negative_weights=None):
   """f-divergence MI estimator (Hjelm et al. 2019), as a loss to minimise.
 
   Args:
@@ -70,19 +71,26 @@ def fenchel_dual_loss(local, global_, measure, positive_indicator_matrix=None):
     global_: [B, G, d] global features.
     measure: One of MEASURES.
     positive_indicator_matrix: Optional [B, B], 1 for positive pairs (default identity).
+    negative_weights: Optional [B, B] weights of the pairs as negatives (default: 1 for every
+      pair that is not positive); 0 leaves a pair out, more than 1 makes it a hard negative
+      (`mining.negative_weights`).
 
   Returns:
-    Scalar neg - pos, where pos (neg) is the mean of E+ (E-) over positive (negative) pairs of
-    the scores <local[i, l], global_[j, g]> averaged over l and g.
+    Scalar neg - pos, where pos is the mean of E+ over positive pairs and neg the mean of E-
+    over negative pairs weighted by `negative_weights`, of the scores
+    <local[i, l], global_[j, g]> averaged over l and g.
   """
   scores = tf.einsum('ild,jgd->iljg', local, global_)  # [B, L, B, G]
   positive_scores = tf.reduce_mean(positive_expectation(scores, measure), axis=[1, 3])
   negative_scores = tf.reduce_mean(negative_expectation(scores, measure), axis=[1, 3])
   positive, negative = _indicators(positive_indicator_matrix, tf.shape(local)[0], local.dtype)
+  if negative_weights is not None:
+    negative = tf.cast(negative_weights, local.dtype)
   return _masked_mean(negative_scores, negative) - _masked_mean(positive_scores, positive)
 
 
-def info_nce_loss(local, global_, positive_indicator_matrix=None, temperature=1.0):
+def info_nce_loss(local, global_, positive_indicator_matrix=None, temperature=1.0,
+                  negative_weights=None):
   """InfoNCE (van den Oord et al. 2018) with a dot-product critic.
 
   Args:
@@ -90,6 +98,9 @@ def info_nce_loss(local, global_, positive_indicator_matrix=None, temperature=1.
     positive_indicator_matrix: Optional [B, B]; positives other than the row's own pair are
       left out of its negatives.
     temperature: Scores are divided by it.
+    negative_weights: Optional [B, B] weights w[i, j] of local[j] as a negative of
+      global_[i]: a negative counts w times in the softmax's denominator (its logit gains log w; 0 leaves it out).
+      Positives are left out whatever their weight.
 
   Returns:
     Mean over (i, l, g) of -log softmax of the positive score <local[i, l], global_[i, g]>
@@ -101,6 +112,11 @@ def info_nce_loss(local, global_, positive_indicator_matrix=None, temperature=1.
   positive, _ = _indicators(positive_indicator_matrix, batch_size, local.dtype)
   # Positive pairs are masked out of the negatives by a very negative logit.
   negatives = scores - 1e12 * positive[:, :, tf.newaxis, tf.newaxis]
+  if negative_weights is not None:
+    weights = tf.cast(negative_weights, local.dtype)
+    log_weights = tf.where(weights > 0, tf.math.log(tf.maximum(weights, _COUNT_EPSILON)),
+                           tf.constant(-1e12, local.dtype))
+    negatives += log_weights[:, :, tf.newaxis, tf.newaxis]
   num_locals = tf.shape(local)[1]
   negatives = tf.reshape(negatives, [batch_size, 1, -1, tf.shape(global_)[1]])
   negatives = tf.tile(negatives, [1, num_locals, 1, 1])  # [B, L, B * L, G]

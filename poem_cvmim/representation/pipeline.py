@@ -24,6 +24,13 @@ INPUT_2D = cameras.INPUT_2D
 # for which the camera guard moved the camera back (poem_cvmim.core.cameras).
 GUARDED_VIEW_FRACTION = 'input/guarded_view_fraction'
 STATISTIC_NAMES = (GUARDED_VIEW_FRACTION,)
+# The model inputs an algorithm reads (`make_model_inputs`): every algorithm reads the pair
+# itself; each declares which of the optional features it needs (`Algorithm.features`).
+ANCHOR, POSITIVE = 'anchor', 'positive'
+POSES_3D = 'poses_3d'
+CLIPS, FRAMES, CAMERAS = 'clips', 'frames', 'cameras'
+METADATA_FEATURES = (CLIPS, FRAMES, CAMERAS)  # parsed from the records' metadata
+OPTIONAL_FEATURES = (POSES_3D,) + METADATA_FEATURES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +52,8 @@ class InputSpec:
 
 
 def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_buffer_size=4096,
-                 seed=None, num_epochs=None, input_context=None, start_step=0):
+                 seed=None, num_epochs=None, input_context=None, start_step=0,
+                 with_metadata=False):
   """Batches of parsed pair records for one input pipeline.
 
   The stream is a sequence of epochs; epoch e visits this pipeline's records once, in an order
@@ -66,6 +74,7 @@ def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_bu
     input_context: A `tf.distribute.InputContext` (several workers shard by file, or by record
       when there are fewer files than workers).
     start_step: Global steps already trained: the batches they consumed are skipped.
+    with_metadata: Also parse `records.PAIR_METADATA` (clip, frames, cameras).
 
   Returns:
     A dataset of dicts as `records.parse_pair_example` returns, batched per replica.
@@ -116,31 +125,46 @@ def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_bu
   dataset = epochs.flat_map(epoch).skip(skip)
   dataset = dataset.batch(batch_size, drop_remainder=True)
   dataset = dataset.map(
-      lambda serialized: records.parse_pair_example(serialized, profile_2d, profile_3d),
+      lambda serialized: records.parse_pair_example(serialized, profile_2d, profile_3d,
+                                                    with_metadata=with_metadata),
       num_parallel_calls=_AUTOTUNE)
   return dataset.prefetch(_AUTOTUNE)
 
 
 def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=True,
-                      seed=None, with_3d=False):
-  """Normalised (anchor, positive) 2D poses [b, J, 2] from a parsed batch of pair records,
-  and the fraction of the virtual views used for which the camera guard moved the camera.
+                      seed=None, features=()):
+  """The model inputs of a parsed batch of pair records, as the algorithms read them.
 
-  With `with_3d`, also the pairs' 3D poses normalised by the 3D profile [b, 2, J3, 3], in the
-  same (shuffled) order, before the fraction.
+  Returns ({feature: tensor}, {statistic: scalar}): `ANCHOR` and `POSITIVE` normalised 2D
+  poses [b, J, 2] and each of `features` (`OPTIONAL_FEATURES`): `POSES_3D` the pairs' 3D poses
+  normalised by the 3D profile [b, 2, J3, 3]; `CLIPS` [b] and `CAMERAS` [b, 2] int64 ids
+  (hashes of the records' `source_id` and cameras: equal strings, equal ids); `FRAMES` [b]
+  the frame index. Every feature is gathered in the same (shuffled) row order. The statistic
+  is the fraction of the virtual views used for which the camera guard moved the camera.
   """
+  unknown = sorted(set(features) - set(OPTIONAL_FEATURES))
+  if unknown:
+    raise errors.InputError(f'Unknown input features {unknown}; valid: {list(OPTIONAL_FEATURES)}.')
   keypoints_2d = keypoints.to_pixels(batch[records.KEYPOINTS_2D], batch[records.IMAGE_SIZES])
   keypoints_3d = batch.get(records.KEYPOINTS_3D)
-  inputs, guarded_fraction = cameras.create_model_input(
+  pairs, guarded_fraction = cameras.create_model_input(
       keypoints_2d, keypoints_3d, input_type, profile_2d, profile_3d, seed=seed,
       return_guarded_fraction=True)  # [b, 2, J, 2]
-  if with_3d:
-    normalized_3d, _, _ = keypoints.get_profile(profile_3d).normalize(keypoints_3d)
+  inputs = {ANCHOR: pairs[:, 0], POSITIVE: pairs[:, 1]}
+  if POSES_3D in features:
+    inputs[POSES_3D], _, _ = keypoints.get_profile(profile_3d).normalize(keypoints_3d)
+  if CLIPS in features:
+    inputs[CLIPS] = _ids(batch[records.SOURCE_ID])
+  if FRAMES in features:
+    inputs[FRAMES] = batch[records.FRAME_INDEX][:, 0]
+  if CAMERAS in features:
+    inputs[CAMERAS] = _ids(batch[records.CAMERA])
   if shuffle:
-    order = random_keys.permutation(tf.shape(inputs)[0], seed=random_keys.derive(seed, 5))
-    inputs = tf.gather(inputs, order)
-    if with_3d:
-      normalized_3d = tf.gather(normalized_3d, order)
-  if with_3d:
-    return inputs[:, 0], inputs[:, 1], normalized_3d, guarded_fraction
-  return inputs[:, 0], inputs[:, 1], guarded_fraction
+    order = random_keys.permutation(tf.shape(pairs)[0], seed=random_keys.derive(seed, 5))
+    inputs = {name: tf.gather(value, order) for name, value in inputs.items()}
+  return inputs, {GUARDED_VIEW_FRACTION: guarded_fraction}
+
+
+def _ids(strings):
+  """int64 ids of strings (a fingerprint: the same in every process and on every replica)."""
+  return tf.strings.to_hash_bucket_fast(strings, 2**62)

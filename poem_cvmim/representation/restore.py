@@ -64,3 +64,36 @@ def load_algorithm(directory: str, checkpoint: str = None):
     raise FileNotFoundError(f'No checkpoint in {directory}: train first (python -m '
                             'poem_cvmim.train).')
   return algorithm, config, int(np.asarray(algorithm.encoder_optimizer.iterations))
+
+
+# What shapes the networks: a run initialised from another must agree on these.
+_ARCHITECTURE_FIELDS = ('algorithm.algorithm', 'algorithm.pose_embedding_dim',
+                        'algorithm.view_embedding_dim', 'algorithm.embedder', 'algorithm.fusion',
+                        'algorithm.use_prior', 'profile_2d')
+
+
+def initialize_networks(algorithm, source: str) -> str:
+  """Sets every network of a built `algorithm` from the latest checkpoint of the run directory
+  `source` (optimizers, step and random states are left as they are: a fine-tuning starts
+  afresh). Returns the checkpoint read; a run of another architecture is refused, naming the
+  fields."""
+  config = read_config(source)
+  mine = algorithm.config
+  def fields(algorithm_config, profile_2d):
+    return {path: profile_2d if path == 'profile_2d'
+                  else getattr(algorithm_config, path.split('.', 1)[1])
+            for path in _ARCHITECTURE_FIELDS}
+  there = fields(config.algorithm, config.profile_2d)
+  here = fields(mine, algorithm.inputs.profile_2d)
+  differences = [f'{path}: {there[path]!r} there, {here[path]!r} here'
+                 for path in _ARCHITECTURE_FIELDS if there[path] != here[path]]
+  if (config.algorithm.disentangle_loss_weight > 0) != (mine.disentangle_loss_weight > 0):
+    differences.append('algorithm.disentangle_loss_weight: one run has the CLUB estimators')
+  if differences:
+    raise errors.InputError(f'--init_from={source} holds another architecture: '
+                            f'{"; ".join(differences)}.')
+  path = tf.train.latest_checkpoint(source)
+  if not path:
+    raise FileNotFoundError(f'No checkpoint in {source}: train it first.')
+  tf.train.Checkpoint(**algorithm.networks()).read(path).expect_partial()
+  return path

@@ -3,6 +3,7 @@ shared training loop (`poem_cvmim.core.training_loop`); the algorithm owns the p
 step, the loop owns checkpoints, summaries, progress and the stop on a non-finite loss.
 """
 
+import dataclasses
 import os
 
 import tensorflow as tf
@@ -15,6 +16,7 @@ from poem_cvmim.core import records
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import shards
 from poem_cvmim.core import training_loop
+from poem_cvmim.representation import clip_sampler
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import pipeline
 from poem_cvmim.representation import restore as restore_lib
@@ -39,8 +41,7 @@ class Trainer:
     self.config, self.log, self.verbose = config, log, verbose
     with self.strategy.scope():
       self.algorithm = registry.create_algorithm(
-          config.algorithm, pipeline.InputSpec.from_config(config),
-          synchronized_batch_norm=replicas > 1)
+          config.algorithm, self._input_spec(), synchronized_batch_norm=replicas > 1)
       self.algorithm.build()
       self.algorithm.run_seed.assign(
           config.seed if config.seed is not None else random_keys.new_run_seed())
@@ -77,9 +78,32 @@ class Trainer:
     return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
             for k, v in per_replica.items()}
 
+  def _input_spec(self) -> pipeline.InputSpec:
+    """How model inputs are made; 2D-only input from records without 3D poses has no 3D
+    profile (what the periodic guard of temporal negatives then compares is 2D)."""
+    spec = pipeline.InputSpec.from_config(self.config)
+    c = self.config
+    if (c.input_type == pipeline.INPUT_2D and c.profile_3d and c.input_table
+        and c.algorithm.algorithm not in configs.ALGORITHMS_NEEDING_3D):
+      first = records.expand_patterns(c.input_table)[0]
+      spec_3d = records.instance_feature_spec(records.NUM_PAIR_INSTANCES, c.profile_2d,
+                                              c.profile_3d)
+      if records.missing_keys(first, spec_3d):
+        spec = dataclasses.replace(spec, profile_3d=None)
+    return spec
+
   def dataset(self):
     c = self.config
-    profile_3d = c.profile_3d if self._reads_3d() else None
+    profile_3d = self.algorithm.inputs.profile_3d if self._reads_3d() else None
+    if c.instants_per_clip:
+      return self.strategy.distribute_datasets_from_function(
+          lambda context: clip_sampler.clip_dataset(
+              c.input_table, c.batch_size, c.instants_per_clip, c.algorithm.negative_gap,
+              c.profile_2d, profile_3d, seed=c.seed, input_context=context,
+              start_step=self.step, log=self.log))
+    if self.algorithm.needs_metadata:
+      raise errors.InputError('The loss reads clip metadata: it needs clip-grouped batches '
+                              '(instants_per_clip).')
     return self.strategy.distribute_datasets_from_function(
         lambda context: pipeline.pair_dataset(
             c.input_table, c.batch_size, c.profile_2d, profile_3d, c.shuffle_buffer_size,
@@ -91,6 +115,9 @@ class Trainer:
     latest = checkpointing.restore_latest_intact(self.checkpoint, self.directory, self.log)
     if latest:
       self.log(f'[train] resumed from {latest} at step {self.step}')
+    elif self.config.init_from:
+      source = restore_lib.initialize_networks(self.algorithm, self.config.init_from)
+      self.log(f'[train] networks initialised from {source}')
     return self.step
 
   def _reads_3d(self) -> bool:
@@ -112,6 +139,11 @@ class Trainer:
              f'--model_input_keypoint_type={pipeline.INPUT_2D}')
       records.check_first_record(first, {k: v for k, v in spec_3d.items() if k not in spec},
                                  f'(the {c.profile_3d} 3D poses: {why})')
+    if c.instants_per_clip:
+      records.check_first_record(
+          first, records.pair_metadata_spec(),
+          "(clip-grouped batches and temporal negatives read each pair's clip, frame index "
+          'and cameras; write them with the converters or data_prep.detections)')
 
   def identity(self) -> dict:
     """The data this run consumes: each record directory's path and manifest hash."""

@@ -1,6 +1,7 @@
 """ALIGN: one embedding, no view split (docs/losses.md)."""
 
 from poem_cvmim.representation import networks
+from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import base
 
 
@@ -24,7 +25,8 @@ class Align(base.Algorithm):
   def player_variables(self, player):
     return self.encoder.trainable_variables + self.critic.trainable_variables
 
-  def compute_losses(self, anchor, positive):
+  def compute_losses(self, inputs):
+    anchor, positive = inputs[pipeline.ANCHOR], inputs[pipeline.POSITIVE]
     c = self.config
     ((anchor_z, anchor_s, anchor_kl),
      (positive_z, positive_s, positive_kl)) = self.encode_pair(anchor, positive, self.critic)

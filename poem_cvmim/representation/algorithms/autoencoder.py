@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from poem_cvmim.representation import networks
+from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import base
 
 
@@ -26,7 +27,8 @@ class AutoEncoder(base.Algorithm):
     reconstruction, _ = self.decoder(tf.concat([pose, view], axis=-1), training=True)
     return tf.reduce_mean(tf.square(targets - reconstruction))
 
-  def compute_losses(self, anchor, positive):
+  def compute_losses(self, inputs):
+    anchor, positive = inputs[pipeline.ANCHOR], inputs[pipeline.POSITIVE]
     (anchor_z, _, anchor_kl), (positive_z, _, positive_kl) = self.encode_pair(anchor, positive)
     anchor, positive = base.gather(anchor), base.gather(positive)
     anchor_pose, anchor_view = self._split(anchor_z)

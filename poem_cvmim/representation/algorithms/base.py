@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from poem_cvmim.core import checkpointing
+from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import configs
@@ -40,18 +41,31 @@ def gather(tensor):
   return context.all_gather(tensor, axis=0)
 
 
+def pair_inputs(anchor, positive, **features) -> dict:
+  """The model inputs `Algorithm.update` takes: the two views' normalised 2D poses [b, J, 2]
+  and optional features by name (`pipeline.OPTIONAL_FEATURES`)."""
+  unknown = sorted(set(features) - set(pipeline.OPTIONAL_FEATURES))
+  if unknown:
+    raise errors.InputError(f'Unknown input features {unknown}; valid: '
+                            f'{list(pipeline.OPTIONAL_FEATURES)}.')
+  return dict(features, **{pipeline.ANCHOR: anchor, pipeline.POSITIVE: positive})
+
+
 def num_replicas() -> int:
   context = tf.distribute.get_replica_context()
   return 1 if context is None else context.num_replicas_in_sync
 
 
-def jsd(local, global_):
-  """JSD estimator between two [B, d] batches (one local and one global feature each)."""
-  return losses.fenchel_dual_loss(local[:, tf.newaxis], global_[:, tf.newaxis], 'JSD')
+def jsd(local, global_, negative_weights=None):
+  """JSD estimator between two [B, d] batches (one local and one global feature each);
+  `negative_weights` [B, B] as `losses.fenchel_dual_loss` takes them."""
+  return losses.fenchel_dual_loss(local[:, tf.newaxis], global_[:, tf.newaxis], 'JSD',
+                                  negative_weights=negative_weights)
 
 
-def nce(local, global_):
-  return losses.info_nce_loss(local[:, tf.newaxis], global_[:, tf.newaxis])
+def nce(local, global_, negative_weights=None):
+  return losses.info_nce_loss(local[:, tf.newaxis], global_[:, tf.newaxis],
+                              negative_weights=negative_weights)
 
 
 class Adagrad(keras.optimizers.Adagrad):
@@ -100,16 +114,28 @@ class Algorithm(abc.ABC):
     """The trainable variables a player's optimizer updates."""
 
   @abc.abstractmethod
-  def compute_losses(self, anchor, positive):
+  def compute_losses(self, inputs: dict):
     """Returns ({term name: scalar}, {player: total loss}) for one batch of pairs.
 
-    Algorithms in `configs.ALGORITHMS_NEEDING_3D` also take `keypoints_3d` [b, 2, J3, 3].
+    inputs: this replica's model inputs (`pipeline.make_model_inputs`): `pipeline.ANCHOR` and
+    `pipeline.POSITIVE` normalised 2D poses [b, J, 2] and the features in `self.features`.
     """
 
   @property
+  def features(self) -> tuple:
+    """The optional model inputs (`pipeline.OPTIONAL_FEATURES`) the loss reads; the pipeline
+    parses and prepares exactly these."""
+    return (pipeline.POSES_3D,) if self.config.algorithm in configs.ALGORITHMS_NEEDING_3D else ()
+
+  @property
   def needs_3d(self) -> bool:
-    """Whether the loss reads the pairs' 3D poses (`compute_losses(..., keypoints_3d)`)."""
-    return self.config.algorithm in configs.ALGORITHMS_NEEDING_3D
+    """Whether the loss reads the pairs' 3D poses (`pipeline.POSES_3D`)."""
+    return pipeline.POSES_3D in self.features
+
+  @property
+  def needs_metadata(self) -> bool:
+    """Whether the loss reads the records' clip, frame and camera metadata."""
+    return any(name in self.features for name in pipeline.METADATA_FEATURES)
 
   @property
   def pose_dim(self) -> int:
@@ -197,34 +223,31 @@ class Algorithm(abc.ABC):
 
   def preprocess(self, batch):
     """Model inputs from this replica's parsed batch of pair records (docs/cameras.md):
-    returns (anchor, positive) normalised 2D poses [b, J, 2], {name: extra input} (the
-    normalised 3D poses `keypoints_3d` [b, 2, J3, 3] where the loss needs them) and
-    {statistic: scalar}."""
+    ({feature: tensor} as `compute_losses` reads it, {statistic: scalar})."""
     i = self.inputs
-    outputs = pipeline.make_model_inputs(
+    return pipeline.make_model_inputs(
         batch, i.input_type, i.profile_2d, i.profile_3d, shuffle=i.shuffle,
-        seed=self.step_key(PURPOSE_INPUTS), with_3d=self.needs_3d)
-    extra = {'keypoints_3d': outputs[2]} if self.needs_3d else {}
-    return outputs[0], outputs[1], extra, {pipeline.GUARDED_VIEW_FRACTION: outputs[-1]}
+        seed=self.step_key(PURPOSE_INPUTS), features=self.features)
 
   def train_step(self, batch):
     """One step on a parsed batch of pair records: inputs, then one update of every player.
     Returns the named loss terms and input statistics."""
-    anchor, positive, extra, statistics = self.preprocess(batch)
-    terms = self.update(anchor, positive, **extra)
+    inputs, statistics = self.preprocess(batch)
+    terms = self.update(inputs)
     terms.update(statistics)
     return terms
 
-  def update(self, anchor, positive, **extra):
+  def update(self, inputs: dict):
     """One update of every player from one forward pass; returns the named loss terms.
 
-    anchor, positive: this replica's normalised 2D poses [b, J, 2]; `extra` as `preprocess`.
+    inputs: this replica's model inputs, as `compute_losses` takes them (`pair_inputs` makes
+    them from tensors).
     """
     tapes = {name: tf.GradientTape() for name in self.players}
     with contextlib.ExitStack() as stack:
       for tape in tapes.values():
         stack.enter_context(tape)
-      terms, totals = self.compute_losses(anchor, positive, **extra)
+      terms, totals = self.compute_losses(inputs)
       # Each replica holds the global-batch loss and gradients are summed over replicas.
       scaled = {name: totals[name] / num_replicas() for name in self.players}
     gradients = {name: tapes[name].gradient(scaled[name], self.player_variables(name))
@@ -233,18 +256,30 @@ class Algorithm(abc.ABC):
       self.optimizers[name].apply_gradients(zip(gradients[name], self.player_variables(name)))
     return terms
 
+  def dummy_inputs(self, batch_size: int = 2) -> dict:
+    """Model inputs of the right shapes and types (zeros; 3D poses drawn from a fixed key)."""
+    dummy = tf.zeros([batch_size, self.inputs.num_joints, 2],
+                     keras.config.dtype_policy().compute_dtype)
+    features = {}
+    if pipeline.POSES_3D in self.features:
+      joints_3d = keypoints.get_profile(self.inputs.profile_3d).keypoint_num
+      features[pipeline.POSES_3D] = tf.random.stateless_normal([batch_size, 2, joints_3d, 3],
+                                                               [0, 0])
+    if pipeline.CLIPS in self.features:
+      features[pipeline.CLIPS] = tf.zeros([batch_size], tf.int64)
+    if pipeline.FRAMES in self.features:
+      features[pipeline.FRAMES] = tf.range(batch_size, dtype=tf.int64) * 1000
+    if pipeline.CAMERAS in self.features:
+      features[pipeline.CAMERAS] = tf.zeros([batch_size, 2], tf.int64)
+    return pair_inputs(dummy, dummy, **features)
+
   def build(self):
     """Creates every variable (a forward pass on zeros) and the optimizers' slots.
 
     Call inside the strategy scope, before the first compiled step: Keras 3 optimizers create
     slots lazily, which fails inside a replica context. Batch-norm statistics are restored.
     """
-    dummy = tf.zeros([2, self.inputs.num_joints, 2], keras.config.dtype_policy().compute_dtype)
-    extra = {}
-    if self.needs_3d:
-      joints_3d = keypoints.get_profile(self.inputs.profile_3d).keypoint_num
-      extra['keypoints_3d'] = tf.random.stateless_normal([2, 2, joints_3d, 3], [0, 0])
-    terms, _ = self.compute_losses(dummy, dummy, **extra)
+    terms, _ = self.compute_losses(self.dummy_inputs())
     self.term_names = tuple(terms) + pipeline.STATISTIC_NAMES
     for variable in self.non_trainable_variables():
       if variable.path.endswith('moving_mean'):

@@ -7,7 +7,9 @@ import tensorflow as tf
 
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import losses
+from poem_cvmim.representation import mining
 from poem_cvmim.representation import networks
+from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import base
 
 
@@ -65,12 +67,45 @@ class Disentangle(base.Algorithm):
                                                                     fake)
     return losses.generator_loss(fake_outputs, 'NS'), discriminator_loss
 
+  @property
+  def features(self):
+    if not self.config.temporal_negatives:
+      return ()
+    # The periodic guard compares 3D poses where the records hold them, else the 2D poses one
+    # camera saw.
+    guard = pipeline.POSES_3D if self.inputs.profile_3d else pipeline.CAMERAS
+    return (pipeline.CLIPS, pipeline.FRAMES, guard)
+
+  def _negative_weights(self, inputs, dtype):
+    """[B, B] weights of the cross-view term's negatives with temporal hard negatives, and
+    the mining statistics (logged, not losses)."""
+    c = self.config
+    clips, frames = base.gather(inputs[pipeline.CLIPS]), base.gather(inputs[pipeline.FRAMES])
+    hard = mining.temporal_negatives(clips, frames, c.negative_gap)
+    if pipeline.POSES_3D in inputs:
+      poses_3d = base.gather(inputs[pipeline.POSES_3D])
+      repeated = mining.close_poses_3d(poses_3d[:, 0], poses_3d[:, 1], c.periodic_guard_mpjpe,
+                                       candidates=mining.same_clip(clips))
+    else:
+      repeated = mining.close_poses_2d(
+          base.gather(inputs[pipeline.ANCHOR]), base.gather(inputs[pipeline.POSITIVE]),
+          base.gather(inputs[pipeline.CAMERAS]), clips, c.periodic_guard_2d)
+    excluded = mining.ignored(clips, frames, c.ignore_gap) | repeated
+    weights = mining.negative_weights(tf.shape(clips)[0], hard, excluded,
+                                      c.hard_negative_weight, dtype)
+    per_anchor = lambda mask: tf.reduce_mean(tf.reduce_sum(tf.cast(mask, dtype), axis=1))
+    statistics = {'mining/temporal_negatives_per_anchor': per_anchor(hard & ~excluded),
+                  'mining/periodic_pairs_removed_per_anchor': per_anchor(hard & repeated),
+                  'mining/repeated_pose_pairs_per_anchor': per_anchor(repeated)}
+    return weights, statistics
+
   def _club(self, estimator, x, y):
     mean, logvar = estimator(x, training=True)
     return (losses.contrastive_log_ratio(mean, logvar, y),
             losses.log_likelihood(mean, logvar, y))
 
-  def compute_losses(self, anchor, positive):
+  def compute_losses(self, inputs):
+    anchor, positive = inputs[pipeline.ANCHOR], inputs[pipeline.POSITIVE]
     c = self.config
     ((anchor_z, anchor_s, anchor_kl),
      (positive_z, positive_s, positive_kl)) = self.encode_pair(anchor, positive, self.critic)
@@ -81,7 +116,11 @@ class Disentangle(base.Algorithm):
         base.jsd(anchor_s, networks.fuse(anchor_pose, anchor_view, c.fusion))
         + base.jsd(positive_s, networks.fuse(positive_pose, positive_view, c.fusion)))
     t['encoder/regularization_loss'] = c.regularization_loss_weight * (anchor_kl + positive_kl)
-    t['encoder/view_loss'] = 2.0 * c.view_loss_weight * base.jsd(anchor_pose, positive_pose)
+    negative_weights, statistics = None, {}
+    if c.temporal_negatives:
+      negative_weights, statistics = self._negative_weights(inputs, anchor_pose.dtype)
+    t['encoder/view_loss'] = 2.0 * c.view_loss_weight * base.jsd(anchor_pose, positive_pose,
+                                                                 negative_weights)
     encoder_total = sum(t.values())
     # How far the cross-view MI term is from its optimum (0 = anchors and positives perfectly
     # matched); logged only, not part of any loss.
@@ -110,4 +149,5 @@ class Disentangle(base.Algorithm):
       t['estimator/inter_likelihood_loss'] = -inter_ll
       totals[base.ESTIMATOR] = t['estimator/total_loss'] = -anchor_ll - positive_ll - 2.0 * inter_ll
     totals[base.ENCODER] = t['encoder/total_loss'] = encoder_total
+    t.update(statistics)
     return t, totals

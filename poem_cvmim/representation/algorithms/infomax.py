@@ -1,6 +1,7 @@
 """INFOMAX (the "DIM" row) and INFONCE (docs/losses.md)."""
 
 from poem_cvmim.representation import networks
+from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import base
 
 
@@ -22,7 +23,8 @@ class InfoMax(base.Algorithm):
   def player_variables(self, player):
     return self.encoder.trainable_variables + self.critic.trainable_variables
 
-  def compute_losses(self, anchor, positive):
+  def compute_losses(self, inputs):
+    anchor, positive = inputs[pipeline.ANCHOR], inputs[pipeline.POSITIVE]
     c, mi = self.config, self._estimator
     ((anchor_z, anchor_s, anchor_kl),
      (positive_z, positive_s, positive_kl)) = self.encode_pair(anchor, positive, self.critic)

@@ -8,6 +8,7 @@ from poem_cvmim.core import errors
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import mining
 from poem_cvmim.representation import networks
+from poem_cvmim.representation import pipeline
 from poem_cvmim.representation import triplet_losses
 from poem_cvmim.representation.algorithms import base
 
@@ -47,14 +48,15 @@ class PrVipe(base.Algorithm):
     samples = means[:, tf.newaxis] + stddevs[:, tf.newaxis] * noise
     return base.gather(means), base.gather(stddevs), base.gather(samples)
 
-  def compute_losses(self, anchor, positive, keypoints_3d=None):
-    """keypoints_3d: this replica's normalised 3D poses of the pairs [b, 2, J3, 3]."""
-    if keypoints_3d is None:
-      raise errors.InputError('PR_VIPE needs the 3D poses of the pairs (keypoints_3d).')
+  def compute_losses(self, inputs):
+    """inputs also hold `pipeline.POSES_3D`: the pairs' normalised 3D poses [b, 2, J3, 3]."""
+    if pipeline.POSES_3D not in inputs:
+      raise errors.InputError(f'PR_VIPE needs the 3D poses of the pairs ({pipeline.POSES_3D}).')
+    anchor, positive = inputs[pipeline.ANCHOR], inputs[pipeline.POSITIVE]
     c = self.config
     anchor_means, anchor_stddevs, anchor_samples = self._distributions(anchor, 0)
     positive_means, positive_stddevs, positive_samples = self._distributions(positive, 1)
-    poses_3d = base.gather(keypoints_3d)
+    poses_3d = base.gather(inputs[pipeline.POSES_3D])
     # Negatives: pairs whose 3D poses differ by at least the threshold after alignment.
     negatives = mining.pose_negatives(poses_3d[:, 0], poses_3d[:, 1],
                                       c.min_negative_keypoint_mpjpe)

@@ -1,5 +1,6 @@
-"""2D detector output in: OpenPose JSON folders, COCO keypoint results and MMPose predictions,
-mapped by joint name to the 13 LEGACY_2DCOCO13 joints, one person a frame.
+"""2D detector output in: OpenPose JSON folders, COCO keypoint results, MMPose predictions and
+MediaPipe BlazePose landmarks, mapped by joint name to the 13 LEGACY_2DCOCO13 joints, one
+person a frame.
 
 A camera's detections become a `Track`: (y, x) pixel keypoints [N, 13, 2], confidences
 [N, 13] and frame numbers [N] (sorted). Formats (`read_track(path, format='auto')`):
@@ -16,6 +17,14 @@ A camera's detections become a `Track`: (y, x) pixel keypoints [N, 13, 2], confi
   inferencer on images). An instance is {"keypoints": [[x, y], ...], "keypoint_scores": [...],
   "bbox_score"}; joints follow COCO-17 order (the first 17 of Halpe-26 and COCO-WholeBody too)
   unless "meta_info" names them (keypoint_id2name).
+- `mediapipe`: MediaPipe BlazePose landmarks (33 a person), as a pose landmarker's results
+  are commonly dumped: a file holding a list of frames, each {"frame": n, "pose_landmarks":
+  [...]} ("landmarks" and "frame_id" / "frame_index" also read; without a number a frame is
+  its place in the list), or a folder of per-frame files each {"pose_landmarks": [...]}. The
+  landmarks are one person's 33 or a list of people's; a landmark is {"x", "y", "z",
+  "visibility", "presence"} or [x, y, z, visibility]. The confidence is the visibility
+  (else the presence, else 1). Coordinates in [0, 1] of the image (MediaPipe's normalised
+  landmarks) need the image size; pixel coordinates do not.
 
 Several people in a frame: `person='most_confident'` keeps the highest mean joint confidence
 (or the result's score), 'largest' the largest box around the detected joints, 'first' the
@@ -36,10 +45,11 @@ from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import pose_inputs
 
-OPENPOSE, COCO, MMPOSE = 'openpose', 'coco', 'mmpose'
-FORMATS = ('auto', OPENPOSE, COCO, MMPOSE)
+OPENPOSE, COCO, MMPOSE, MEDIAPIPE = 'openpose', 'coco', 'mmpose', 'mediapipe'
+FORMATS = ('auto', OPENPOSE, COCO, MMPOSE, MEDIAPIPE)
 PERSON_RULES = ('most_confident', 'largest', 'first')
-COCO17, COCO18, BODY25, BODY25B = 'COCO17', 'COCO18', 'BODY_25', 'BODY_25B'
+COCO17, COCO18, BODY25, BODY25B, BLAZEPOSE33 = ('COCO17', 'COCO18', 'BODY_25', 'BODY_25B',
+                                              'BLAZEPOSE33')
 
 # Joint names of each detector layout, in its array order ('' for joints the 13 do not use).
 _COCO17_NAMES = ('NOSE_TIP', '', '', '', '', 'LEFT_SHOULDER', 'RIGHT_SHOULDER', 'LEFT_ELBOW',
@@ -57,7 +67,16 @@ LAYOUTS = {
              'LEFT_HIP', 'LEFT_KNEE', 'LEFT_ANKLE') + ('',) * 10,
     # BODY_25B: COCO-17's order, then upper neck, head top and six foot points.
     BODY25B: _COCO17_NAMES + ('',) * 8,
+    # MediaPipe BlazePose: nose, eyes (6), ears, mouth (9, 10), then shoulders 11/12, elbows,
+    # wrists, hands (17-22), hips 23/24, knees, ankles, heels and toes (29-32).
+    BLAZEPOSE33: ('NOSE_TIP',) + ('',) * 10 + (
+        'LEFT_SHOULDER', 'RIGHT_SHOULDER', 'LEFT_ELBOW', 'RIGHT_ELBOW', 'LEFT_WRIST',
+        'RIGHT_WRIST') + ('',) * 6 + ('LEFT_HIP', 'RIGHT_HIP', 'LEFT_KNEE', 'RIGHT_KNEE',
+                                      'LEFT_ANKLE', 'RIGHT_ANKLE') + ('',) * 4,
 }
+# Keys of a MediaPipe frame entry: its landmarks and (else its place in the list) its number.
+_MEDIAPIPE_LANDMARKS = ('pose_landmarks', 'landmarks')
+_MEDIAPIPE_FRAME = ('frame', 'frame_id', 'frame_index', 'frame_idx')
 # MMPose / COCO joint names (meta_info keypoint_id2name) -> ours.
 _MMPOSE_NAMES = {'nose': 'NOSE_TIP', 'left_shoulder': 'LEFT_SHOULDER',
                  'right_shoulder': 'RIGHT_SHOULDER', 'left_elbow': 'LEFT_ELBOW',
@@ -271,6 +290,81 @@ def read_mmpose(path: str, person: str = 'most_confident') -> Track:
   return _track(frames, _index_map(layout), path, person)
 
 
+def _mediapipe_people(landmarks, path, what) -> list:
+  """[(xy [33, 2], scores [33], confidence)] of a frame's landmarks (one person or many)."""
+  if not isinstance(landmarks, list):
+    raise errors.InputError(f'{path}: {what}: landmarks are a list.')
+  if landmarks and isinstance(landmarks[0], list) and landmarks[0] and isinstance(
+      landmarks[0][0], (dict, list)):
+    people = landmarks  # a list of people
+  else:
+    people = [landmarks] if landmarks else []
+  decoded = []
+  for i, person in enumerate(people):
+    rows = []
+    for landmark in person:
+      if isinstance(landmark, dict):
+        if 'x' not in landmark or 'y' not in landmark:
+          raise errors.InputError(f'{path}: {what}, person {i}: a landmark lacks "x" or "y".')
+        confidence = landmark.get('visibility', landmark.get('presence', 1.0))
+        rows.append((landmark['x'], landmark['y'], confidence))
+      elif isinstance(landmark, (list, tuple)) and len(landmark) >= 2:
+        rows.append((landmark[0], landmark[1], landmark[3] if len(landmark) > 3 else 1.0))
+      else:
+        raise errors.InputError(f'{path}: {what}, person {i}: a landmark is {{"x", "y", ...}} '
+                                'or [x, y, z, visibility].')
+    if len(rows) != len(LAYOUTS[BLAZEPOSE33]):
+      raise errors.InputError(f'{path}: {what}, person {i}: {len(rows)} landmarks, BlazePose '
+                              f'has {len(LAYOUTS[BLAZEPOSE33])}.')
+    rows = np.asarray(rows, np.float64)
+    decoded.append(_person(rows[:, :2], rows[:, 2], path, f'{what}, person {i}'))
+  return decoded
+
+
+def _mediapipe_landmarks(entry, path, what):
+  found = [key for key in _MEDIAPIPE_LANDMARKS if key in entry]
+  if not found:
+    raise errors.InputError(f'{path}: {what} has no "pose_landmarks".')
+  return entry[found[0]]
+
+
+def read_mediapipe(path: str, person: str = 'most_confident') -> Track:
+  """MediaPipe BlazePose landmarks: one file of frames or a folder of per-frame files."""
+  frames = {}
+  if os.path.isdir(path):
+    files = sorted(glob.glob(os.path.join(path, '*.json')))
+    if not files:
+      raise errors.InputError(f'{path}: no .json files.')
+    for file in files:
+      data = _load_json(file)
+      landmarks = (_mediapipe_landmarks(data, file, 'the file') if isinstance(data, dict)
+                   else data)
+      frames[_frame_number(file)] = _mediapipe_people(landmarks, file, 'frame')
+  else:
+    data = _load_json(path)
+    if isinstance(data, dict) and 'frames' in data:
+      data = data['frames']
+    if not isinstance(data, list):
+      raise errors.InputError(f'{path}: MediaPipe landmarks are a list of frames.')
+    for i, entry in enumerate(data):
+      if not isinstance(entry, dict):
+        raise errors.InputError(f'{path}: frame entry {i} is not an object.')
+      keys = [key for key in _MEDIAPIPE_FRAME if key in entry]
+      number = int(entry[keys[0]]) if keys else i
+      if number in frames:
+        raise errors.InputError(f'{path}: frame {number} appears twice.')
+      frames[number] = _mediapipe_people(_mediapipe_landmarks(entry, path, f'frame entry {i}'),
+                                         path, f'frame {number}')
+  return _track(frames, _index_map(LAYOUTS[BLAZEPOSE33]), path, person)
+
+
+def _is_mediapipe(data) -> bool:
+  entry = data[0] if isinstance(data, list) and data else data
+  if isinstance(data, dict) and isinstance(data.get('frames'), list):
+    entry = data['frames'][0] if data['frames'] else {}
+  return isinstance(entry, dict) and any(key in entry for key in _MEDIAPIPE_LANDMARKS)
+
+
 def detect_format(path: str) -> str:
   """The format of a camera's path (folder or file), from its content."""
   if os.path.isdir(path):
@@ -280,12 +374,17 @@ def detect_format(path: str) -> str:
     data = _load_json(files[0])
     if isinstance(data, dict) and 'people' in data:
       return OPENPOSE
+    if _is_mediapipe(data):
+      return MEDIAPIPE
     if isinstance(data, list):
       return MMPOSE
-    raise errors.InputError(f'{files[0]}: neither an OpenPose nor an MMPose per-frame file.')
+    raise errors.InputError(f'{files[0]}: neither an OpenPose, MMPose nor MediaPipe per-frame '
+                            'file.')
   if not os.path.exists(path):
     raise FileNotFoundError(f'No such file or folder: {path}')
   data = _load_json(path)
+  if _is_mediapipe(data):
+    return MEDIAPIPE
   if isinstance(data, dict) and 'instance_info' in data:
     return MMPOSE
   if isinstance(data, list) and data and isinstance(data[0], dict):
@@ -293,7 +392,8 @@ def detect_format(path: str) -> str:
       return COCO
     if 'frame_id' in data[0] or 'keypoint_scores' in data[0]:
       return MMPOSE
-  raise errors.InputError(f'{path}: not a COCO results or MMPose predictions file.')
+  raise errors.InputError(f'{path}: not a COCO results, MMPose predictions or MediaPipe '
+                          'landmarks file.')
 
 
 def read_track(path: str, format: str = 'auto', layout: Optional[str] = None,
@@ -310,6 +410,8 @@ def read_track(path: str, format: str = 'auto', layout: Optional[str] = None,
     return read_openpose(path, layout, person)
   if format == COCO:
     return read_coco_results(path, person)
+  if format == MEDIAPIPE:
+    return read_mediapipe(path, person)
   return read_mmpose(path, person)
 
 
