@@ -52,6 +52,11 @@ class QuickstartConfig:
   downsample_rate: int = 2  # Penn's rate
   retrieval_frame_stride: int = 4  # every 4th frame of each test clip is a query
   seed: int = 0  # the encoder's seed (weights, input order, augmentation); data have their own
+  # Temporal hard negatives (docs/mining.md): clip-grouped batches of `instants_per_clip`
+  # instants, the clip's far frames weighted `hard_negative_weight` in the cross-view term.
+  temporal_negatives: bool = False
+  hard_negative_weight: float = 8.0
+  instants_per_clip: int = configs.DEFAULT_INSTANTS_PER_CLIP
   deterministic: bool = True  # op determinism: the same table on every re-run here
 
   def __post_init__(self):
@@ -87,7 +92,11 @@ def run(config: QuickstartConfig, output_dir: str, log=print, overwrite: bool = 
 def cvmim_config(config: QuickstartConfig, output_dir: str) -> configs.TrainConfig:
   """The CV-MIM training of the main job (raises InputError on a bad size or step count)."""
   data_dir = os.path.join(output_dir, 'data')
+  algorithm = configs.AlgorithmConfig(temporal_negatives=config.temporal_negatives,
+                                      hard_negative_weight=config.hard_negative_weight)
   return configs.TrainConfig(
+      algorithm=algorithm, instants_per_clip=(config.instants_per_clip
+                                              if config.temporal_negatives else 0),
       input_table=os.path.join(data_dir, synthetic.PAIRS_DIR, 'train-*'),
       output_dir=os.path.join(output_dir, 'cvmim'), batch_size=config.cvmim_batch_size,
       num_steps=config.cvmim_steps, checkpoint_interval=config.cvmim_steps,
@@ -206,6 +215,9 @@ def define_flags():
   flags.DEFINE_list('seeds', None, 'Classifier seeds (0,1,2).')
   cli.register_check('seeds', cli.parse_seeds)
   flags.DEFINE_integer('encoder_seed', None, 'Seed of the CV-MIM training (0).')
+  flags.DEFINE_boolean('temporal_negatives', None, 'CV-MIM with temporal hard negatives '
+                       '(docs/mining.md).')
+  flags.DEFINE_float('hard_negative_weight', None, 'Weight of a temporal negative.')
   flags.DEFINE_boolean('standardize_features', False,
                        'Standardise classifier inputs with the training clips\' statistics.')
   flags.DEFINE_boolean('overwrite', False, 'Replace what --output_dir holds when it was made '
@@ -231,6 +243,10 @@ def config_from_flags() -> QuickstartConfig:
     overrides['seeds'] = tuple(int(s) for s in FLAGS.seeds)
   if FLAGS.encoder_seed is not None:
     overrides['seed'] = FLAGS.encoder_seed
+  if FLAGS.temporal_negatives is not None:
+    overrides['temporal_negatives'] = FLAGS.temporal_negatives
+  if FLAGS.hard_negative_weight is not None:
+    overrides['hard_negative_weight'] = FLAGS.hard_negative_weight
   if not FLAGS.deterministic:
     overrides['deterministic'] = False
   if FLAGS.standardize_features:

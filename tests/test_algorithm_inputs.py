@@ -95,3 +95,24 @@ def test_every_feature_keeps_its_row_through_the_shuffle():
   assert len(set(ids)) == size and ids.dtype == np.int64
   cameras = unshuffled[pipeline.CAMERAS].numpy()
   assert cameras.shape == (size, 2) and len(set(cameras.ravel())) == 2 * size
+
+
+def test_a_projected_pose_has_no_known_camera():
+  rng = np.random.default_rng(1)
+  size = 64
+  batch = _parsed_batch(rng, size)
+  batch = {k: tf.cast(v, tf.float32) if v.dtype == tf.float64 else v for k, v in batch.items()}
+  batch['camera'] = tf.constant([['left', 'right']] * size)
+  inputs, _ = pipeline.make_model_inputs(batch, '2D_INPUT_AND_3D_PROJECTION', 'LEGACY_2DCOCO13',
+                                         'LEGACY_3DH36M17', shuffle=False, seed=[3, 4],
+                                         features=(pipeline.CAMERAS,))
+  detected, _ = pipeline.make_model_inputs(batch, '2D_INPUT', 'LEGACY_2DCOCO13', shuffle=False,
+                                           features=(pipeline.CAMERAS,))
+  cameras, known = inputs[pipeline.CAMERAS].numpy(), detected[pipeline.CAMERAS].numpy()
+  projected = cameras == pipeline.UNKNOWN_CAMERA
+  assert 0.3 < projected.mean() < 0.7  # about half the poses are projections
+  np.testing.assert_array_equal(cameras[~projected], known[~projected])
+  # The projected poses are exactly those that differ from the detections.
+  moved = np.abs(inputs[pipeline.ANCHOR].numpy() - detected[pipeline.ANCHOR].numpy()).max(
+      axis=(1, 2)) > 1e-6
+  np.testing.assert_array_equal(moved, projected[:, 0])

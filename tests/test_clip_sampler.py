@@ -2,6 +2,7 @@
 has it, a batch a function of (seed, step); training with temporal negatives resumes exactly,
 starts from another run (--init_from) and refuses records without clip metadata in one line."""
 
+import json
 import os
 import subprocess
 import sys
@@ -15,14 +16,13 @@ from poem_cvmim.representation import clip_sampler
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import restore
 from poem_cvmim.representation import trainer as trainer_lib
-from tests import test_fault_injection
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _QUIET = lambda _: None
 
 
 def _index():
-  """Three clips: 'long' (frames 0..95, cameras (c0, c1) on even frames, (c2, c3) on odd),
+  """Three clips: 'long' (frames 0..159, cameras (c0, c1) on even frames, (c2, c3) on odd),
   'short' (frames 0..9) and 'mid' (frames 0, 20, 40, 60 with two camera pairs each)."""
   instants, cameras = [], []
   def add(frames_to_pairs):
@@ -33,7 +33,7 @@ def _index():
         clip[frame].append(len(cameras))
         cameras.append(pair)
     instants.append(clip)
-  add({f: [(b'c0', b'c1') if f % 2 == 0 else (b'c2', b'c3')] for f in range(96)})
+  add({f: [(b'c0', b'c1') if f % 2 == 0 else (b'c2', b'c3')] for f in range(160)})
   add({f: [(b'c0', b'c1')] for f in range(10)})
   add({f: [(b'c0', b'c1'), (b'c1', b'c0')] for f in (0, 20, 40, 60)})
   return clip_sampler.ClipIndex([b'%d' % i for i in range(len(cameras))],
@@ -79,10 +79,17 @@ def test_instants_are_spaced_even_where_random_orders_fail():
   assert clip_sampler.spaced([0, 3, 7, 8, 15], 5) == [0, 7, 15]
 
 
-def test_too_few_clips_for_a_batch_is_one_line_naming_the_numbers():
-  with pytest.raises(errors.InputError, match=r'^rig: 2 of 3 clips have 4 instants 20 frames '
-                     r'apart; a batch of 12 needs 3: lower --instants_per_clip'):
-    clip_sampler.ClipSampler(_index(), 12, 4, 20, source='rig')
+def test_few_long_clips_give_several_groups_and_too_few_is_one_line():
+  index = _index()  # 'long' holds two groups of 4 instants 20 frames apart, 'mid' one
+  sampler = clip_sampler.ClipSampler(index, 12, 4, 20)
+  for step in range(10):
+    located = _frames_of(index, sampler.batch(step))
+    long_frames = sorted(f for c, f in located if c == 0)
+    assert len(long_frames) == 8 and sum(c == 2 for c, _ in located) == 4
+    assert all(b - a >= 20 for a, b in zip(long_frames, long_frames[1:]))
+  with pytest.raises(errors.InputError, match=r'^rig: 2 of 3 clips hold 3 groups of 4 instants '
+                     r'20 frames apart; a batch of 16 needs 4: lower --batch_size'):
+    clip_sampler.ClipSampler(index, 16, 4, 20, source='rig')
 
 
 def _train_command(smoke_dir, directory, steps, *extra):
@@ -99,20 +106,16 @@ def _run(command):
   return result
 
 
-def test_temporal_negatives_train_and_a_resumed_run_is_exact(smoke_dir, tmp_path):
+def test_temporal_negatives_train_from_the_command(smoke_dir, tmp_path):
+  """(Exact resume after a signal: tests/test_interrupts.py, clip-grouped input.)"""
   whole = str(tmp_path / 'whole')
-  output = _run(_train_command(smoke_dir, whole, 6)).stdout
-  assert '"mining/temporal_negatives_per_anchor"' in output
-  parts = str(tmp_path / 'parts')
-  _run(_train_command(smoke_dir, parts, 3))
-  _run(_train_command(smoke_dir, parts, 6))
-  (step, values), (whole_step, expected) = (test_fault_injection._state(parts),
-                                            test_fault_injection._state(whole))
-  assert step == whole_step == 6
-  different = [k for k in expected if not np.array_equal(values[k], expected[k])]
-  assert values.keys() == expected.keys() and not different, different[:5]
+  output = _run(_train_command(smoke_dir, whole, 4)).stdout
+  terms = json.loads(output[output.index('{'):])
+  assert terms['step'] == 4 and terms['mining/temporal_pairs_per_anchor'] > 0
+  assert '[input] 288 pair records of 18 clips' in output
   config = restore.read_config(whole)
   assert config.instants_per_clip == 4 and config.algorithm.temporal_negatives
+  assert config.algorithm.hard_negative_weight == 4.0
 
 
 def test_init_from_starts_from_the_other_runs_networks(smoke_dir, tmp_path):

@@ -24,27 +24,41 @@ _ENV = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
 _INTERVALS = ['--checkpoint_interval=1000', '--summary_interval=1000']
 
 
-def _train(smoke_dir, directory):
+# The input orders: records shuffled one by one, and clip-grouped batches with temporal negatives.
+_INPUTS = {'records': (), 'clips': ('--temporal_negatives', '--instants_per_clip=4',
+                                    '--negative_gap=16')}
+
+
+def _train(smoke_dir, directory, inputs='records'):
   return [sys.executable, '-m', 'poem_cvmim.train', '--smoke',
           f'--input_table={os.path.join(smoke_dir, "pairs", "train-*")}',
           f'--log_dir_path={directory}', f'--num_iterations={_NUM_STEPS}', *_INTERVALS,
-          '--deterministic', '--seed=5']
+          '--deterministic', '--seed=5', *_INPUTS[inputs]]
 
 
 @pytest.fixture(scope='module')
 def uninterrupted(smoke_dir, tmp_path_factory):
-  directory = str(tmp_path_factory.mktemp('whole'))
-  result = subprocess.run(_train(smoke_dir, directory), cwd=_ROOT, capture_output=True,
-                          text=True, timeout=600)
-  assert result.returncode == 0, result.stderr[-3000:]
-  return test_fault_injection._state(directory)
+  """The uninterrupted run's state, per input order (trained once each)."""
+  states = {}
+  def state(inputs):
+    if inputs not in states:
+      directory = str(tmp_path_factory.mktemp('whole'))
+      result = subprocess.run(_train(smoke_dir, directory, inputs), cwd=_ROOT,
+                              capture_output=True, text=True, timeout=600)
+      assert result.returncode == 0, result.stderr[-3000:]
+      states[inputs] = test_fault_injection._state(directory)
+    return states[inputs]
+  return state
 
 
-@pytest.mark.parametrize('signal_number', [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize('signal_number, inputs', [(signal.SIGTERM, 'records'),
+                                                   (signal.SIGINT, 'records'),
+                                                   (signal.SIGTERM, 'clips')])
 def test_a_signal_saves_the_current_step_and_the_resumed_run_is_exact(
-    smoke_dir, uninterrupted, tmp_path, signal_number):
+    smoke_dir, uninterrupted, tmp_path, signal_number, inputs):
   directory = str(tmp_path / 'run')
-  process = subprocess.Popen(_train(smoke_dir, directory), cwd=_ROOT, stdout=subprocess.PIPE,
+  process = subprocess.Popen(_train(smoke_dir, directory, inputs), cwd=_ROOT,
+                             stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=_ENV)
   first = ''
   while not first.startswith('step '):  # the first progress line: training is under way
@@ -64,11 +78,11 @@ def test_a_signal_saves_the_current_step_and_the_resumed_run_is_exact(
   assert os.path.exists(os.path.join(directory, f'ckpt-{stopped_at}.index'))
   print(f'{name}: stopped at step {stopped_at} of {_NUM_STEPS}')
 
-  resumed = subprocess.run(_train(smoke_dir, directory), cwd=_ROOT, capture_output=True,
+  resumed = subprocess.run(_train(smoke_dir, directory, inputs), cwd=_ROOT, capture_output=True,
                            text=True, timeout=600)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   step, values = test_fault_injection._state(directory)
-  whole_step, whole = uninterrupted
+  whole_step, whole = uninterrupted(inputs)
   assert step == whole_step == _NUM_STEPS
   different = [k for k in whole if not np.array_equal(values[k], whole[k])]
   assert values.keys() == whole.keys() and not different, different[:5]

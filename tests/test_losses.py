@@ -254,3 +254,20 @@ def test_info_nce_with_weighted_negatives_matches_numpy():
         total.append(-(positive_score - np.log(denominator)))
   value = losses.info_nce_loss(local, global_, negative_weights=_WEIGHTS)
   np.testing.assert_allclose(value.numpy(), np.mean(total), rtol=1e-9)
+
+
+def test_jsd_against_both_sides_reduces_to_the_plain_term_and_weights_its_negatives():
+  from poem_cvmim.representation.algorithms import base  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(6)
+  a, p = rng.normal(scale=0.5, size=(2, 5, 4))
+  off = 1 - np.eye(5)
+  np.testing.assert_allclose(base.jsd_with_own_side(a, p, off, np.zeros((5, 5))).numpy(),
+                             base.jsd(a, p).numpy(), rtol=1e-12)
+  own = np.zeros((5, 5))
+  own[0, 3] = 8.0  # anchor 3 as a hard negative of anchor 0
+  e_pos, e_neg = _NUMPY_EXPECTATIONS['JSD']
+  positives = np.mean([e_pos(a[i] @ p[i]) for i in range(5)])
+  negatives = (sum(e_neg(a[i] @ p[j]) for i in range(5) for j in range(5) if i != j)
+               + 8.0 * e_neg(a[0] @ a[3])) / (20 + 8.0)
+  np.testing.assert_allclose(base.jsd_with_own_side(a, p, off, own).numpy(),
+                             negatives - positives, rtol=1e-12)

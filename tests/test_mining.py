@@ -109,14 +109,50 @@ def test_repeated_poses_in_2d_need_one_camera_and_one_clip():
                               for a in anchors], rtol=1e-6)
 
 
-def test_negative_weights_of_a_periodic_clip():
+@pytest.mark.parametrize('others', [1.0, 0.0])
+def test_temporal_negative_weights_of_a_periodic_clip(others):
   clips, frames, poses = _periodic_clip()
-  hard = mining.temporal_negatives(clips, frames, 10).numpy()
+  # Cameras of each row's (anchor, positive); row 2's pair is the other way round.
+  cameras = np.array([[0, 1], [0, 1], [1, 0], [0, 1], [-1, 1]])  # -1: a virtual camera
   repeated = mining.close_poses_3d(poses, poses, 0.1).numpy()
-  close = mining.ignored(clips, frames, 5).numpy()
-  weights = mining.negative_weights(5, hard, close | repeated, 4.0).numpy()
-  expected = np.array([[0.0 if i == j or close[i, j] or repeated[i, j] else
-                        4.0 if hard[i, j] else 1.0 for j in range(5)] for i in range(5)])
-  np.testing.assert_array_equal(weights, expected)
-  # In the walk: frames 10 apart are hard negatives, 20 apart repeat the pose: left out.
-  assert weights[0, 1] == 4.0 and weights[0, 2] == 0.0 and weights[0, 4] == 1.0
+  for local, global_ in ((0, 1), (0, 0), (1, 0)):
+    found = mining.temporal_negative_weights(
+        clips, frames, cameras[:, local], cameras[:, global_], 10, 5, repeated, 4.0,
+        others).numpy()
+    def expected(i, j):
+      if i == j or repeated[i, j] or (clips[i] == clips[j] and abs(frames[i] - frames[j]) < 5):
+        return 0.0
+      if (clips[i] == clips[j] and abs(frames[i] - frames[j]) >= 10
+          and cameras[i, local] == cameras[j, global_] >= 0):
+        return 4.0
+      return others
+    np.testing.assert_array_equal(found, [[expected(i, j) for j in range(5)] for i in range(5)])
+  # Anchors of the walk (all camera 0 but row 2's): frames 10 apart in one camera are hard
+  # negatives; 20 apart repeat the pose: left out; the other clip stays ordinary.
+  anchors = mining.temporal_negative_weights(clips, frames, cameras[:, 0], cameras[:, 0], 10, 5,
+                                             repeated, 4.0, others).numpy()
+  assert anchors[0, 1] == 4.0 and anchors[0, 2] == 0.0 and anchors[0, 4] == others
+  assert anchors[1, 2] == others  # 10 frames apart, but row 2's anchor is camera 1
+
+
+def test_the_camera_scope_adds_other_clips_seen_by_the_same_camera():
+  clips, frames, poses = _periodic_clip()
+  cameras = np.array([0, 0, 1, 0, 0])
+  repeated = mining.close_poses_3d(poses, poses, 0.1).numpy()
+  clip_scope = mining.temporal_negative_weights(clips, frames, cameras, cameras, 10, 5, repeated,
+                                                4.0).numpy()
+  camera_scope = mining.temporal_negative_weights(clips, frames, cameras, cameras, 10, 5,
+                                                  repeated, 4.0, scope='camera').numpy()
+  other = clips != clips[:, None]
+  same_camera = cameras == cameras[:, None]
+  np.testing.assert_array_equal(camera_scope[~other], clip_scope[~other])
+  np.testing.assert_array_equal(camera_scope[other], np.where(same_camera, 4.0, 1.0)[other])
+  with pytest.raises(errors.InputError, match="Unknown hard negative scope 'subject'"):
+    mining.temporal_negative_weights(clips, frames, cameras, cameras, 10, 5, scope='subject')
+  # Without 3D, one fixed camera across recordings: repeated 2D poses of any clip.
+  anchors = np.stack([poses[:, :13, :2], poses[:, :13, :2]], axis=1)[:, 0]
+  anchors[4] = anchors[0] + 0.001
+  pairs = np.stack([cameras, cameras + 5], axis=1)
+  within = mining.close_poses_2d(anchors, anchors, pairs, clips, 0.06).numpy()
+  across = mining.close_poses_2d(anchors, anchors, pairs, clips, 0.06, within_clip=False).numpy()
+  assert not within[0, 4] and across[0, 4] and across[0, 2] == within[0, 2]

@@ -166,7 +166,8 @@ def random_project_and_select(keypoints_3d, profile_3d, profile_2d,
 
 
 def create_model_input(keypoints_2d, keypoints_3d, input_type, profile_2d, profile_3d=None,
-                       seed=None, return_guarded_fraction=False, **projection_kwargs):
+                       seed=None, return_guarded_fraction=False, return_projected=False,
+                       **projection_kwargs):
   """Builds normalised 2D model input by input type ("input mixing").
 
   Args:
@@ -178,6 +179,7 @@ def create_model_input(keypoints_2d, keypoints_3d, input_type, profile_2d, profi
     seed: None, an op-level seed or a step key (`poem_cvmim.core.random_keys`).
     return_guarded_fraction: Also return the fraction of the projections used as input for
       which the guard moved the camera (0 when no projection is used).
+    return_projected: Also return (last) which poses are projections [...] bool.
     **projection_kwargs: Ranges and the guard passed to `random_project_and_select`.
 
   Returns:
@@ -190,6 +192,7 @@ def create_model_input(keypoints_2d, keypoints_3d, input_type, profile_2d, profi
   guarded_fraction = tf.constant(0.0)
   if input_type == INPUT_2D:
     points = tf.convert_to_tensor(keypoints_2d)
+    used = tf.zeros(tf.shape(points)[:-2], tf.bool)
   else:
     if keypoints_3d is None or profile_3d is None:
       raise errors.InputError(f'Input type {input_type} needs 3D keypoints and a 3D profile.')
@@ -208,7 +211,9 @@ def create_model_input(keypoints_2d, keypoints_3d, input_type, profile_2d, profi
     count = lambda mask: tf.reduce_sum(tf.cast(mask, tf.float32))
     guarded_fraction = count(guarded & used) / tf.maximum(count(used), 1.0)
   normalized, _, _ = profile_2d.normalize(points)
-  return (normalized, guarded_fraction) if return_guarded_fraction else normalized
+  outputs = (normalized,) + ((guarded_fraction,) if return_guarded_fraction else ())
+  outputs += (used,) if return_projected else ()
+  return outputs if len(outputs) > 1 else normalized
 
 
 def _as_profile(profile):

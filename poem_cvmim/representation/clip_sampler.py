@@ -1,7 +1,7 @@
 """Clip-grouped batches of pair records (docs/mining.md): the input of temporal hard negatives.
 
 A batch holds P = batch_size / K clips and K instants of each, at least `negative_gap` frames
-apart, one pair record (one camera pair) per instant: the batch's other instants of a clip are
+apart (a set of fewer, long clips gives several groups of K from one clip, all spaced), one pair record (one camera pair) per instant: the batch's other instants of a clip are
 the anchor's hard negatives, same subject and cameras, another pose. Where the clip offers it,
 every instant of a clip is seen by one camera pair (drawn for each clip and batch).
 
@@ -97,22 +97,37 @@ class ClipSampler:
                               f'instants_per_clip {instants_per_clip}.')
     self.index, self.instants_per_clip, self.gap = index, instants_per_clip, negative_gap
     self.clips_per_batch = batch_size // instants_per_clip
-    self.eligible = [c for c, instants in enumerate(index.instants)
-                     if len(spaced(sorted(instants), negative_gap)) >= instants_per_clip]
-    if len(self.eligible) < self.clips_per_batch:
+    # How many groups of K spaced instants each clip can give at once.
+    self.capacity = {c: len(spaced(sorted(instants), negative_gap)) // instants_per_clip
+                     for c, instants in enumerate(index.instants)}
+    self.eligible = [c for c, groups in self.capacity.items() if groups]
+    groups = sum(self.capacity.values())
+    if groups < self.clips_per_batch:
       raise errors.InputError(
-          f'{source}: {len(self.eligible)} of {len(index.clips)} clips have '
+          f'{source}: {len(self.eligible)} of {len(index.clips)} clips hold {groups} groups of '
           f'{instants_per_clip} instants {negative_gap} frames apart; a batch of '
-          f'{batch_size} needs {self.clips_per_batch}: lower --instants_per_clip or '
-          '--negative_gap, or use more or longer clips.')
+          f'{batch_size} needs {self.clips_per_batch}: lower --batch_size, '
+          '--instants_per_clip or --negative_gap, or use more or longer clips.')
     self.seed = int(np.random.SeedSequence().entropy % 2**63) if seed is None else int(seed)
+
+  def _clips(self, rng) -> list:
+    """[(clip, groups)] of one batch: distinct clips where there are enough, else some clips
+    give several groups (a long recording: all its instants still pairwise spaced)."""
+    if len(self.eligible) >= self.clips_per_batch:
+      return [(int(c), 1) for c in rng.choice(self.eligible, self.clips_per_batch,
+                                              replace=False)]
+    counts = dict.fromkeys(self.eligible, 0)
+    for _ in range(self.clips_per_batch):
+      open_ = [c for c in self.eligible if counts[c] < self.capacity[c]]
+      counts[open_[rng.integers(len(open_))]] += 1
+    return [(c, n) for c, n in counts.items() if n]
 
   def batch(self, step: int) -> list:
     """Record indices of the global batch of `step`, clip by clip."""
     rng = np.random.default_rng([self.seed, int(step)])
     indices = []
     cameras = self.index.cameras
-    for clip in rng.choice(self.eligible, self.clips_per_batch, replace=False):
+    for clip, groups in self._clips(rng):
       instants = self.index.instants[clip]
       # The camera pair of a random record of the clip, kept for every instant if the frames
       # it saw hold enough spaced instants.
@@ -120,9 +135,10 @@ class ClipSampler:
       first = instants[frames[rng.integers(len(frames))]]
       pair = cameras[first[rng.integers(len(first))]]
       seen = [f for f in frames if any(cameras[i] == pair for i in instants[f])]
-      if len(spaced(seen, self.gap)) >= self.instants_per_clip:
+      count = groups * self.instants_per_clip
+      if len(spaced(seen, self.gap)) >= count:
         frames = seen
-      for frame in choose_instants(frames, self.instants_per_clip, self.gap, rng):
+      for frame in choose_instants(frames, count, self.gap, rng):
         candidates = instants[frame]
         same = [i for i in candidates if cameras[i] == pair]
         indices.append(int(rng.choice(same or candidates)))

@@ -11,6 +11,7 @@ from typing import Optional
 from poem_cvmim.core import cameras
 from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
+from poem_cvmim.representation import mining
 
 ALGORITHM_DISENTANGLE = 'DISENTANGLE'
 ALGORITHM_ALIGN = 'ALIGN'
@@ -23,6 +24,7 @@ ALGORITHMS = (ALGORITHM_DISENTANGLE, ALGORITHM_ALIGN, ALGORITHM_AUTOENCODER, ALG
 # Algorithms whose loss reads the 3D poses of the pair records (whatever the input type).
 ALGORITHMS_NEEDING_3D = (ALGORITHM_PR_VIPE,)
 ALGORITHMS_WITH_TEMPORAL_NEGATIVES = (ALGORITHM_DISENTANGLE,)
+HARD_NEGATIVE_SCOPES = mining.HARD_NEGATIVE_SCOPES
 # Mean joint distance of two profile-normalised 2D poses of one camera below which they count
 # as the same pose (docs/mining.md: what NP-MPJPE 0.1 is in one camera on the synthetic set).
 PERIODIC_GUARD_2D = 0.06
@@ -85,7 +87,10 @@ class AlgorithmConfig:
   # camera within `periodic_guard_2d` (mean joint distance of the normalised 2D poses) is no
   # negative either.
   temporal_negatives: bool = False
-  hard_negative_weight: float = 1.0
+  hard_negative_weight: float = 8.0
+  # 'clip' (MCSS): the hard negatives are the anchor's clip's far frames seen by its camera;
+  # 'camera': also every other clip's frames seen by that camera (docs/mining.md).
+  hard_negative_scope: str = 'clip'
   negative_gap: int = 8
   ignore_gap: int = 4
   periodic_guard_mpjpe: float = 0.1
@@ -119,6 +124,7 @@ class AlgorithmConfig:
     if not self.hard_negative_weight >= 0.0:
       raise errors.InputError(f'hard_negative_weight must be >= 0, got '
                               f'{self.hard_negative_weight}.')
+    _choose('hard_negative_scope', self.hard_negative_scope, HARD_NEGATIVE_SCOPES)
     _positive(periodic_guard_mpjpe=self.periodic_guard_mpjpe,
               periodic_guard_2d=self.periodic_guard_2d)
 
@@ -278,6 +284,9 @@ FLAG_FIELDS = {
                            f'--instants_per_clip={DEFAULT_INSTANTS_PER_CLIP} unless given).'),
     'hard_negative_weight': ('algorithm.hard_negative_weight',
                              'Weight of a temporal negative against an ordinary one.'),
+    'hard_negative_scope': ('algorithm.hard_negative_scope', "clip: the anchor's clip's far "
+                            'frames its camera saw (MCSS); camera: also other clips\' frames '
+                            'of that camera.'),
     'negative_gap': ('algorithm.negative_gap', 'Frames between two instants of one clip in a '
                      'batch (and from which they are temporal negatives).'),
     'ignore_gap': ('algorithm.ignore_gap', 'Frames of one clip closer than this are no '
@@ -325,7 +334,8 @@ def to_dict(config: TrainConfig) -> dict:
 ADDED_ALGORITHM_FIELDS = ('num_embedding_samples', 'triplet_loss_margin',
                           'min_negative_keypoint_mpjpe', 'positive_pairwise_loss_weight',
                           'sigmoid_raw_a_initial', 'sigmoid_b_initial', 'temporal_negatives',
-                          'hard_negative_weight', 'negative_gap', 'ignore_gap',
+                          'hard_negative_weight', 'hard_negative_scope', 'negative_gap',
+                          'ignore_gap',
                           'periodic_guard_mpjpe', 'periodic_guard_2d')
 ADDED_TRAIN_FIELDS = ('instants_per_clip', 'init_from')
 

@@ -13,6 +13,9 @@ performance, the same for every camera), `frames` [B] (frame index within the cl
   same cameras, same everything but the pose.
 - `ignored`: the same clip closer than `ignore_gap` frames (too alike to be told apart), never
   the diagonal.
+- `temporal_negative_weights`: the weights of the cross-view term with temporal negatives
+  (the far frames of the clip seen by the same camera weighted), `close_poses_3d` /
+  `close_poses_2d`: repeated poses of periodic motion, never negatives.
 
 TensorFlow ops, usable inside the compiled step; each is tested against a NumPy loop.
 """
@@ -24,6 +27,9 @@ from poem_cvmim.core import procrustes
 tf = lazy_tensorflow.tf
 
 
+HARD_NEGATIVE_SCOPES = ('clip', 'camera')
+
+
 def positives(batch_size) -> 'tf.Tensor':
   """[B, B] bool: the diagonal (anchor i and positive i are one instant)."""
   return tf.cast(tf.eye(batch_size), tf.bool)
@@ -33,6 +39,13 @@ def same_clip(clips) -> 'tf.Tensor':
   """[B, B] bool: rows i and j come from one performance."""
   clips = tf.convert_to_tensor(clips)
   return tf.equal(clips[:, tf.newaxis], clips[tf.newaxis, :])
+
+
+def same_cameras(cameras_i, cameras_j) -> 'tf.Tensor':
+  """[B, B] bool: view i and view j were seen by one camera. Camera ids below 0 are unknown
+  (a pose projected by a random virtual camera) and match nothing."""
+  known = (cameras_i >= 0)[:, tf.newaxis] & (cameras_j >= 0)[tf.newaxis, :]
+  return known & tf.equal(cameras_i[:, tf.newaxis], cameras_j[tf.newaxis, :])
 
 
 def frame_gaps(frames) -> 'tf.Tensor':
@@ -94,7 +107,8 @@ def pose_distances_2d(a, b) -> 'tf.Tensor':
   return tf.reduce_mean(tf.norm(difference, axis=-1), axis=-1)
 
 
-def close_poses_2d(anchors, positives_, cameras, clips, max_distance: float) -> 'tf.Tensor':
+def close_poses_2d(anchors, positives_, cameras, clips, max_distance: float,
+                   within_clip: bool = True) -> 'tf.Tensor':
   """[B, B] bool: off-diagonal pairs (i, j) of one clip of which some view of row i and some
   view of row j were seen by the same camera within `max_distance` (`pose_distances_2d`).
 
@@ -102,27 +116,54 @@ def close_poses_2d(anchors, positives_, cameras, clips, max_distance: float) -> 
   where the records hold no 3D. Rows whose views share no camera are never judged close.
 
   anchors, positives_: normalised 2D poses [B, J, 2]; cameras [B, 2] (anchor's, positive's);
-  clips [B].
+  clips [B]. within_clip: only pairs of one clip (else any two rows: one fixed camera across
+  recordings).
   """
   views = (anchors, positives_)
   close = tf.zeros([tf.shape(anchors)[0]] * 2, tf.bool)
   for u in (0, 1):
     for v in (0, 1):
-      same_camera = tf.equal(cameras[:, u][:, tf.newaxis], cameras[:, v][tf.newaxis, :])
-      close |= same_camera & (pose_distances_2d(views[u], views[v]) < max_distance)
-  return close & same_clip(clips) & ~positives(tf.shape(close)[0])
+      close |= same_cameras(cameras[:, u], cameras[:, v]) & (pose_distances_2d(views[u], views[v]) < max_distance)
+  if within_clip:
+    close &= same_clip(clips)
+  return close & ~positives(tf.shape(close)[0])
 
 
-def negative_weights(batch_size, hard=None, excluded=None, hard_weight: float = 1.0,
-                     dtype='float32') -> 'tf.Tensor':
-  """[B, B] weights of the pairs as negatives: 0 on the diagonal and where `excluded`,
-  `hard_weight` where `hard` (and not excluded), 1 elsewhere.
+def hard_negatives(clips, frames, local_cameras, global_cameras, negative_gap: int,
+                   scope: str = 'clip') -> 'tf.Tensor':
+  """[B, B] bool: global view j is a hard negative of local view i: seen by the same camera,
+  and of the same clip at least `negative_gap` frames away (scope 'clip', MCSS) or of another
+  clip (scope 'camera' adds these)."""
+  if scope not in HARD_NEGATIVE_SCOPES:
+    raise errors.InputError(f'Unknown hard negative scope {scope!r}; valid: '
+                            f'{", ".join(HARD_NEGATIVE_SCOPES)}.')
+  hard = temporal_negatives(clips, frames, negative_gap)
+  if scope == 'camera':
+    hard |= ~same_clip(clips)
+  return hard & same_cameras(local_cameras, global_cameras)
 
-  The contrastive losses average their negative terms with these weights
-  (`losses.fenchel_dual_loss`, `losses.info_nce_loss`)."""
-  weights = 1.0 - tf.eye(batch_size, dtype=dtype)
-  if hard is not None:
-    weights = tf.where(hard, tf.cast(hard_weight, dtype) * weights, weights)
+
+def temporal_negative_weights(clips, frames, local_cameras, global_cameras, negative_gap: int,
+                              ignore_gap: int, excluded=None, hard_weight: float = 1.0,
+                              others: float = 1.0, dtype='float32',
+                              scope: str = 'clip') -> 'tf.Tensor':
+  """[B, B] weights of global view j as a negative of local view i with temporal negatives.
+
+  MCSS's hard negative is the anchor's own camera at another time of its clip: same subject,
+  camera and background, another pose. So: `hard_weight` where rows i and j are one clip at
+  least `negative_gap` frames apart *and* the two views were seen by one camera
+  (`local_cameras[i] == global_cameras[j]`); 0 on the diagonal, for the same clip closer than
+  `ignore_gap` frames and where `excluded` (repeated poses); `others` elsewhere (1: the
+  batch's other pairs stay ordinary negatives; 0: only the hard ones count).
+
+  scope: 'clip' (MCSS: the hard negatives are the clip's own far frames) or 'camera' (also
+  every other clip's frames that the same camera saw).
+  """
+  hard = hard_negatives(clips, frames, local_cameras, global_cameras, negative_gap, scope)
+  left_out = ignored(clips, frames, ignore_gap)
   if excluded is not None:
-    weights = tf.where(excluded, tf.zeros_like(weights), weights)
-  return weights
+    left_out |= excluded
+  batch_size = tf.shape(clips)[0]
+  weights = tf.cast(others, dtype) * (1.0 - tf.eye(batch_size, dtype=dtype))
+  weights = tf.where(hard, tf.cast(hard_weight, dtype) * tf.ones_like(weights), weights)
+  return tf.where(left_out, tf.zeros_like(weights), weights)

@@ -31,6 +31,8 @@ POSES_3D = 'poses_3d'
 CLIPS, FRAMES, CAMERAS = 'clips', 'frames', 'cameras'
 METADATA_FEATURES = (CLIPS, FRAMES, CAMERAS)  # parsed from the records' metadata
 OPTIONAL_FEATURES = (POSES_3D,) + METADATA_FEATURES
+# The camera id of a pose projected from 3D by a random virtual camera: the same as no other.
+UNKNOWN_CAMERA = -1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +140,8 @@ def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=Tr
   Returns ({feature: tensor}, {statistic: scalar}): `ANCHOR` and `POSITIVE` normalised 2D
   poses [b, J, 2] and each of `features` (`OPTIONAL_FEATURES`): `POSES_3D` the pairs' 3D poses
   normalised by the 3D profile [b, 2, J3, 3]; `CLIPS` [b] and `CAMERAS` [b, 2] int64 ids
-  (hashes of the records' `source_id` and cameras: equal strings, equal ids); `FRAMES` [b]
+  (hashes of the records' `source_id` and cameras: equal strings, equal ids; a pose projected
+  from 3D by a random virtual camera has `UNKNOWN_CAMERA`); `FRAMES` [b]
   the frame index. Every feature is gathered in the same (shuffled) row order. The statistic
   is the fraction of the virtual views used for which the camera guard moved the camera.
   """
@@ -147,9 +150,9 @@ def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=Tr
     raise errors.InputError(f'Unknown input features {unknown}; valid: {list(OPTIONAL_FEATURES)}.')
   keypoints_2d = keypoints.to_pixels(batch[records.KEYPOINTS_2D], batch[records.IMAGE_SIZES])
   keypoints_3d = batch.get(records.KEYPOINTS_3D)
-  pairs, guarded_fraction = cameras.create_model_input(
+  pairs, guarded_fraction, projected = cameras.create_model_input(
       keypoints_2d, keypoints_3d, input_type, profile_2d, profile_3d, seed=seed,
-      return_guarded_fraction=True)  # [b, 2, J, 2]
+      return_guarded_fraction=True, return_projected=True)  # [b, 2, J, 2], [b, 2]
   inputs = {ANCHOR: pairs[:, 0], POSITIVE: pairs[:, 1]}
   if POSES_3D in features:
     inputs[POSES_3D], _, _ = keypoints.get_profile(profile_3d).normalize(keypoints_3d)
@@ -158,7 +161,8 @@ def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=Tr
   if FRAMES in features:
     inputs[FRAMES] = batch[records.FRAME_INDEX][:, 0]
   if CAMERAS in features:
-    inputs[CAMERAS] = _ids(batch[records.CAMERA])
+    ids = _ids(batch[records.CAMERA])
+    inputs[CAMERAS] = tf.where(projected, UNKNOWN_CAMERA * tf.ones_like(ids), ids)
   if shuffle:
     order = random_keys.permutation(tf.shape(pairs)[0], seed=random_keys.derive(seed, 5))
     inputs = {name: tf.gather(value, order) for name, value in inputs.items()}

@@ -56,16 +56,26 @@ def num_replicas() -> int:
   return 1 if context is None else context.num_replicas_in_sync
 
 
-def jsd(local, global_, negative_weights=None):
-  """JSD estimator between two [B, d] batches (one local and one global feature each);
-  `negative_weights` [B, B] as `losses.fenchel_dual_loss` takes them."""
-  return losses.fenchel_dual_loss(local[:, tf.newaxis], global_[:, tf.newaxis], 'JSD',
-                                  negative_weights=negative_weights)
+def jsd(local, global_):
+  """JSD estimator between two [B, d] batches (one local and one global feature each)."""
+  return losses.fenchel_dual_loss(local[:, tf.newaxis], global_[:, tf.newaxis], 'JSD')
 
 
-def nce(local, global_, negative_weights=None):
-  return losses.info_nce_loss(local[:, tf.newaxis], global_[:, tf.newaxis],
-                              negative_weights=negative_weights)
+def jsd_with_own_side(local, other, other_weights, own_weights):
+  """JSD of `local` [B, d] against `other` and `local` itself: positive pairs (i, other_i);
+  negatives other_j weighted `other_weights` [B, B] and local_j weighted `own_weights` [B, B]
+  (`losses.fenchel_dual_loss`). With `own_weights` 0 and `other_weights` 1 off the diagonal it
+  is `jsd(local, other)`."""
+  size = tf.shape(local)[0]
+  eye = tf.eye(size, dtype=local.dtype)
+  return losses.fenchel_dual_loss(
+      local[:, tf.newaxis], tf.concat([other, local], axis=0)[:, tf.newaxis], 'JSD',
+      positive_indicator_matrix=tf.concat([eye, tf.zeros_like(eye)], axis=1),
+      negative_weights=tf.concat([other_weights, own_weights], axis=1))
+
+
+def nce(local, global_):
+  return losses.info_nce_loss(local[:, tf.newaxis], global_[:, tf.newaxis])
 
 
 class Adagrad(keras.optimizers.Adagrad):

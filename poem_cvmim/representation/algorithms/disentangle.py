@@ -73,31 +73,50 @@ class Disentangle(base.Algorithm):
       return ()
     # The periodic guard compares 3D poses where the records hold them, else the 2D poses one
     # camera saw.
-    guard = pipeline.POSES_3D if self.inputs.profile_3d else pipeline.CAMERAS
-    return (pipeline.CLIPS, pipeline.FRAMES, guard)
+    features = (pipeline.CLIPS, pipeline.FRAMES, pipeline.CAMERAS)
+    return features + ((pipeline.POSES_3D,) if self.inputs.profile_3d else ())
 
-  def _negative_weights(self, inputs, dtype):
-    """[B, B] weights of the cross-view term's negatives with temporal hard negatives, and
-    the mining statistics (logged, not losses)."""
+  def _temporal_view_loss(self, inputs, anchor_pose, positive_pose):
+    """The cross-view term with temporal hard negatives (docs/mining.md), and the mining
+    statistics (logged, not losses).
+
+    Each view's z_p is scored against the other view's (positive: the same row) and against
+    its own side's (only the hard negatives count there): a frame's hard negatives are its
+    clip's far frames seen by its own camera, whichever side of their pair they are on."""
     c = self.config
     clips, frames = base.gather(inputs[pipeline.CLIPS]), base.gather(inputs[pipeline.FRAMES])
-    hard = mining.temporal_negatives(clips, frames, c.negative_gap)
+    cameras = base.gather(inputs[pipeline.CAMERAS])
+    same = lambda u, v: mining.same_cameras(cameras[:, u], cameras[:, v])
+    # The pairs that can be hard negatives: where a repeated pose must be found.
+    candidates = mining.same_clip(clips)
+    if c.hard_negative_scope == 'camera':
+      candidates |= same(0, 0) | same(0, 1) | same(1, 0) | same(1, 1)
     if pipeline.POSES_3D in inputs:
       poses_3d = base.gather(inputs[pipeline.POSES_3D])
       repeated = mining.close_poses_3d(poses_3d[:, 0], poses_3d[:, 1], c.periodic_guard_mpjpe,
-                                       candidates=mining.same_clip(clips))
+                                       candidates=candidates)
     else:
       repeated = mining.close_poses_2d(
           base.gather(inputs[pipeline.ANCHOR]), base.gather(inputs[pipeline.POSITIVE]),
-          base.gather(inputs[pipeline.CAMERAS]), clips, c.periodic_guard_2d)
-    excluded = mining.ignored(clips, frames, c.ignore_gap) | repeated
-    weights = mining.negative_weights(tf.shape(clips)[0], hard, excluded,
-                                      c.hard_negative_weight, dtype)
-    per_anchor = lambda mask: tf.reduce_mean(tf.reduce_sum(tf.cast(mask, dtype), axis=1))
-    statistics = {'mining/temporal_negatives_per_anchor': per_anchor(hard & ~excluded),
-                  'mining/periodic_pairs_removed_per_anchor': per_anchor(hard & repeated),
-                  'mining/repeated_pose_pairs_per_anchor': per_anchor(repeated)}
-    return weights, statistics
+          cameras, clips, c.periodic_guard_2d, within_clip=c.hard_negative_scope == 'clip')
+    def weights(local, global_, others):
+      return mining.temporal_negative_weights(
+          clips, frames, cameras[:, local], cameras[:, global_], c.negative_gap, c.ignore_gap,
+          repeated, c.hard_negative_weight, others, anchor_pose.dtype, c.hard_negative_scope)
+    loss = (base.jsd_with_own_side(anchor_pose, positive_pose, weights(0, 1, 1.0),
+                                   weights(0, 0, 0.0))
+            + base.jsd_with_own_side(positive_pose, anchor_pose, weights(1, 0, 1.0),
+                                     weights(1, 1, 0.0)))
+    far = mining.temporal_negatives(clips, frames, c.negative_gap)
+    kept = ~repeated & ~mining.ignored(clips, frames, c.ignore_gap)
+    hard = lambda u, v: kept & mining.hard_negatives(clips, frames, cameras[:, u], cameras[:, v],
+                                                     c.negative_gap, c.hard_negative_scope)
+    per_anchor = lambda mask: tf.reduce_mean(tf.reduce_sum(tf.cast(mask, loss.dtype), axis=1))
+    statistics = {
+        'mining/temporal_pairs_per_anchor': per_anchor(far),
+        'mining/hard_negatives_per_anchor': per_anchor(hard(0, 1)) + per_anchor(hard(0, 0)),
+        'mining/periodic_pairs_removed_per_anchor': per_anchor(far & repeated)}
+    return c.view_loss_weight * loss, statistics
 
   def _club(self, estimator, x, y):
     mean, logvar = estimator(x, training=True)
@@ -116,11 +135,12 @@ class Disentangle(base.Algorithm):
         base.jsd(anchor_s, networks.fuse(anchor_pose, anchor_view, c.fusion))
         + base.jsd(positive_s, networks.fuse(positive_pose, positive_view, c.fusion)))
     t['encoder/regularization_loss'] = c.regularization_loss_weight * (anchor_kl + positive_kl)
-    negative_weights, statistics = None, {}
+    statistics = {}
     if c.temporal_negatives:
-      negative_weights, statistics = self._negative_weights(inputs, anchor_pose.dtype)
-    t['encoder/view_loss'] = 2.0 * c.view_loss_weight * base.jsd(anchor_pose, positive_pose,
-                                                                 negative_weights)
+      t['encoder/view_loss'], statistics = self._temporal_view_loss(inputs, anchor_pose,
+                                                                    positive_pose)
+    else:
+      t['encoder/view_loss'] = 2.0 * c.view_loss_weight * base.jsd(anchor_pose, positive_pose)
     encoder_total = sum(t.values())
     # How far the cross-view MI term is from its optimum (0 = anchors and positives perfectly
     # matched); logged only, not part of any loss.
