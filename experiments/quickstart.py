@@ -171,7 +171,8 @@ def cross_view_retrieval(run_dir: str, data_dir: str, view_set: str,
 
 
 def retrieval_lines(summary: dict) -> list:
-  """One line per retrieval set: Hit@1/5/10 of z_p and raw keypoints, z_v's same-camera rate."""
+  """One line per retrieval set: Hit@1/5/10 of z_p and raw keypoints; how often z_v's and z_p's
+  nearest neighbour among other clips comes from the query's camera."""
   lines = []
   for name, result in summary['sets'].items():
     parts = []
@@ -181,10 +182,11 @@ def retrieval_lines(summary: dict) -> list:
       parts.append(f'{criterion} hits: z_p ' + ' / '.join(
           f'{100 * rates["z_p"][k]:.1f}' for k in (1, 5, 10)) + ', raw ' + ' / '.join(
               f'{100 * rates["raw"][k]:.1f}' for k in (1, 5, 10)))
-    view = result['embedders']['z_p']['same_view_rate'].get('view')
-    shown = '– (not measured)' if view is None else f'{100 * view:.0f} %'
-    lines.append(f'  {name}: ' + '; '.join(parts) + f'; z_v same camera {shown} (chance '
-                 f'{100 * result["chance"]:.0f} %)')
+    rates = result['embedders']['z_p']['same_view_rate']
+    shown = {key: '– (not measured)' if rates.get(key) is None else f'{100 * rates[key]:.0f} %'
+             for key in ('view', 'pose')}
+    lines.append(f'  {name}: ' + '; '.join(parts) + f'; same camera: z_v {shown["view"]}, z_p '
+                 f'{shown["pose"]} (chance {100 * result["chance"]:.0f} %)')
   return lines
 
 

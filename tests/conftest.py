@@ -27,3 +27,13 @@ def raw_table(smoke_dir, tmp_path_factory):
                                embedders.load_embedder(embedders.RAW), downsample_rate=2,
                                log=lambda _: None)
   return directory
+
+
+@pytest.fixture
+def float64():
+  """Float64 layers for one test: comparing two ways of computing the same step."""
+  import keras  # pylint: disable=g-import-not-at-top
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy('float64')
+  yield
+  keras.config.set_dtype_policy(previous)

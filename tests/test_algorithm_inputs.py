@@ -48,14 +48,6 @@ def _first_step_terms(config):
   return {name: float(value.numpy()) for name, value in terms.items()}
 
 
-@pytest.fixture
-def float64():
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy('float64')
-  yield
-  keras.config.set_dtype_policy(previous)
-
-
 @pytest.mark.parametrize('name', sorted(ALGORITHM_CONFIGS))
 def test_every_algorithm_gives_the_losses_it_gave_before_the_input_redesign(name, float64):
   with open(_REFERENCE) as f:

@@ -113,15 +113,6 @@ def test_ablations_drop_players():
   assert algorithm.estimator_optimizer is None and algorithm.discriminator_optimizer is None
 
 
-@pytest.fixture
-def float64():
-  """Float64 layers for one test: comparing two ways of computing the same step."""
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy('float64')
-  yield
-  keras.config.set_dtype_policy(previous)
-
-
 def _copy_weights(source, target):
   for a, b in zip(source.variables, target.variables):
     b.assign(a)

@@ -128,6 +128,14 @@ def _load_json(path: str):
     raise errors.InputError(f'{path}: not valid JSON ({error}).') from None
 
 
+def _json_files(folder: str) -> list:
+  """The sorted .json files of a camera's folder; none is an error naming the folder."""
+  files = sorted(glob.glob(os.path.join(folder, '*.json')))
+  if not files:
+    raise errors.InputError(f'{folder}: no .json files.')
+  return files
+
+
 def _frame_number(path: str) -> int:
   numbers = re.findall(r'\d+', os.path.basename(path))
   if not numbers:
@@ -194,9 +202,7 @@ def _track(frames: dict, index_map, source: str, person: str) -> Track:
 def read_openpose(folder: str, layout: Optional[str] = None,
                   person: str = 'most_confident') -> Track:
   """A folder of OpenPose per-frame JSON files (see the module docstring)."""
-  files = sorted(glob.glob(os.path.join(folder, '*.json')))
-  if not files:
-    raise errors.InputError(f'{folder}: no .json files.')
+  files = _json_files(folder)
   frames, count = {}, None
   for path in files:
     data = _load_json(path)
@@ -257,9 +263,7 @@ def read_mmpose(path: str, person: str = 'most_confident') -> Track:
   """MMPose predictions: one file or a folder of per-frame files (module docstring)."""
   frames, names = {}, None
   if os.path.isdir(path):
-    files = sorted(glob.glob(os.path.join(path, '*.json')))
-    if not files:
-      raise errors.InputError(f'{path}: no .json files.')
+    files = _json_files(path)
     for file in files:
       data = _load_json(file)
       if not isinstance(data, list):
@@ -332,9 +336,7 @@ def read_mediapipe(path: str, person: str = 'most_confident') -> Track:
   """MediaPipe BlazePose landmarks: one file of frames or a folder of per-frame files."""
   frames = {}
   if os.path.isdir(path):
-    files = sorted(glob.glob(os.path.join(path, '*.json')))
-    if not files:
-      raise errors.InputError(f'{path}: no .json files.')
+    files = _json_files(path)
     for file in files:
       data = _load_json(file)
       landmarks = (_mediapipe_landmarks(data, file, 'the file') if isinstance(data, dict)
@@ -368,9 +370,7 @@ def _is_mediapipe(data) -> bool:
 def detect_format(path: str) -> str:
   """The format of a camera's path (folder or file), from its content."""
   if os.path.isdir(path):
-    files = sorted(glob.glob(os.path.join(path, '*.json')))
-    if not files:
-      raise errors.InputError(f'{path}: no .json files.')
+    files = _json_files(path)
     data = _load_json(files[0])
     if isinstance(data, dict) and 'people' in data:
       return OPENPOSE
