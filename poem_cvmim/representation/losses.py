@@ -73,7 +73,7 @@ def fenchel_dual_loss(local, global_, measure, positive_indicator_matrix=None,
     positive_indicator_matrix: Optional [B, B], 1 for positive pairs (default identity).
     negative_weights: Optional [B, B] weights of the pairs as negatives (default: 1 for every
       pair that is not positive); 0 leaves a pair out, more than 1 makes it a hard negative
-      (`mining.negative_weights`).
+      (`mining.temporal_negative_weights`).
 
   Returns:
     Scalar neg - pos, where pos is the mean of E+ over positive pairs and neg the mean of E-
