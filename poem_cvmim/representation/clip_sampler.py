@@ -152,11 +152,8 @@ def clip_dataset(patterns, global_batch_size, instants_per_clip, negative_gap, p
   The global batch is cut into per-replica slices in order; each input pipeline gives its
   replicas' slices in turn.
   """
-  files = records.expand_patterns(patterns)
-  records.check_first_record(files[0], records.pair_metadata_spec(),
-                             '(clip-grouped batches and temporal negatives read each pair\'s '
-                             'clip, frame and cameras)')
-  index = read_index(files, log)
+  # The records' metadata are checked once, by the trainer (`Trainer.check_records`).
+  index = read_index(records.expand_patterns(patterns), log)
   sampler = ClipSampler(index, global_batch_size, instants_per_clip, negative_gap, seed,
                         source=str(patterns))
   batch_size, chunks = global_batch_size, [0]
