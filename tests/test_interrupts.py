@@ -44,22 +44,26 @@ def uninterrupted(smoke_dir, tmp_path_factory):
     if inputs not in states:
       directory = str(tmp_path_factory.mktemp('whole'))
       result = subprocess.run(_train(smoke_dir, directory, inputs), cwd=_ROOT,
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=600,
+                              env=dict(_ENV, PYTHONHASHSEED='0'))
       assert result.returncode == 0, result.stderr[-3000:]
       states[inputs] = test_fault_injection._state(directory)
     return states[inputs]
   return state
 
 
-# (Clip-grouped input with temporal negatives is not repeatable yet: tests/test_clip_sampler.py.)
+# The interrupted and resumed processes get another Python hash seed than the uninterrupted one:
+# TensorFlow's order of summing gradients once followed it (base.jsd_with_own_side).
 @pytest.mark.parametrize('signal_number, inputs', [(signal.SIGTERM, 'records'),
-                                                   (signal.SIGINT, 'records')])
+                                                   (signal.SIGINT, 'records'),
+                                                   (signal.SIGTERM, 'clips')])
 def test_a_signal_saves_the_current_step_and_the_resumed_run_is_exact(
     smoke_dir, uninterrupted, tmp_path, signal_number, inputs):
   directory = str(tmp_path / 'run')
   process = subprocess.Popen(_train(smoke_dir, directory, inputs), cwd=_ROOT,
                              stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=_ENV)
+                             stderr=subprocess.PIPE, text=True,
+                             env=dict(_ENV, PYTHONHASHSEED='1'))
   first = ''
   while not first.startswith('step '):  # the first progress line: training is under way
     first = process.stdout.readline()
@@ -79,7 +83,7 @@ def test_a_signal_saves_the_current_step_and_the_resumed_run_is_exact(
   print(f'{name}: stopped at step {stopped_at} of {_NUM_STEPS}')
 
   resumed = subprocess.run(_train(smoke_dir, directory, inputs), cwd=_ROOT, capture_output=True,
-                           text=True, timeout=600)
+                           text=True, timeout=600, env=dict(_ENV, PYTHONHASHSEED='1'))
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   step, values = test_fault_injection._state(directory)
   whole_step, whole = uninterrupted(inputs)

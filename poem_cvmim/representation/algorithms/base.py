@@ -68,8 +68,14 @@ def jsd_with_own_side(local, other, other_weights, own_weights):
   is `jsd(local, other)`."""
   size = tf.shape(local)[0]
   eye = tf.eye(size, dtype=local.dtype)
+  both = tf.concat([other, local], axis=0)
+  # `local` is read back from the concatenation so that it reaches the scores by one path. With
+  # two (local itself and its copy in `both`), TensorFlow summed the gradients of `local` in an
+  # order that changed with Python's hash seed, so two --deterministic runs differed in the last
+  # bits (tests/test_clip_sampler.py runs two in separate processes).
+  local = both[size:]
   return losses.fenchel_dual_loss(
-      local[:, tf.newaxis], tf.concat([other, local], axis=0)[:, tf.newaxis], 'JSD',
+      local[:, tf.newaxis], both[:, tf.newaxis], 'JSD',
       positive_indicator_matrix=tf.concat([eye, tf.zeros_like(eye)], axis=1),
       negative_weights=tf.concat([other_weights, own_weights], axis=1))
 
