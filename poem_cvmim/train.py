@@ -14,7 +14,6 @@ is refused. Several local devices train with MirroredStrategy; several machines 
 MultiWorkerMirroredStrategy when TF_CONFIG names the workers.
 """
 
-import dataclasses
 import json
 import os
 
@@ -49,15 +48,18 @@ def config_from_flags(flag_values) -> configs.TrainConfig:
     raise app.UsageError('--smoke and --general are two presets: give one.')
   base = (configs.smoke() if flag_values['smoke'].value else
           configs.general() if flag_values['general'].value else configs.TrainConfig())
-  if flag_values['algorithm_type'].present:
-    base = dataclasses.replace(
-        base, algorithm=configs.algorithm_defaults(flag_values['algorithm_type'].value))
+  algorithm = (configs.algorithm_defaults(flag_values['algorithm_type'].value)
+               if flag_values['algorithm_type'].present else base.algorithm)
   given = {path: flag_values[name].value for name, (path, _) in configs.FLAG_FIELDS.items()
            if flag_values[name].present}
-  if (given.get('algorithm.temporal_negatives') and 'instants_per_clip' not in given
-      and not base.instants_per_clip):
+  clip_batches = (given.get('algorithm.temporal_negatives')
+                  or given.get('algorithm.algorithm') == configs.ALGORITHM_MCSS)
+  if clip_batches and 'instants_per_clip' not in given and not base.instants_per_clip:
     given['instants_per_clip'] = configs.DEFAULT_INSTANTS_PER_CLIP
-  return configs.with_fields(base, given)
+  if algorithm.algorithm == configs.ALGORITHM_MCSS and 'input_type' not in given:
+    # Detected 2D only: projections of the 3D would hand every clip's 3D to the embedding.
+    given['input_type'] = configs.INPUT_2D
+  return configs.with_fields(base, given, algorithm)
 
 
 def main(argv):

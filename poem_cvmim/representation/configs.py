@@ -19,10 +19,11 @@ ALGORITHM_AUTOENCODER = 'AUTOENCODER'
 ALGORITHM_INFOMAX = 'INFOMAX'
 ALGORITHM_INFONCE = 'INFONCE'
 ALGORITHM_PR_VIPE = 'PR_VIPE'
+ALGORITHM_MCSS = 'MCSS'
 ALGORITHMS = (ALGORITHM_DISENTANGLE, ALGORITHM_ALIGN, ALGORITHM_AUTOENCODER, ALGORITHM_INFOMAX,
-              ALGORITHM_INFONCE, ALGORITHM_PR_VIPE)
+              ALGORITHM_INFONCE, ALGORITHM_PR_VIPE, ALGORITHM_MCSS)
 # Algorithms whose loss reads the 3D poses of the pair records (whatever the input type).
-ALGORITHMS_NEEDING_3D = (ALGORITHM_PR_VIPE,)
+ALGORITHMS_NEEDING_3D = (ALGORITHM_PR_VIPE, ALGORITHM_MCSS)
 ALGORITHMS_WITH_TEMPORAL_NEGATIVES = (ALGORITHM_DISENTANGLE,)
 HARD_NEGATIVE_SCOPES = mining.HARD_NEGATIVE_SCOPES
 # Mean joint distance of two profile-normalised 2D poses of one camera below which they count
@@ -40,6 +41,7 @@ FUSION_POE = 'POE'  # "product of experts": element-wise product
 FUSION_MOE = 'MOE'  # "mixture of experts": average
 FUSION_TYPES = (FUSION_CAT, FUSION_POE, FUSION_MOE)
 _INPUT_TYPES = cameras.INPUT_TYPES
+INPUT_2D = cameras.INPUT_2D
 STRATEGIES = ('mirrored', 'multi_worker', 'default')
 
 
@@ -95,6 +97,21 @@ class AlgorithmConfig:
   ignore_gap: int = 4
   periodic_guard_mpjpe: float = 0.1
   periodic_guard_2d: float = PERIODIC_GUARD_2D
+  # MCSS (Mitra et al. 2020; docs/mcss.md): a triplet loss on the L2-normalised embedding
+  # (positive: the same instant seen by the other camera; negatives: the clip's frames at least
+  # `negative_gap` away, periodic repeats left out) with margin `mcss_margin`, plus a 3D head on
+  # the embedding trained with MPJPE (weight `lifting_loss_weight`) on the rows whose clip is
+  # among the `fraction_with_3d` chosen to keep its 3D. `multiview_loss_weight` 0: the head
+  # alone (the supervised baseline).
+  fraction_with_3d: float = 1.0
+  mcss_margin: float = 0.2
+  multiview_loss_weight: float = 1.0
+  lifting_loss_weight: float = 1.0
+
+  @property
+  def uses_clip_batches(self) -> bool:
+    """Whether the loss compares instants of one clip (needs clip-grouped batches)."""
+    return self.temporal_negatives or self.algorithm == ALGORITHM_MCSS
 
   def __post_init__(self):
     _choose('algorithm', self.algorithm, ALGORITHMS)
@@ -127,6 +144,12 @@ class AlgorithmConfig:
     _choose('hard_negative_scope', self.hard_negative_scope, HARD_NEGATIVE_SCOPES)
     _positive(periodic_guard_mpjpe=self.periodic_guard_mpjpe,
               periodic_guard_2d=self.periodic_guard_2d)
+    if not 0.0 < self.fraction_with_3d <= 1.0:
+      raise errors.InputError(f'fraction_with_3d must be in (0, 1], got {self.fraction_with_3d}.')
+    if self.mcss_margin < 0.0 or self.multiview_loss_weight < 0.0 or self.lifting_loss_weight < 0:
+      raise errors.InputError('mcss_margin, multiview_loss_weight and lifting_loss_weight must '
+                              f'be >= 0, got {self.mcss_margin}, {self.multiview_loss_weight}, '
+                              f'{self.lifting_loss_weight}.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,12 +201,13 @@ class TrainConfig:
     if self.instants_per_clip and self.batch_size % self.instants_per_clip:
       raise errors.InputError(f'batch_size {self.batch_size} is not a multiple of '
                               f'instants_per_clip {self.instants_per_clip}.')
-    if self.algorithm.temporal_negatives and not self.instants_per_clip:
-      raise errors.InputError('temporal_negatives needs clip-grouped batches: set '
-                              f'instants_per_clip (e.g. {DEFAULT_INSTANTS_PER_CLIP}).')
+    if self.algorithm.uses_clip_batches and not self.instants_per_clip:
+      what = ('MCSS' if self.algorithm.algorithm == ALGORITHM_MCSS else 'temporal_negatives')
+      raise errors.InputError(f'{what} needs clip-grouped batches: set instants_per_clip (e.g. '
+                              f'{DEFAULT_INSTANTS_PER_CLIP}).')
     if self.algorithm.algorithm in ALGORITHMS_NEEDING_3D and not self.profile_3d:
-      raise errors.InputError(f'{self.algorithm.algorithm} mines negatives from 3D poses and '
-                              'needs a 3D profile (--keypoint_profile_name_3d).')
+      raise errors.InputError(f'{self.algorithm.algorithm} reads 3D poses and needs a 3D profile '
+                              '(--keypoint_profile_name_3d).')
 
 
 def paper(**overrides) -> TrainConfig:
@@ -295,6 +319,14 @@ FLAG_FIELDS = {
                              'within this NP-MPJPE are no negatives (with temporal negatives).'),
     'periodic_guard_2d': ('algorithm.periodic_guard_2d', 'Without 3D: pairs one camera saw '
                           'within this normalised 2D distance are no negatives.'),
+    'fraction_with_3d': ('algorithm.fraction_with_3d', 'MCSS: fraction of the clips whose 3D '
+                         'trains the 3D head (a fixed choice by clip).'),
+    'mcss_margin': ('algorithm.mcss_margin', 'MCSS: triplet margin on the unit-length '
+                    'embedding.'),
+    'multiview_loss_weight': ('algorithm.multiview_loss_weight', 'MCSS: weight of the '
+                              'multi-view triplet loss (0: the 3D head alone).'),
+    'lifting_loss_weight': ('algorithm.lifting_loss_weight', 'MCSS: weight of the 3D head\'s '
+                            'MPJPE loss.'),
     'instants_per_clip': ('instants_per_clip', 'Clip-grouped batches: instants per clip '
                           '(0: records shuffled one by one).'),
     'init_from': ('init_from', 'Run directory whose latest checkpoint initialises the '
@@ -310,12 +342,15 @@ def field_default(path: str):
   return config
 
 
-def with_fields(config: TrainConfig, values: dict) -> TrainConfig:
-  """`config` with {field path: value} replaced (validated again)."""
+def with_fields(config: TrainConfig, values: dict,
+                algorithm: Optional[AlgorithmConfig] = None) -> TrainConfig:
+  """`config` with {field path: value} replaced (validated again), its algorithm first
+  replaced by `algorithm` where given (all in one step: a field may need another's value)."""
   top = {k: v for k, v in values.items() if '.' not in k}
   nested = {k.split('.', 1)[1]: v for k, v in values.items() if k.startswith('algorithm.')}
-  if nested:
-    top['algorithm'] = dataclasses.replace(config.algorithm, **nested)
+  algorithm = config.algorithm if algorithm is None else algorithm
+  if nested or algorithm is not config.algorithm:
+    top['algorithm'] = dataclasses.replace(algorithm, **nested)
   return dataclasses.replace(config, **top)
 
 
@@ -336,7 +371,8 @@ ADDED_ALGORITHM_FIELDS = ('num_embedding_samples', 'triplet_loss_margin',
                           'sigmoid_raw_a_initial', 'sigmoid_b_initial', 'temporal_negatives',
                           'hard_negative_weight', 'hard_negative_scope', 'negative_gap',
                           'ignore_gap',
-                          'periodic_guard_mpjpe', 'periodic_guard_2d')
+                          'periodic_guard_mpjpe', 'periodic_guard_2d', 'fraction_with_3d',
+                          'mcss_margin', 'multiview_loss_weight', 'lifting_loss_weight')
 ADDED_TRAIN_FIELDS = ('instants_per_clip', 'init_from')
 
 

@@ -23,6 +23,7 @@ from poem_cvmim.core import keypoints
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import losses
+from poem_cvmim.representation import mining
 from poem_cvmim.representation import pipeline
 
 ENCODER, ESTIMATOR, DISCRIMINATOR = 'encoder', 'estimator', 'discriminator'
@@ -78,6 +79,28 @@ def jsd_with_own_side(local, other, other_weights, own_weights):
       local[:, tf.newaxis], both[:, tf.newaxis], 'JSD',
       positive_indicator_matrix=tf.concat([eye, tf.zeros_like(eye)], axis=1),
       negative_weights=tf.concat([other_weights, own_weights], axis=1))
+
+
+def repeated_pose_pairs(inputs, config, clips, cameras, within_clip=True, use_3d=True):
+  """[B, B] bool: pairs of rows whose poses repeat (the periodic guard of temporal negatives,
+  docs/mining.md): within `config.periodic_guard_mpjpe` NP-MPJPE where the inputs hold 3D,
+  else seen by one camera within `config.periodic_guard_2d`. Only pairs of one clip are
+  judged (`within_clip`), or also pairs that share a camera. `use_3d` False: the 2D guard
+  whatever the inputs hold.
+
+  clips [B], cameras [B, 2]: gathered over replicas, as the returned mask."""
+  if use_3d and pipeline.POSES_3D in inputs:
+    candidates = mining.same_clip(clips)
+    if not within_clip:
+      for u in (0, 1):
+        for v in (0, 1):
+          candidates |= mining.same_cameras(cameras[:, u], cameras[:, v])
+    poses_3d = gather(inputs[pipeline.POSES_3D])
+    return mining.close_poses_3d(poses_3d[:, 0], poses_3d[:, 1], config.periodic_guard_mpjpe,
+                                 candidates=candidates)
+  return mining.close_poses_2d(
+      gather(inputs[pipeline.ANCHOR]), gather(inputs[pipeline.POSITIVE]), cameras, clips,
+      config.periodic_guard_2d, within_clip=within_clip)
 
 
 def nce(local, global_):

@@ -86,19 +86,8 @@ class Disentangle(base.Algorithm):
     c = self.config
     clips, frames = base.gather(inputs[pipeline.CLIPS]), base.gather(inputs[pipeline.FRAMES])
     cameras = base.gather(inputs[pipeline.CAMERAS])
-    same = lambda u, v: mining.same_cameras(cameras[:, u], cameras[:, v])
-    # The pairs that can be hard negatives: where a repeated pose must be found.
-    candidates = mining.same_clip(clips)
-    if c.hard_negative_scope == 'camera':
-      candidates |= same(0, 0) | same(0, 1) | same(1, 0) | same(1, 1)
-    if pipeline.POSES_3D in inputs:
-      poses_3d = base.gather(inputs[pipeline.POSES_3D])
-      repeated = mining.close_poses_3d(poses_3d[:, 0], poses_3d[:, 1], c.periodic_guard_mpjpe,
-                                       candidates=candidates)
-    else:
-      repeated = mining.close_poses_2d(
-          base.gather(inputs[pipeline.ANCHOR]), base.gather(inputs[pipeline.POSITIVE]),
-          cameras, clips, c.periodic_guard_2d, within_clip=c.hard_negative_scope == 'clip')
+    repeated = base.repeated_pose_pairs(inputs, c, clips, cameras,
+                                        within_clip=c.hard_negative_scope == 'clip')
     def weights(local, global_, others):
       return mining.temporal_negative_weights(
           clips, frames, cameras[:, local], cameras[:, global_], c.negative_gap, c.ignore_gap,

@@ -7,6 +7,7 @@ from poem_cvmim.representation.algorithms import autoencoder
 from poem_cvmim.representation.algorithms import base
 from poem_cvmim.representation.algorithms import disentangle
 from poem_cvmim.representation.algorithms import infomax
+from poem_cvmim.representation.algorithms import mcss
 from poem_cvmim.representation.algorithms import pr_vipe
 
 
@@ -25,4 +26,6 @@ def create_algorithm(config: configs.AlgorithmConfig, inputs=None, synchronized_
     return infomax.InfoMax(config, inputs, synchronized_batch_norm, estimator=base.nce)
   if name == configs.ALGORITHM_PR_VIPE:
     return pr_vipe.PrVipe(config, inputs, synchronized_batch_norm)
+  if name == configs.ALGORITHM_MCSS:
+    return mcss.Mcss(config, inputs, synchronized_batch_norm)
   raise errors.InputError(f'Unknown algorithm {name!r}; valid: {", ".join(configs.ALGORITHMS)}.')
