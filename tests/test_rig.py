@@ -202,3 +202,46 @@ def test_bad_rigs_are_one_line_errors(smoke_dir, tmp_path):
                       f'--output_dir={tmp_path / "out"}')
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr
+
+
+def test_a_rig_with_3d_for_a_few_frames_trains_mcss(smoke_dir, tmp_path):
+  """poses_3d.npz in one recording: its frames' records hold that 3D (stored (y, x, z)), every
+  other record zeros; MCSS trains on them from the command; a malformed file is one line."""
+  folders = write_rig(os.path.join(smoke_dir, 'penn_like'), str(tmp_path / 'rigs'), clips=2,
+                      frames=24)
+  poses = np.random.default_rng(0).normal(size=(3, 17, 3))
+  np.savez(os.path.join(folders[0], rig_dataset.POSES_3D_FILE), frames=np.array([0, 5, 23]),
+           poses_3d=poses)
+  pairs = str(tmp_path / 'pairs')
+  converted = _command('data_prep.detections', f'--rig={",".join(folders)}',
+                       f'--output_dir={pairs}')
+  assert converted.returncode == 0, converted.stderr[-2000:]
+  assert '24 frames (3 with 3D)' in converted.stdout and '24 frames (0 with 3D)' in converted.stdout
+  files = sorted(glob.glob(os.path.join(pairs, 'train-*')))
+  parsed = records.parse_pair_example(
+      tf.constant([r.numpy() for r in tf.data.TFRecordDataset(files)]), with_metadata=True)
+  stored = parsed['keypoints_3d'].numpy()
+  clips = parsed['source_id'].numpy().astype(str)
+  frames = parsed['frame_index'].numpy()[:, 0]
+  for index, frame in enumerate([0, 5, 23]):
+    rows = (clips == os.path.normpath(folders[0])) & (frames == frame)
+    assert rows.sum() == 12
+    np.testing.assert_allclose(stored[rows], np.broadcast_to(poses[index][:, [1, 0, 2]],
+                                                             (12, 2, 17, 3)), rtol=1e-6)
+  known = (clips == os.path.normpath(folders[0])) & np.isin(frames, [0, 5, 23])
+  assert not np.any(stored[~known])
+  run = str(tmp_path / 'mcss')
+  trained = _command('poem_cvmim.train', '--algorithm_type=MCSS', f'--input_table={pairs}/train-*',
+                     f'--log_dir_path={run}', '--instants_per_clip=4', '--negative_gap=4',
+                     '--batch_size=8', '--num_iterations=3', '--seed=0')
+  assert trained.returncode == 0, trained.stderr[-2000:]
+  terms = json.loads(trained.stdout[trained.stdout.index('{'):])
+  assert terms['step'] == 3 and 0.0 <= terms['lifting/rows_with_3d'] <= 1.0
+
+  np.savez(os.path.join(folders[1], rig_dataset.POSES_3D_FILE), frames=np.array([1, 99]),
+           poses_3d=np.zeros((2, 17, 3)))
+  refused = _command('data_prep.detections', f'--rig={folders[1]}',
+                     f'--output_dir={tmp_path / "refused"}')
+  assert refused.returncode != 0
+  assert refused.stderr.strip().splitlines()[-1].endswith(
+      "poses_3d.npz: frames [99] are not among the cameras' frames.")
