@@ -50,6 +50,73 @@ def test_hit_rates_equal_a_plain_python_computation(tolerance):
   assert 0.0 < rates[1] < rates[5] <= 1.0
 
 
+def test_map_at_k_on_a_hand_made_case_with_ties_and_a_query_without_a_match():
+  gallery = np.array([[0.0], [1.0], [1.0], [2.0], [3.0]])
+  gallery_clips = np.array(['a', 'b', 'a', 'a', 'a'])
+  gallery_frames = np.array([4, 4, 4, 5, 9])
+  queries = np.array([[1.0], [0.0]])
+  query_clips, query_frames = np.array(['a', 'c']), np.array([4, 0])
+  # Query 0 (clip a, frame 4, tolerance 1): matches are items 0, 2, 3 (R = 3). Ranked by
+  # distance with ties in gallery order: 1 (no), 2 (yes), 0 (yes: distance 1, after the tie of
+  # items 1 and 2 at 0), 3 (yes), 4 (no): AP@1 = 0, AP@2 = (1/2) / 2,
+  # AP@3 = (1/2 + 2/3) / 3, AP@5 = (1/2 + 2/3 + 3/4) / 3. Query 1 (clip c) has no match: a miss in
+  # Hit@k, left out of mAP@k.
+  scores = retrieval.retrieval_scores(queries, query_clips, query_frames, gallery,
+                                      gallery_clips, gallery_frames, ks=(1, 2, 3, 5),
+                                      tolerance=1)
+  assert scores['queries_with_match'] == 1
+  assert scores['hit'] == {1: 0.0, 2: 0.5, 3: 0.5, 5: 0.5}
+  expected = {1: 0.0, 2: 0.25, 3: (1 / 2 + 2 / 3) / 3, 5: (1 / 2 + 2 / 3 + 3 / 4) / 3}
+  assert scores['map'] == pytest.approx(expected)
+  none = retrieval.retrieval_scores(queries[1:], query_clips[1:], query_frames[1:], gallery,
+                                    gallery_clips, gallery_frames, ks=(1,))
+  assert none['map'] == {1: None} and none['queries_with_match'] == 0
+
+
+def _numpy_average_precision(distances, relevant, k):
+  order = np.argsort(distances, kind='stable')[:k]
+  hits, total = 0, 0.0
+  for rank, index in enumerate(order, start=1):
+    if relevant[index]:
+      hits += 1
+      total += hits / rank
+  return total / min(k, int(relevant.sum()))
+
+
+@pytest.mark.parametrize('criterion', [retrieval.FRAME, retrieval.POSE])
+def test_map_at_k_equals_a_numpy_loop(criterion):
+  rng = np.random.default_rng(7)
+  gallery = rng.integers(0, 4, size=(60, 2)).astype(np.float64)  # many tied distances
+  gallery_clips = rng.choice(['a', 'b'], size=60)
+  gallery_frames = rng.integers(0, 12, size=60)
+  gallery_3d = rng.normal(scale=0.3, size=(60, 17, 3))
+  queries = gallery[:25] + rng.integers(0, 2, size=(25, 2))
+  query_3d = gallery_3d[:25] + rng.normal(scale=0.05, size=(25, 17, 3))
+  scores = retrieval.retrieval_scores(queries, gallery_clips[:25], gallery_frames[:25], gallery,
+                                      gallery_clips, gallery_frames, ks=(1, 5, 60), tolerance=1,
+                                      criterion=criterion, query_3d=query_3d,
+                                      gallery_3d=gallery_3d, mpjpe_threshold=0.15)
+  expected = {k: [] for k in (1, 5, 60)}
+  for i in range(25):
+    if criterion == retrieval.FRAME:
+      relevant = ((gallery_clips == gallery_clips[i])
+                  & (np.abs(gallery_frames - gallery_frames[i]) <= 1))
+    else:
+      relevant = retrieval.aligned_mpjpe(np.repeat(query_3d[i:i + 1], 60, 0), gallery_3d) <= 0.15
+    if relevant.any():
+      for k in expected:
+        expected[k].append(_numpy_average_precision(
+            np.linalg.norm(gallery - queries[i], axis=-1), relevant, k))
+  assert scores['queries_with_match'] == len(expected[1]) > 0
+  for k, values in expected.items():
+    assert scores['map'][k] == pytest.approx(np.mean(values), rel=1e-12)
+  # Hit@k is what it was without mAP.
+  assert scores['hit'] == retrieval.hit_rates(
+      queries, gallery_clips[:25], gallery_frames[:25], gallery, gallery_clips, gallery_frames,
+      ks=(1, 5, 60), tolerance=1, criterion=criterion, query_3d=query_3d, gallery_3d=gallery_3d,
+      mpjpe_threshold=0.15)
+
+
 @pytest.mark.parametrize('k', [1, 3, 10, 12])
 def test_nearest_indices_equal_a_stable_full_sort(k):
   """The partial partition gives the full stable sort's first k, with ties across the cut,
@@ -143,7 +210,7 @@ def test_evaluate_embedders_and_markdown_on_a_tiny_rig():
   assert summary['embedders']['raw']['hit_rates']['frame']['mean'] == {1: 1.0, 2: 1.0}
   assert 'view' not in summary['embedders']['raw']['same_view_rate']
   table = retrieval.markdown(summary, ks=(1, 2))
-  assert '| raw | frame ±0 | 100.0 | 100.0 | – |' in table
+  assert '| raw | frame ±0 | 100.0 | 100.0 | 100.0 | 100.0 | – |' in table
   assert '| a → b | 100.0 | 100.0 |' in table
   with pytest.raises(ValueError, match='3D poses'):
     retrieval.evaluate_embedders({'raw': raw}, frames, criteria=('pose',))

@@ -36,6 +36,7 @@ FRAME, POSE = 'frame', 'pose'
 CRITERIA = (FRAME, POSE)
 NP_MPJPE_THRESHOLD = 0.1  # Pr-VIPE's: aligned MPJPE in normalised 3D units
 _QUERY_BLOCK = 1024  # queries per distance matrix
+_POSE_VALUES = 2 ** 21  # query-gallery pairs x joints per block of the pose criterion's mAP
 NO_OTHER_CLIP = ('(not measured: every frame is of one recording, so no frame has a neighbour '
                  'from another performance to compare cameras on; give several recordings)')
 
@@ -159,45 +160,100 @@ def hit_rates(queries, query_clips, query_frames, gallery, gallery_clips, galler
     criterion: `frame` (same clip within `tolerance`) or `pose` (aligned MPJPE of the 3D
       poses query_3d [Q, J, 3] and gallery_3d [G, J, 3] at most `mpjpe_threshold`).
   """
+  return retrieval_scores(queries, query_clips, query_frames, gallery, gallery_clips,
+                          gallery_frames, ks, tolerance, metric, criterion, query_3d, gallery_3d,
+                          mpjpe_threshold, with_map=False)['hit']
+
+
+def retrieval_scores(queries, query_clips, query_frames, gallery, gallery_clips, gallery_frames,
+                     ks=(1, 5, 10), tolerance=0, metric='l2', criterion=FRAME, query_3d=None,
+                     gallery_3d=None, mpjpe_threshold=NP_MPJPE_THRESHOLD,
+                     with_map=True) -> dict:
+  """Hit@k and mAP@k of one query set against one gallery (arguments as `hit_rates`).
+
+  AP@k of a query with R matching gallery frames (over the whole gallery) and rel(i) = 1 where
+  its i-th nearest matches: sum over i <= k of precision@i rel(i), divided by min(k, R).
+  mAP@k is its mean over the queries that have a match (R > 0); the others count as misses in
+  Hit@k and are left out of mAP@k (their number is returned).
+
+  Returns {'hit': {k: rate}, 'map': {k: mAP or None}, 'queries_with_match': int} ('map' and
+  'queries_with_match' only `with_map`).
+  """
   _check(metric, criterion)
   if criterion == POSE and (query_3d is None or gallery_3d is None):
     raise errors.InputError('The pose criterion needs the 3D poses of queries and gallery.')
   queries, gallery = np.asarray(queries, np.float64), np.asarray(gallery, np.float64)
+  query_clips, query_frames = np.asarray(query_clips), np.asarray(query_frames)
   max_k = min(max(ks), len(gallery))
   hits = {k: 0 for k in ks}
-  for start in range(0, len(queries), _QUERY_BLOCK):
-    block = slice(start, start + _QUERY_BLOCK)
+  precision_sums = {k: 0.0 for k in ks}
+  with_match = 0
+  # The pose criterion's match matrix [block, G, J, 3] must fit: smaller blocks.
+  block_size = (_QUERY_BLOCK if criterion == FRAME or not with_map
+                else max(1, _POSE_VALUES // max(1, len(gallery) * np.asarray(gallery_3d).shape[-2])))
+  for start in range(0, len(queries), block_size):
+    block = slice(start, start + block_size)
     distances = _distances(queries[block], gallery, metric)
     nearest = nearest_indices(distances, max_k)
     if criterion == FRAME:
-      match = ((gallery_clips[nearest] == np.asarray(query_clips)[block, None])
-               & (np.abs(gallery_frames[nearest] - np.asarray(query_frames)[block, None])
-                  <= tolerance))
+      def matches(columns):
+        return ((gallery_clips[columns] == query_clips[block, None])
+                & (np.abs(gallery_frames[columns] - query_frames[block, None]) <= tolerance))
+      match = matches(nearest)
+      relevant = (np.sum(matches(np.arange(len(gallery))[None]), axis=-1) if with_map
+                  else None)
+    elif with_map:
+      every = procrustes.pairwise_procrustes_aligned_mpjpe(
+          tf.constant(np.asarray(query_3d)[block], tf.float64),
+          tf.constant(np.asarray(gallery_3d), tf.float64)).numpy() <= mpjpe_threshold
+      match = np.take_along_axis(every, nearest, axis=-1)
+      relevant = np.sum(every, axis=-1)
     else:
       targets = np.repeat(np.asarray(query_3d)[block, None], nearest.shape[1], axis=1)
       match = aligned_mpjpe(targets, np.asarray(gallery_3d)[nearest]) <= mpjpe_threshold
     for k in ks:
       hits[k] += int(np.sum(np.any(match[:, :k], axis=-1)))
-  return {k: hits[k] / len(queries) for k in ks}
+    if with_map:
+      has = relevant > 0
+      with_match += int(np.sum(has))
+      ranks = np.arange(1, match.shape[1] + 1)
+      precision = np.cumsum(match, axis=-1) / ranks  # precision@i
+      for k in ks:
+        top = min(k, match.shape[1])
+        gained = np.sum((precision * match)[:, :top], axis=-1)
+        precision_sums[k] += float(np.sum(gained[has] / np.minimum(k, relevant[has])))
+  result = {'hit': {k: hits[k] / len(queries) for k in ks}}
+  if with_map:
+    result['map'] = {k: (precision_sums[k] / with_match if with_match else None) for k in ks}
+    result['queries_with_match'] = with_match
+  return result
 
 
 def cross_view_hit_rates(embeddings_by_view: dict, frames_by_view: dict, ks=(1, 5, 10),
                          tolerance=0, metric='l2', criterion=FRAME,
                          mpjpe_threshold=NP_MPJPE_THRESHOLD) -> dict:
-  """Hit@k for every ordered pair of views and their mean (`pose` needs 'poses_3d').
+  """Hit@k and mAP@k (`retrieval_scores`) for every ordered pair of views and their means
+  (`pose` needs 'poses_3d').
 
-  Returns {'pairs': {'A->B': {k: rate}}, 'mean': {k: rate}}.
+  Returns {'pairs': {'A->B': {k: rate}}, 'mean': {k: rate}, 'map': {'pairs': {'A->B': {k: mAP}},
+  'mean': {k: mAP}}} (a pair without a query that has a match has mAP None, and is left out
+  of the mean).
   """
-  pairs = {}
+  pairs, maps = {}, {}
   for query_view, gallery_view in itertools.permutations(sorted(embeddings_by_view), 2):
     query, gallery = frames_by_view[query_view], frames_by_view[gallery_view]
-    pairs[f'{query_view}->{gallery_view}'] = hit_rates(
+    scores = retrieval_scores(
         embeddings_by_view[query_view], query['clips'], query['frames'],
         embeddings_by_view[gallery_view], gallery['clips'], gallery['frames'], ks,
         tolerance, metric, criterion, query.get('poses_3d'), gallery.get('poses_3d'),
         mpjpe_threshold)
+    pairs[f'{query_view}->{gallery_view}'] = scores['hit']
+    maps[f'{query_view}->{gallery_view}'] = scores['map']
   mean = {k: float(np.mean([rates[k] for rates in pairs.values()])) for k in ks}
-  return {'pairs': pairs, 'mean': mean}
+  def mean_map(k):
+    values = [m[k] for m in maps.values() if m[k] is not None]
+    return float(np.mean(values)) if values else None
+  return {'pairs': pairs, 'mean': mean, 'map': {'pairs': maps, 'mean': {k: mean_map(k) for k in ks}}}
 
 
 def same_view_rate(embeddings_by_view: dict, frames_by_view: dict,
@@ -292,22 +348,24 @@ def evaluate_embedders(embedders_by_name: dict, frames_by_view: dict, ks=(1, 5, 
 
 
 def markdown(summary: dict, ks=(1, 5, 10)) -> str:
-  """Two Markdown tables: mean Hit@k (%) per embedder and criterion with the same-camera
-  rates, then Hit@1 of every ordered camera pair."""
+  """Two Markdown tables: mean Hit@k and mAP@k (%) per embedder and criterion with the
+  same-camera rates, then Hit@1 of every ordered camera pair."""
   criteria = summary['criteria']
-  lines = ['| embedder | criterion | ' + ' | '.join(f'Hit@{k}' for k in ks)
-           + ' | z_v same camera | z_p same camera |',
-           '|---|---|' + '---|' * (len(ks) + 2)]
+  lines = ['| embedder | criterion | ' + ' | '.join(f'Hit@{k}' for k in ks) + ' | '
+           + ' | '.join(f'mAP@{k}' for k in ks) + ' | z_v same camera | z_p same camera |',
+           '|---|---|' + '---|' * (2 * len(ks) + 2)]
   def percent(value):
     return '–' if value is None else f'{100 * value:.1f}'
   for name, result in summary['embedders'].items():
     rates = result['same_view_rate']
     for criterion in criteria:
       mean = result['hit_rates'][criterion]['mean']
+      maps = result['hit_rates'][criterion].get('map', {}).get('mean', {})
       label = (f'frame ±{summary["tolerance"]}' if criterion == FRAME
                else f'NP-MPJPE ≤ {summary["mpjpe_threshold"]:g}')
       lines.append(f'| {name} | {label} | '
-                   + ' | '.join(percent(mean[k]) for k in ks)
+                   + ' | '.join(percent(mean[k]) for k in ks) + ' | '
+                   + ' | '.join(percent(maps.get(k)) for k in ks)
                    + f' | {percent(rates.get("view"))} | {percent(rates["pose"])} |')
   lines += ['', f'Same camera by chance: {100 * summary["chance"]:.0f} %. '
             f'Queries per camera: {min(summary["num_queries_per_view"].values())}'
