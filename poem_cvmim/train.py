@@ -56,7 +56,9 @@ def config_from_flags(flag_values) -> configs.TrainConfig:
                   or given.get('algorithm.algorithm') == configs.ALGORITHM_MCSS)
   if clip_batches and 'instants_per_clip' not in given and not base.instants_per_clip:
     given['instants_per_clip'] = configs.DEFAULT_INSTANTS_PER_CLIP
-  if algorithm.algorithm == configs.ALGORITHM_MCSS and 'input_type' not in given:
+  fraction = given.get('algorithm.fraction_with_3d', algorithm.fraction_with_3d)
+  partial_3d = algorithm.algorithm == configs.ALGORITHM_PR_VIPE and fraction < 1.0
+  if (algorithm.algorithm == configs.ALGORITHM_MCSS or partial_3d) and 'input_type' not in given:
     # Detected 2D only: projections of the 3D would hand every clip's 3D to the embedding.
     given['input_type'] = configs.INPUT_2D
   return configs.with_fields(base, given, algorithm)

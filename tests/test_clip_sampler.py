@@ -166,7 +166,7 @@ def records_writer(path):
 def test_temporal_negatives_need_clip_batches_and_cv_mim():
   with pytest.raises(errors.InputError, match='temporal_negatives needs clip-grouped batches'):
     configs.TrainConfig(algorithm=configs.AlgorithmConfig(temporal_negatives=True))
-  with pytest.raises(errors.InputError, match='temporal_negatives applies to DISENTANGLE, not '
+  with pytest.raises(errors.InputError, match='temporal_negatives applies to DISENTANGLE, PR_VIPE, not '
                      'INFONCE'):
     configs.AlgorithmConfig(algorithm='INFONCE', temporal_negatives=True)
   with pytest.raises(errors.InputError, match='ignore_gap <= negative_gap'):

@@ -354,3 +354,42 @@ def test_pairs_without_3d_are_refused_before_anything_is_written(tmp_path):
                      r"PR_VIPE mines its negatives from them"):
     trainer_lib.Trainer(config, log=lambda _: None).train()
   assert not os.path.exists(tmp_path / 'run') or not os.listdir(tmp_path / 'run')
+
+
+def test_partial_3d_negatives_come_from_3d_among_labelled_clips_and_from_time_otherwise(float64):
+  """fraction_with_3d < 1: a row whose clip keeps its 3D takes 3D negatives among such rows; the
+  others take their clip's far frames with temporal_negatives, nothing without."""
+  from poem_cvmim.representation import lifting  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import pipeline  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(8)
+  clips = rng.integers(-2**62, 2**62, 6)
+  keep = lifting.keeps_3d(tf.constant(clips, tf.int64), 0.5).numpy()
+  while keep.all() or not keep.any():
+    clips = rng.integers(-2**62, 2**62, 6)
+    keep = lifting.keeps_3d(tf.constant(clips, tf.int64), 0.5).numpy()
+  clips = np.repeat(clips, 3)  # 6 clips x frames 0, 4, 30
+  frames = np.tile([0, 4, 30], 6)
+  keep = np.repeat(keep, 3)
+  poses_3d = np.stack([rng.normal(scale=0.4, size=(18, 17, 3))] * 2, axis=1)
+  inputs = base.pair_inputs(
+      tf.constant(rng.normal(scale=0.3, size=(18, 13, 2))),
+      tf.constant(rng.normal(scale=0.3, size=(18, 13, 2))),
+      **{pipeline.POSES_3D: tf.constant(poses_3d), pipeline.CLIPS: tf.constant(clips, tf.int64),
+         pipeline.FRAMES: tf.constant(frames, tf.int64),
+         pipeline.CAMERAS: tf.constant(np.tile([[1, 2]], (18, 1)), tf.int64)})
+  aligned = procrustes.pairwise_procrustes_aligned_mpjpe(poses_3d[:, 0], poses_3d[:, 1]).numpy()
+  for temporal in (True, False):
+    config = configs.pr_vipe(fraction_with_3d=0.5, temporal_negatives=temporal, negative_gap=8,
+                             ignore_gap=4, periodic_guard_2d=1e-9)
+    mask = registry.create_algorithm(config).negatives(inputs).numpy()
+    expected = np.zeros((18, 18), bool)
+    for i in range(18):
+      for j in range(18):
+        if keep[i]:
+          expected[i, j] = keep[j] and aligned[i, j] >= config.min_negative_keypoint_mpjpe
+        elif temporal:
+          expected[i, j] = clips[i] == clips[j] and abs(frames[i] - frames[j]) >= 8
+    np.testing.assert_array_equal(mask, expected)
+  # The full fraction without temporal negatives is the original's mask.
+  full = registry.create_algorithm(configs.pr_vipe()).negatives(inputs).numpy()
+  np.testing.assert_array_equal(full, aligned >= 0.1)

@@ -24,7 +24,7 @@ ALGORITHMS = (ALGORITHM_DISENTANGLE, ALGORITHM_ALIGN, ALGORITHM_AUTOENCODER, ALG
               ALGORITHM_INFONCE, ALGORITHM_PR_VIPE, ALGORITHM_MCSS)
 # Algorithms whose loss reads the 3D poses of the pair records (whatever the input type).
 ALGORITHMS_NEEDING_3D = (ALGORITHM_PR_VIPE, ALGORITHM_MCSS)
-ALGORITHMS_WITH_TEMPORAL_NEGATIVES = (ALGORITHM_DISENTANGLE,)
+ALGORITHMS_WITH_TEMPORAL_NEGATIVES = (ALGORITHM_DISENTANGLE, ALGORITHM_PR_VIPE)
 HARD_NEGATIVE_SCOPES = mining.HARD_NEGATIVE_SCOPES
 # Mean joint distance of two profile-normalised 2D poses of one camera below which they count
 # as the same pose (docs/mining.md: what NP-MPJPE 0.1 is in one camera on the synthetic set).
@@ -304,7 +304,8 @@ FLAG_FIELDS = {
     'peer_timeout_s': ('peer_timeout_s', 'Seconds to wait for the other workers.'),
     'deterministic': ('deterministic', 'Op determinism and a deterministic input order.'),
     'temporal_negatives': ('algorithm.temporal_negatives', 'DISENTANGLE: frames of the '
-                           "anchor's own clip far in time as hard negatives (MCSS; sets "
+                           "anchor's own clip far in time as hard negatives (MCSS); PR_VIPE: the "
+                           'negatives of rows without 3D (sets '
                            f'--instants_per_clip={DEFAULT_INSTANTS_PER_CLIP} unless given).'),
     'hard_negative_weight': ('algorithm.hard_negative_weight',
                              'Weight of a temporal negative against an ordinary one.'),
@@ -320,7 +321,8 @@ FLAG_FIELDS = {
     'periodic_guard_2d': ('algorithm.periodic_guard_2d', 'Without 3D: pairs one camera saw '
                           'within this normalised 2D distance are no negatives.'),
     'fraction_with_3d': ('algorithm.fraction_with_3d', 'MCSS: fraction of the clips whose 3D '
-                         'trains the 3D head (a fixed choice by clip).'),
+                         'trains the 3D head; PR_VIPE: whose 3D gives negatives (a fixed choice '
+                         'by clip).'),
     'mcss_margin': ('algorithm.mcss_margin', 'MCSS: triplet margin on the unit-length '
                     'embedding.'),
     'multiview_loss_weight': ('algorithm.multiview_loss_weight', 'MCSS: weight of the '

@@ -1,11 +1,17 @@
 """Pr-VIPE (algorithm `PR_VIPE`; Sun et al., ECCV 2020): a probabilistic view-invariant pose
 embedding trained with triplets whose negatives come from 3D pose distances (docs/losses.md).
+
+With partial 3D (`fraction_with_3d` < 1, docs/mcss.md): only the clips that keep their 3D
+(`lifting.keeps_3d`) take negatives from 3D distances, among themselves; with
+`temporal_negatives` the other rows take their clip's far frames as negatives (MCSS's negatives
+from time), without it they have none.
 """
 
 import tensorflow as tf
 
 from poem_cvmim.core import errors
 from poem_cvmim.core import random_keys
+from poem_cvmim.representation import lifting
 from poem_cvmim.representation import mining
 from poem_cvmim.representation import networks
 from poem_cvmim.representation import pipeline
@@ -28,6 +34,32 @@ class PrVipe(base.Algorithm):
   @property
   def view_dim(self):
     return 0
+
+  @property
+  def features(self):
+    if self.config.fraction_with_3d < 1.0 or self.config.temporal_negatives:
+      return (pipeline.POSES_3D, pipeline.CLIPS, pipeline.FRAMES, pipeline.CAMERAS)
+    return (pipeline.POSES_3D,)
+
+  def negatives(self, inputs):
+    """[B, B] bool: match j is a negative of anchor i (module docstring)."""
+    c = self.config
+    poses_3d = base.gather(inputs[pipeline.POSES_3D])
+    # Negatives: pairs whose 3D poses differ by at least the threshold after alignment.
+    negatives = mining.pose_negatives(poses_3d[:, 0], poses_3d[:, 1],
+                                      c.min_negative_keypoint_mpjpe)
+    if pipeline.CLIPS not in self.features:
+      return negatives
+    clips = base.gather(inputs[pipeline.CLIPS])
+    labelled = lifting.keeps_3d(clips, c.fraction_with_3d) & lifting.has_3d(poses_3d[:, 0])
+    both = labelled[:, tf.newaxis] & labelled[tf.newaxis]
+    from_time = tf.zeros_like(negatives)
+    if c.temporal_negatives:
+      frames, cameras = base.gather(inputs[pipeline.FRAMES]), base.gather(inputs[pipeline.CAMERAS])
+      repeated = base.repeated_pose_pairs(inputs, c, clips, cameras, use_3d=False)
+      from_time = (mining.temporal_negatives(clips, frames, c.negative_gap) & ~repeated
+                   & ~mining.ignored(clips, frames, c.ignore_gap))
+    return tf.where(labelled[:, tf.newaxis], negatives & both, from_time)
 
   def networks(self):
     return {'encoder': self.encoder, 'matching_sigmoid': self.matching}
@@ -56,10 +88,7 @@ class PrVipe(base.Algorithm):
     c = self.config
     anchor_means, anchor_stddevs, anchor_samples = self._distributions(anchor, 0)
     positive_means, positive_stddevs, positive_samples = self._distributions(positive, 1)
-    poses_3d = base.gather(inputs[pipeline.POSES_3D])
-    # Negatives: pairs whose 3D poses differ by at least the threshold after alignment.
-    negatives = mining.pose_negatives(poses_3d[:, 0], poses_3d[:, 1],
-                                      c.min_negative_keypoint_mpjpe)
+    negatives = self.negatives(inputs)
     raw_a, b = self.matching.raw_a, self.matching.b
     matrix = lambda x, y: triplet_losses.matching_distance_matrix(x, y, raw_a, b)
     # The loss compares the samples, mining the means (one "sample" each). Anchor-positive
