@@ -6,7 +6,7 @@ per camera and their mean, on frames whose 3D is known.
   python -m poem_cvmim.evaluate_lifting --runs=runs/mcss,runs/head_alone \
       --sequences=out/synthetic/heldout_motion --output_dir=out/lifting
 
-  # Converted pair records (e.g. Human3.6M S9/S11): the two cameras of each pair.
+  # Converted pair records (e.g. Human3.6M S9/S11): each camera's frames, once each.
   python -m poem_cvmim.evaluate_lifting --runs=runs/mcss --pairs='h36m/test-*' --frame_stride=10
 
 Errors are in normalised 3D units (hip-spine-thorax length 1). Writes lifting.json and
@@ -35,6 +35,7 @@ def define_flags():
   flags.DEFINE_string('pairs', None, 'File pattern of pair records (two cameras each).')
   flags.DEFINE_integer('frame_stride', 1, 'Use every n-th frame (record for --pairs).',
                        lower_bound=1)
+  flags.DEFINE_list('cameras', None, 'Only these cameras (views) (default: all).')
   flags.DEFINE_string('output_dir', None, 'Where lifting.json and lifting.md go.')
 
 
@@ -65,6 +66,7 @@ def main(argv):
                                              with_3d=True)
   else:
     frames = retrieval.load_pair_frames(FLAGS.pairs, FLAGS.frame_stride)
+  frames = retrieval.select_views(frames, FLAGS.cameras, minimum=1)
   lifters = {run: load_lifter(run) for run in FLAGS.runs}  # every run checked first
   results = {}
   for run, (lift, step) in lifters.items():

@@ -9,16 +9,18 @@ r"""Cross-view pose retrieval: Hit@k of embeddings for every ordered pair of cam
   python -m poem_cvmim.evaluate_retrieval --sequences=out/synthetic/heldout_motion \
       --embedders=raw,runs/cvmim --criteria=frame,pose --frame_stride=4
 
-  # Converted pair records (e.g. Human3.6M S9/S11): the two cameras of each pair.
+  # Converted pair records (e.g. Human3.6M S9/S11): each camera's frames, once each.
   python -m poem_cvmim.evaluate_retrieval --pairs='h36m/test-*' --embedders=runs/cvmim \
-      --criteria=pose --frame_stride=10
+      --criteria=frame,pose --frame_stride=10 [--cameras=54138969,60457274]
 
 A query is a frame of one camera; the gallery is every frame of another camera. A hit at k:
 one of the k nearest gallery frames is the same instant (same clip, frame within
 --tolerance) [frame], or its 3D pose is within --mpjpe_threshold of the query's after
-Procrustes alignment (Pr-VIPE's NP-MPJPE) [pose]. Also reported: how often a frame's nearest
-neighbour among other clips comes from its own camera, for z_v (high: it encodes the view) and
-z_p (near chance: it does not). Writes retrieval.json and retrieval.md to --output_dir.
+Procrustes alignment (Pr-VIPE's NP-MPJPE) [pose], or its root-relative MPJPE is within
+--mpjpe_mm_threshold in the records' unit [mpjpe: records with one world frame]. mAP@k beside
+Hit@k. Also reported: how often a frame's nearest neighbour among other clips comes from its own
+camera, for z_v (high: it encodes the view) and z_p (near chance: it does not). Writes
+retrieval.json and retrieval.md to --output_dir.
 """
 
 import glob
@@ -58,13 +60,16 @@ def define_flags():
   cli.register_check('image_size', pose_inputs.parse_image_size)
   flags.DEFINE_integer('frame_stride', 1, 'Use every n-th frame (record for --pairs).',
                        lower_bound=1)
-  flags.DEFINE_list('criteria', None, 'frame and/or pose (default: frame, plus pose when the '
-                    'frames have 3D).')
+  flags.DEFINE_list('criteria', None, 'frame, pose and/or mpjpe (default: frame, plus pose when '
+                    'the frames have 3D).')
   cli.register_check('criteria', check_criteria)
   flags.DEFINE_integer('tolerance', 0, 'Frames of difference that still count (frame).',
                        lower_bound=0)
   flags.DEFINE_float('mpjpe_threshold', retrieval.NP_MPJPE_THRESHOLD,
                      'Largest aligned 3D MPJPE of a hit (pose criterion).', lower_bound=0.0)
+  flags.DEFINE_float('mpjpe_mm_threshold', retrieval.MPJPE_MM_THRESHOLD,
+                     'Largest root-relative 3D MPJPE of a hit, in the records\' unit (mpjpe '
+                     'criterion).', lower_bound=0.0)
   flags.DEFINE_enum('metric', 'l2', retrieval.METRICS, 'Embedding distance.')
   flags.DEFINE_list('ks', ['1', '5', '10'], 'The k of Hit@k.')
   cli.register_check('ks', parse_ks)
@@ -75,6 +80,7 @@ def define_flags():
                     '0.1,0.01,0.05.')
   cli.register_check('detector_noise', parse_detector_noise)
   flags.DEFINE_integer('noise_seed', 0, 'Seed of --detector_noise.')
+  flags.DEFINE_list('cameras', None, 'Only these cameras (views), at least two (default: all).')
   flags.DEFINE_string('output_dir', None, 'Where retrieval.json and retrieval.md go.')
 
 
@@ -106,7 +112,7 @@ def load_frames():
   if sum(sources) != 1:
     raise app.UsageError('Give exactly one of --detections, --sequences and --pairs.')
   if FLAGS.sequences:
-    with_3d = bool(FLAGS.criteria) and retrieval.POSE in FLAGS.criteria
+    with_3d = bool(FLAGS.criteria) and bool(set(FLAGS.criteria) & set(retrieval.KEYS_3D))
     if FLAGS.criteria is None:
       with_3d = sequences_have_3d(FLAGS.sequences)
     return retrieval.load_multiview_frames(FLAGS.sequences, FLAGS.split, FLAGS.frame_stride,
@@ -156,7 +162,7 @@ def main(argv):
   # Imported here, not at the top: --help must not load TensorFlow.
   from poem_cvmim.evaluation import embedders  # pylint: disable=g-import-not-at-top
   ks = parse_ks(FLAGS.ks)
-  frames = load_frames()
+  frames = retrieval.select_views(load_frames(), FLAGS.cameras)
   if FLAGS.detector_noise:
     miss, jitter, swap = parse_detector_noise(FLAGS.detector_noise)
     frames = detections.add_detector_noise(frames, np.random.default_rng(FLAGS.noise_seed),
@@ -168,7 +174,8 @@ def main(argv):
     print(f'embedding {sum(len(d["frames"]) for d in frames.values())} poses with {source}')
     loaded[source] = embedders.load_embedder(source)
   summary = retrieval.evaluate_embedders(loaded, frames, ks, FLAGS.tolerance, FLAGS.metric,
-                                         criteria, FLAGS.mpjpe_threshold)
+                                         criteria, FLAGS.mpjpe_threshold,
+                                         FLAGS.mpjpe_mm_threshold)
   if FLAGS.detector_noise:
     summary['detector_noise'] = dict(zip(('miss_rate', 'jitter', 'swap_rate'),
                                          (float(v) for v in FLAGS.detector_noise)))

@@ -102,9 +102,20 @@ def test_training_and_test_sets_become_records_the_loaders_read(tmp_path):
   np.testing.assert_allclose(parsed['keypoints_2d'].numpy()[row, 0] * 2048.0,
                              mapped_2d[2, 4][:, ::-1], rtol=1e-5)
   assert _H36M17[mpi.TRAIN_TO_H36M17.index(mpi.TRAIN_JOINTS.index('head_top'))] == 'Head'
-  # The retrieval loader reads them (two cameras of each pair, with 3D).
+  # The retrieval loader reads each camera's frames once (6 records hold each), with that
+  # camera's 3D; --frame_stride keeps frame indices divisible by it.
   frames_by_view = retrieval.load_pair_frames(os.path.join(output, 'pairs', 'test-*'))
-  assert len(frames_by_view['camera_a']['poses']) == 18
+  assert sorted(frames_by_view) == ['cam0', 'cam2', 'cam5']
+  cam5 = frames_by_view['cam5']
+  np.testing.assert_array_equal(cam5['frames'], [0, 2, 4])
+  assert set(cam5['clips']) == {os.path.join('S8', 'Seq1')}
+  np.testing.assert_allclose(cam5['poses_3d'], retrieval.normalized_3d(
+      truth['S8'][1][5, [0, 2, 4]][:, mpi.TRAIN_TO_H36M17][..., [1, 0, 2]]), rtol=1e-4, atol=1e-5)
+  strided = retrieval.load_pair_frames(os.path.join(output, 'pairs', 'test-*'), frame_stride=4)
+  np.testing.assert_array_equal(strided['cam0']['frames'], [0, 4])
+  assert sorted(retrieval.select_views(frames_by_view, ['cam5', 'cam0'])) == ['cam0', 'cam5']
+  with pytest.raises(ValueError, match='--cameras=cam5,cam9: give at least 2 of cam0, cam2, cam5'):
+    retrieval.select_views(frames_by_view, ['cam5', 'cam9'])
 
   sequences = manifests['test_sequences']
   assert sequences['views'] == ['TS1'] and sequences['sequence_length'] == 4

@@ -214,3 +214,25 @@ def test_evaluate_embedders_and_markdown_on_a_tiny_rig():
   assert '| a → b | 100.0 | 100.0 |' in table
   with pytest.raises(ValueError, match='3D poses'):
     retrieval.evaluate_embedders({'raw': raw}, frames, criteria=('pose',))
+
+
+def test_the_mpjpe_criterion_compares_root_relative_3d_in_the_records_unit():
+  rng = np.random.default_rng(9)
+  gallery_3d = rng.normal(scale=200.0, size=(30, 17, 3)) + 1000.0  # mm, anywhere in the room
+  gallery = rng.normal(size=(30, 3))
+  query_3d = gallery_3d[:10] + rng.normal(scale=20.0, size=(10, 17, 3)) + 500.0  # moved
+  queries = gallery[:10] + rng.normal(scale=0.1, size=(10, 3))
+  relative = lambda p: retrieval.root_relative_3d(p)
+  scores = retrieval.retrieval_scores(queries, np.zeros(10), np.zeros(10), gallery, np.ones(30),
+                                      np.zeros(30), ks=(1, 3), criterion=retrieval.MPJPE_MM,
+                                      query_3d=relative(query_3d), gallery_3d=relative(gallery_3d),
+                                      mpjpe_threshold=40.0)
+  errors_ = np.mean(np.linalg.norm(relative(query_3d)[:, None] - relative(gallery_3d)[None],
+                                   axis=-1), axis=-1)
+  nearest = np.argsort(np.linalg.norm(queries[:, None] - gallery[None], axis=-1), kind='stable')
+  expected = {k: np.mean([np.any(errors_[i, nearest[i, :k]] <= 40.0) for i in range(10)])
+              for k in (1, 3)}
+  assert scores['hit'] == pytest.approx(expected)
+  assert 0 < expected[1]  # the moved copy of the same pose is a match: translation is removed
+  hip = list(retrieval.keypoints.get_profile('LEGACY_3DH36M17').keypoint_names).index('Hip')
+  np.testing.assert_allclose(relative(gallery_3d)[:, hip], 0.0)

@@ -76,7 +76,7 @@ def test_retrieval_and_figure4_commands(smoke_dir, tmp_path):
   assert rig['criteria'] == ['frame']
   assert rig['embedders']['raw']['hit_rates']['frame']['mean']['1'] == 1.0
   assert rig['filled_joint_fraction'] == {'cam_a': 0.0, 'cam_b': 1 / (6 * 13)}
-  assert 'camera_a → camera_b' in outcomes[3]['stdout']
+  assert 'cam1 → cam2' in outcomes[3]['stdout']  # pair records: views are their cameras
   assert outcomes[4]['code'] == 2
   assert 'cam_b_000000000001_keypoints.json: not valid JSON' in outcomes[4]['stderr']
   # Figure 4: a PNG and what each panel shows; pose neighbours from other cameras.

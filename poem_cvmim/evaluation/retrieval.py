@@ -5,10 +5,14 @@ A frame is identified by its clip (the same performance seen by every camera) an
 index. A query's retrieval is a hit at k when one of its k nearest gallery frames (L2 or
 cosine distance, ties broken by gallery order) is
 
-- `frame`: from the same clip within `tolerance` frames, or
+- `frame`: from the same clip within `tolerance` frames,
 - `pose` (where 3D exists): a pose whose Procrustes-aligned MPJPE to the query's 3D pose is
   at most `mpjpe_threshold` (Pr-VIPE's NP-MPJPE criterion, 0.1 in normalised 3D units), so
-  that the same pose at another instant or in another clip also counts.
+  that the same pose at another instant or in another clip also counts, or
+- `mpjpe` (where 3D exists): a pose whose root-relative MPJPE to the query's, in the records'
+  own unit and frame (millimetres for Human3.6M and MPI-INF-3DHP), is at most
+  `mpjpe_mm_threshold`. Without alignment: meaningful where records store one world frame for
+  every camera (Human3.6M, the synthetic set), not camera-space 3D (MPI-INF-3DHP: use `pose`).
 
 Frames come from sequence records that hold several synchronised views of each clip (with 3D
 for the synthetic retrieval parts), from pair records (each camera of a pair is a view), or
@@ -32,9 +36,14 @@ from poem_cvmim.core import shards
 tf = lazy_tensorflow.tf
 
 METRICS = ('l2', 'cosine')
-FRAME, POSE = 'frame', 'pose'
-CRITERIA = (FRAME, POSE)
+FRAME, POSE, MPJPE_MM = 'frame', 'pose', 'mpjpe'
+CRITERIA = (FRAME, POSE, MPJPE_MM)
 NP_MPJPE_THRESHOLD = 0.1  # Pr-VIPE's: aligned MPJPE in normalised 3D units
+# Root-relative MPJPE of a match in the records' unit: 50 mm, about NP-MPJPE 0.1 on a person
+# whose hip-spine-thorax length is 0.5 m (our default, not a published one).
+MPJPE_MM_THRESHOLD = 50.0
+# The 3D each 3D criterion compares (frames' keys).
+KEYS_3D = {POSE: 'poses_3d', MPJPE_MM: 'poses_3d_mm'}
 _QUERY_BLOCK = 1024  # queries per distance matrix
 _POSE_VALUES = 2 ** 21  # query-gallery pairs x joints per block of the pose criterion's mAP
 NO_OTHER_CLIP = ('(not measured: every frame is of one recording, so no frame has a neighbour '
@@ -61,7 +70,8 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
   """Every `frame_stride`-th real (not replayed) frame of each view of one split.
 
   Returns {view: {'poses': [N, J, 2] profile-normalised, 'clips': [N] str, 'frames': [N]}}
-  (and 'poses_3d' [N, 17, 3] normalised when `with_3d`: the records must hold 3D).
+  (and 'poses_3d' [N, 17, 3] normalised and 'poses_3d_mm' [N, 17, 3] root-relative in the
+  records' unit when `with_3d`: the records must hold 3D).
   """
   manifest = shards.read_manifest(sequence_dir)
   length = manifest['sequence_length']
@@ -75,7 +85,7 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
       continue
     parts = {'poses': [], 'clips': [], 'frames': []}
     if with_3d:
-      parts['poses_3d'] = []
+      parts['poses_3d'], parts['poses_3d_mm'] = [], []
       records.check_first_record(files[0], records.sequence_feature_spec(
           length, profile_2d=profile_2d, profile_3d=keypoints.LEGACY_3DH36M17),
           '(retrieval\'s pose criterion compares 3D poses; use the frame criterion for '
@@ -95,13 +105,22 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
         parts['clips'].append(np.full(len(kept), clip_id(source, view)))
         parts['frames'].append(kept)
         if with_3d:
-          parts['poses_3d'].append(normalized_3d(parsed[records.KEYPOINTS_3D][i].numpy()[kept]))
+          raw = parsed[records.KEYPOINTS_3D][i].numpy()[kept]
+          parts['poses_3d'].append(normalized_3d(raw))
+          parts['poses_3d_mm'].append(root_relative_3d(raw))
     frames_by_view[view] = {k: np.concatenate(v) for k, v in parts.items()}
     shards.check_count(sequence_dir, manifest, split, view,
                        len(np.unique(frames_by_view[view]['clips'])), 'clips')
   if not frames_by_view:
     raise errors.InputError(f'{sequence_dir} has no {split!r} sequences.')
   return frames_by_view
+
+
+def root_relative_3d(points_3d: np.ndarray) -> np.ndarray:
+  """17-joint 3D poses [..., 17, 3] minus their hip (`LEGACY_3DH36M17` 'Hip'), in their unit."""
+  points_3d = np.asarray(points_3d, np.float64)
+  hip = keypoints.get_profile(keypoints.LEGACY_3DH36M17).keypoint_names.index('Hip')
+  return points_3d - points_3d[..., hip:hip + 1, :]
 
 
 def _distances(queries, gallery, metric):
@@ -180,8 +199,9 @@ def retrieval_scores(queries, query_clips, query_frames, gallery, gallery_clips,
   'queries_with_match' only `with_map`).
   """
   _check(metric, criterion)
-  if criterion == POSE and (query_3d is None or gallery_3d is None):
-    raise errors.InputError('The pose criterion needs the 3D poses of queries and gallery.')
+  if criterion != FRAME and (query_3d is None or gallery_3d is None):
+    raise errors.InputError(f'The {criterion} criterion needs the 3D poses of queries and '
+                            'gallery.')
   queries, gallery = np.asarray(queries, np.float64), np.asarray(gallery, np.float64)
   query_clips, query_frames = np.asarray(query_clips), np.asarray(query_frames)
   max_k = min(max(ks), len(gallery))
@@ -189,7 +209,7 @@ def retrieval_scores(queries, query_clips, query_frames, gallery, gallery_clips,
   precision_sums = {k: 0.0 for k in ks}
   with_match = 0
   # The pose criterion's match matrix [block, G, J, 3] must fit: smaller blocks.
-  block_size = (_QUERY_BLOCK if criterion == FRAME or not with_map
+  block_size = (_QUERY_BLOCK if criterion == FRAME or (criterion == POSE and not with_map)
                 else max(1, _POSE_VALUES // max(1, len(gallery) * np.asarray(gallery_3d).shape[-2])))
   for start in range(0, len(queries), block_size):
     block = slice(start, start + block_size)
@@ -202,6 +222,11 @@ def retrieval_scores(queries, query_clips, query_frames, gallery, gallery_clips,
       match = matches(nearest)
       relevant = (np.sum(matches(np.arange(len(gallery))[None]), axis=-1) if with_map
                   else None)
+    elif criterion == MPJPE_MM:
+      difference = np.asarray(query_3d)[block, None] - np.asarray(gallery_3d)[None]
+      every = np.mean(np.linalg.norm(difference, axis=-1), axis=-1) <= mpjpe_threshold
+      match = np.take_along_axis(every, nearest, axis=-1)
+      relevant = np.sum(every, axis=-1)
     elif with_map:
       every = procrustes.pairwise_procrustes_aligned_mpjpe(
           tf.constant(np.asarray(query_3d)[block], tf.float64),
@@ -231,9 +256,10 @@ def retrieval_scores(queries, query_clips, query_frames, gallery, gallery_clips,
 
 def cross_view_hit_rates(embeddings_by_view: dict, frames_by_view: dict, ks=(1, 5, 10),
                          tolerance=0, metric='l2', criterion=FRAME,
-                         mpjpe_threshold=NP_MPJPE_THRESHOLD) -> dict:
+                         mpjpe_threshold=NP_MPJPE_THRESHOLD,
+                         mpjpe_mm_threshold=MPJPE_MM_THRESHOLD) -> dict:
   """Hit@k and mAP@k (`retrieval_scores`) for every ordered pair of views and their means
-  (`pose` needs 'poses_3d').
+  (`pose` needs 'poses_3d', `mpjpe` 'poses_3d_mm').
 
   Returns {'pairs': {'A->B': {k: rate}}, 'mean': {k: rate}, 'map': {'pairs': {'A->B': {k: mAP}},
   'mean': {k: mAP}}} (a pair without a query that has a match has mAP None, and is left out
@@ -245,8 +271,9 @@ def cross_view_hit_rates(embeddings_by_view: dict, frames_by_view: dict, ks=(1, 
     scores = retrieval_scores(
         embeddings_by_view[query_view], query['clips'], query['frames'],
         embeddings_by_view[gallery_view], gallery['clips'], gallery['frames'], ks,
-        tolerance, metric, criterion, query.get('poses_3d'), gallery.get('poses_3d'),
-        mpjpe_threshold)
+        tolerance, metric, criterion, query.get(KEYS_3D.get(criterion, '')),
+        gallery.get(KEYS_3D.get(criterion, '')),
+        mpjpe_mm_threshold if criterion == MPJPE_MM else mpjpe_threshold)
     pairs[f'{query_view}->{gallery_view}'] = scores['hit']
     maps[f'{query_view}->{gallery_view}'] = scores['map']
   mean = {k: float(np.mean([rates[k] for rates in pairs.values()])) for k in ks}
@@ -286,35 +313,85 @@ def same_view_rate(embeddings_by_view: dict, frames_by_view: dict,
 
 def load_pair_frames(pattern: str, frame_stride: int = 1,
                      profile_2d: str = keypoints.LEGACY_2DCOCO13) -> dict:
-  """Every `frame_stride`-th pair record as two views 'camera_a' and 'camera_b' (the two
-  cameras of each pair): the same instant has the same clip ('pairs') and frame (the record
-  index), and both carry the pair's normalised 3D pose (pair records always hold 3D).
+  """The frames of pair records by camera, with their normalised 3D (pair records hold 3D).
+
+  Records with clip, frame and camera metadata (every converter writes them): each view is a
+  camera, each frame is the instant (clip `image/source_id`, `image/frame_index`) that camera
+  saw, once however many pairs hold it; `frame_stride` keeps the frame indices divisible by it.
+  Records without: the two slots of each record are views 'camera_a' and 'camera_b', a record
+  is an instant (clip 'pairs', frame = its index), every `frame_stride`-th record.
 
   Returns frames by view as `load_multiview_frames` does, with 'poses_3d'.
   """
   files = records.expand_patterns(pattern)
   records.check_first_record(files[0], records.instance_feature_spec(
       records.NUM_PAIR_INSTANCES, profile_2d, keypoints.LEGACY_3DH36M17), '(pair records)')
-  parts = {'poses': [], 'poses_3d': []}
-  dataset = tf.data.TFRecordDataset(files).shard(frame_stride, 0).batch(512).map(
-      lambda s: records.parse_pair_example(s, profile_2d, keypoints.LEGACY_3DH36M17))
+  by_camera = not records.missing_keys(files[0], records.pair_metadata_spec())
+  parts = {'poses': [], 'poses_3d': [], 'poses_3d_mm': [], 'clips': [], 'frames': [],
+           'cameras': []}
+  dataset = tf.data.TFRecordDataset(files)
+  if not by_camera:
+    dataset = dataset.shard(frame_stride, 0)
+  dataset = dataset.batch(512).map(lambda s: records.parse_pair_example(
+      s, profile_2d, keypoints.LEGACY_3DH36M17, with_metadata=by_camera))
+  count = 0
   for number, parsed in enumerate(dataset):
     pixels = keypoints.to_pixels(parsed[records.KEYPOINTS_2D], parsed[records.IMAGE_SIZES])
     poses, _, scales = keypoints.get_profile(profile_2d).normalize(pixels)
     pose_inputs.check_not_degenerate(pixels.numpy(), f'{pattern}: batch {number} of 512 pairs',
                                      scales.numpy())
+    size = len(poses)
     parts['poses'].append(poses.numpy())
-    parts['poses_3d'].append(normalized_3d(parsed[records.KEYPOINTS_3D][:, 0].numpy()))
+    parts['poses_3d'].append(normalized_3d(parsed[records.KEYPOINTS_3D].numpy()))
+    parts['poses_3d_mm'].append(root_relative_3d(parsed[records.KEYPOINTS_3D].numpy()))
+    if by_camera:
+      parts['clips'].append(np.repeat(parsed[records.SOURCE_ID].numpy().astype(str)[:, None], 2, 1))
+      parts['frames'].append(parsed[records.FRAME_INDEX].numpy())
+      parts['cameras'].append(parsed[records.CAMERA].numpy().astype(str))
+    else:
+      parts['frames'].append(np.repeat(np.arange(count, count + size)[:, None], 2, 1))
+    count += size
   poses, poses_3d = np.concatenate(parts['poses']), np.concatenate(parts['poses_3d'])
-  frames = np.arange(len(poses))
-  return {camera: {'poses': poses[:, slot], 'poses_3d': poses_3d, 'frames': frames,
-                   'clips': np.full(len(poses), 'pairs')}
-          for slot, camera in enumerate(('camera_a', 'camera_b'))}
+  poses_3d_mm = np.concatenate(parts['poses_3d_mm'])
+  frames = np.concatenate(parts['frames'])
+  if not by_camera:
+    return {camera: {'poses': poses[:, slot], 'poses_3d': poses_3d[:, slot],
+                     'poses_3d_mm': poses_3d_mm[:, slot], 'frames': frames[:, slot],
+                     'clips': np.full(len(poses), 'pairs')}
+            for slot, camera in enumerate(('camera_a', 'camera_b'))}
+  flat = lambda x: x.reshape((-1,) + x.shape[2:])
+  poses, poses_3d, poses_3d_mm, frames = (flat(poses), flat(poses_3d), flat(poses_3d_mm),
+                                          flat(frames))
+  clips, cameras = flat(np.concatenate(parts['clips'])), flat(np.concatenate(parts['cameras']))
+  keep = frames % frame_stride == 0
+  frames_by_view = {}
+  for camera in sorted(set(cameras[keep])):
+    rows = np.flatnonzero(keep & (cameras == camera))
+    _, first = np.unique(np.stack([clips[rows], frames[rows].astype(str)], 1), axis=0,
+                         return_index=True)
+    rows = rows[np.sort(first)]  # each instant once, in record order
+    frames_by_view[camera] = {'poses': poses[rows], 'poses_3d': poses_3d[rows],
+                              'poses_3d_mm': poses_3d_mm[rows], 'frames': frames[rows],
+                              'clips': clips[rows]}
+  return frames_by_view
+
+
+def select_views(frames_by_view: dict, views, minimum: int = 2) -> dict:
+  """The frames of the named views (all where `views` is empty); a one-line error names the
+  views there are."""
+  if not views:
+    return frames_by_view
+  unknown = [v for v in views if v not in frames_by_view]
+  if unknown or len(set(views)) < minimum:
+    raise errors.InputError(f'--cameras={",".join(views)}: give at least {minimum} of '
+                            f'{", ".join(sorted(frames_by_view))}.')
+  return {v: frames_by_view[v] for v in views}
 
 
 def evaluate_embedders(embedders_by_name: dict, frames_by_view: dict, ks=(1, 5, 10),
                        tolerance=0, metric='l2', criteria=(FRAME,),
-                       mpjpe_threshold=NP_MPJPE_THRESHOLD) -> dict:
+                       mpjpe_threshold=NP_MPJPE_THRESHOLD,
+                       mpjpe_mm_threshold=MPJPE_MM_THRESHOLD) -> dict:
   """Hit@k of each embedder (evaluation/embedders.py) for each criterion, and the
   same-camera rate of its view embedding (where it has one) and of its pose embedding.
 
@@ -323,10 +400,11 @@ def evaluate_embedders(embedders_by_name: dict, frames_by_view: dict, ks=(1, 5, 
   """
   for criterion in criteria:
     _check(metric, criterion)
-    if criterion == POSE and any('poses_3d' not in d for d in frames_by_view.values()):
-      raise errors.InputError('The pose criterion needs 3D poses; these frames have none.')
+    if criterion != FRAME and any(KEYS_3D[criterion] not in d for d in frames_by_view.values()):
+      raise errors.InputError(f'The {criterion} criterion needs 3D poses; these frames have none.')
   summary = {'views': sorted(frames_by_view), 'metric': metric, 'tolerance': tolerance,
-             'mpjpe_threshold': mpjpe_threshold, 'criteria': list(criteria),
+             'mpjpe_threshold': mpjpe_threshold, 'mpjpe_mm_threshold': mpjpe_mm_threshold,
+             'criteria': list(criteria),
              'num_queries_per_view': {v: int(len(d['frames'])) for v, d in
                                       frames_by_view.items()},
              'chance': 1.0 / len(frames_by_view), 'embedders': {}}
@@ -338,7 +416,8 @@ def evaluate_embedders(embedders_by_name: dict, frames_by_view: dict, ks=(1, 5, 
       if embedder.view_fn is not None:
         view[camera] = np.asarray(embedder.view_fn(points))
     result = {'hit_rates': {c: cross_view_hit_rates(pose, frames_by_view, ks, tolerance,
-                                                    metric, c, mpjpe_threshold)
+                                                    metric, c, mpjpe_threshold,
+                                                    mpjpe_mm_threshold)
                             for c in criteria},
               'same_view_rate': {'pose': same_view_rate(pose, frames_by_view, metric)}}
     if view and next(iter(view.values())).shape[-1]:
@@ -362,7 +441,8 @@ def markdown(summary: dict, ks=(1, 5, 10)) -> str:
       mean = result['hit_rates'][criterion]['mean']
       maps = result['hit_rates'][criterion].get('map', {}).get('mean', {})
       label = (f'frame ±{summary["tolerance"]}' if criterion == FRAME
-               else f'NP-MPJPE ≤ {summary["mpjpe_threshold"]:g}')
+               else f'NP-MPJPE ≤ {summary["mpjpe_threshold"]:g}' if criterion == POSE
+               else f'MPJPE ≤ {summary.get("mpjpe_mm_threshold", MPJPE_MM_THRESHOLD):g} mm')
       lines.append(f'| {name} | {label} | '
                    + ' | '.join(percent(mean[k]) for k in ks) + ' | '
                    + ' | '.join(percent(maps.get(k)) for k in ks)
