@@ -54,3 +54,27 @@ def test_sequence_records_give_feature_tables(tmp_path, dataset):
                                           embedders.load_embedder('raw'), rate, log=_QUIET)
   assert manifest['num_records'] == clips
   assert manifest['sequence_length'] == length and manifest['feature_dim'] == 26
+
+
+def test_human36m_pairs_give_the_retrieval_protocol_by_camera(tmp_path):
+  """Converted Human3.6M pair records (S9/S11 in the protocol; the fixture's subjects here):
+  one view per camera, each instant once; its world-frame 3D makes the same instant in every
+  other camera a match by all three criteria."""
+  from poem_cvmim.evaluation import embedders  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.evaluation import retrieval  # pylint: disable=g-import-not-at-top
+  h36m.convert(h36m.H36mConfig(output_dir=str(tmp_path), h5_dir=os.path.join(
+      fx.HERE, fx.H36M, 'h5')), log=_QUIET)
+  frames = retrieval.load_pair_frames(str(tmp_path / 'train-*'))
+  assert len(frames) == 4 and all(name.isdigit() for name in frames)  # the camera ids
+  counts = {len(d['frames']) for d in frames.values()}
+  assert len(counts) == 1
+  for data in frames.values():
+    instants = list(zip(data['clips'], data['frames']))
+    assert len(set(instants)) == len(instants)
+  summary = retrieval.evaluate_embedders(
+      {'raw': embedders.load_embedder('raw')}, frames, ks=(1, 100000),
+      criteria=(retrieval.FRAME, retrieval.POSE, retrieval.MPJPE_MM))
+  for criterion in (retrieval.FRAME, retrieval.POSE, retrieval.MPJPE_MM):
+    rates = summary['embedders']['raw']['hit_rates'][criterion]
+    assert len(rates['pairs']) == 12
+    assert rates['mean'][100000] == 1.0  # the whole gallery holds each query's instant
