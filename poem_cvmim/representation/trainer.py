@@ -101,13 +101,12 @@ class Trainer:
               c.input_table, c.batch_size, c.instants_per_clip, c.algorithm.negative_gap,
               c.profile_2d, profile_3d, seed=c.seed, input_context=context,
               start_step=self.step, log=self.log))
-    if self.algorithm.needs_metadata:
-      raise errors.InputError('The loss reads clip metadata: it needs clip-grouped batches '
-                              '(instants_per_clip).')
+    # Records one by one; a loss that reads the clip (Pr-VIPE's partial 3D) gets the metadata.
     return self.strategy.distribute_datasets_from_function(
         lambda context: pipeline.pair_dataset(
             c.input_table, c.batch_size, c.profile_2d, profile_3d, c.shuffle_buffer_size,
-            seed=c.seed, input_context=context, start_step=self.step))
+            seed=c.seed, input_context=context, start_step=self.step,
+            with_metadata=self.algorithm.needs_metadata))
 
   def restore(self) -> int:
     """Resumes from the newest readable checkpoint in the directory, if any (a corrupt newest
