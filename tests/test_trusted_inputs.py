@@ -41,7 +41,7 @@ def test_one_recording_has_no_same_camera_rate_and_says_why(tmp_path):
   summary = retrieval.evaluate_embedders(embedders, frames, ks=(1,))
   assert summary['embedders']['raw']['same_view_rate'] == {'pose': None}
   table = retrieval.markdown(summary, (1,))
-  assert '| raw | frame ±0 | 100.0 | – | – |' in table
+  assert '| raw | frame ±0 | 100.0 | 100.0 | – | – |' in table
   assert 'Same camera: – (not measured: every frame is of one recording' in table
 
 
