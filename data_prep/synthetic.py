@@ -1,9 +1,11 @@
 r"""Generates the synthetic multi-view action set (data_prep/README.md), the embedded default data.
 
-  python -m data_prep.synthetic --output_dir=/tmp/synthetic [--seed=0] [--smoke]
+  python -m data_prep.synthetic --output_dir=/tmp/synthetic [--seed=0] [--smoke] [--refiner_tracks]
 
 writes pairs/, penn_like/, ntu_like/ and the retrieval parts heldout_motion/ and broad_motion/
-record directories with manifests (see data_prep/synthetic_dataset.py). Same flags, same bytes.
+record directories with manifests (see data_prep/synthetic_dataset.py), and with
+--refiner_tracks the refiner's clean 2D tracks refiner/*.npz (data_prep/synthetic_tracks.py).
+Same flags, same bytes.
 """
 
 
@@ -13,6 +15,7 @@ from absl import flags
 from data_prep import conversion
 from data_prep import synthetic_dataset
 from data_prep import synthetic_motion as motion
+from data_prep import synthetic_tracks
 from poem_cvmim.core import cli
 
 
@@ -43,6 +46,10 @@ def define_flags():
                        'broad_motion/ (0: neither is written).')
   flags.DEFINE_integer('records_per_shard', _DEFAULTS.records_per_shard, 'Shard size.')
   flags.DEFINE_boolean('overwrite', False, 'Replace the shards of an earlier run.')
+  flags.DEFINE_boolean('refiner_tracks', False, 'Also write refiner/{train,heldout_subjects,'
+                       'heldout_motion}.npz: the exact 2D projections the keypoint refiner '
+                       '(poem_cvmim.train_refiner) trains and is evaluated on.')
+  flags.DEFINE_boolean('refiner_tracks_only', False, 'Write only refiner/ (no records).')
   flags.DEFINE_boolean('smoke', False, 'Generate the tiny smoke preset (tests, demos).')
 
 
@@ -62,9 +69,12 @@ def main(argv):
     config = synthetic_dataset.smoke_config(seed=FLAGS.seed)
   else:
     config = synthetic_dataset.SyntheticConfig(**values)
-  manifests = synthetic_dataset.generate(config, FLAGS.output_dir, overwrite=FLAGS.overwrite)
-  for manifest in manifests.values():
-    print(conversion.summarize(manifest))
+  if not FLAGS.refiner_tracks_only:
+    manifests = synthetic_dataset.generate(config, FLAGS.output_dir, overwrite=FLAGS.overwrite)
+    for manifest in manifests.values():
+      print(conversion.summarize(manifest))
+  if FLAGS.refiner_tracks or FLAGS.refiner_tracks_only:
+    synthetic_tracks.write(config, FLAGS.output_dir)
 
 
 if __name__ == '__main__':

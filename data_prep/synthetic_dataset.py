@@ -167,14 +167,19 @@ def write_sequences(config, view_set_index, directory, overwrite):
   return writer.close(_manifest_extra(config, view_set))
 
 
-def pair_examples(config, clip, index):
-  """Pair records of one training clip: a few ordered capture-camera pairs per frame."""
+def pair_cameras(config, clip, index):
+  """([Camera] x 4, the clip's pair generator after drawing them): the pair records' cameras."""
   if clip.label == motion.BROAD:
     rng = _rng(config, _STREAM_BROAD, clip.subject, index, 1)
   else:
     rng = _rng(config, _STREAM_PAIRS, clip.subject, clip.label, index)
-  cameras = [views.random_camera(np.degrees(clip.facing) + azimuth, rng)
-             for azimuth in views.PAIR_CAMERAS]
+  return [views.random_camera(np.degrees(clip.facing) + azimuth, rng)
+          for azimuth in views.PAIR_CAMERAS], rng
+
+
+def pair_examples(config, clip, index):
+  """Pair records of one training clip: a few ordered capture-camera pairs per frame."""
+  cameras, rng = pair_cameras(config, clip, index)
   detections = [views.detect(clip.joints_xyz, camera, rng) for camera in cameras]
   ordered = [(a, b) for a in range(len(cameras)) for b in range(len(cameras)) if a != b]
   joints_yxz = motion.to_yxz(clip.joints_xyz)

@@ -83,13 +83,19 @@ def project_to_pixels(joints_xyz: np.ndarray, camera: Camera) -> np.ndarray:
   return np.stack([y, x], axis=-1)
 
 
+def project_13(joints_xyz: np.ndarray, camera: Camera) -> np.ndarray:
+  """Exact (y, x) pixels [T, 13, 2] of the 13 LEGACY_2DCOCO13 joints of world poses [T, 17, 3]
+  (what `detect` adds its noise to)."""
+  return project_to_pixels(joints_xyz[..., _H36M13, :], camera)
+
+
 def detect(joints_xyz: np.ndarray, camera: Camera, rng: np.random.Generator):
   """Simulated 13-joint detections of 17-joint world poses [T, 17, 3].
 
   Returns (keypoints_2d [T, 13, 2] (y, x) normalised to [0, 1] by image height and width,
   scores [T, 13]). A dropped joint gets score 0 and a far-off position.
   """
-  pixels = project_to_pixels(joints_xyz[..., _H36M13, :], camera)
+  pixels = project_13(joints_xyz, camera)
   pixels = pixels + rng.normal(0.0, PIXEL_NOISE_STD, pixels.shape)
   scores = rng.uniform(*SCORE_RANGE, pixels.shape[:-1])
   dropped = rng.uniform(size=pixels.shape[:-1]) < DROP_RATE

@@ -106,6 +106,11 @@ class Track:
   scores: np.ndarray  # [N, 13] confidences (0 where missing)
   frames: np.ndarray  # [N] frame numbers, increasing
   source: str  # the file or folder read
+  # Where each row came from, for writing refined joints back (`detection_writers`): the
+  # kept person's place in its frame's list (-1: nobody) and each of the 13 joints' index in
+  # the file's joint layout. None for tracks not read from files.
+  people: Optional[np.ndarray] = None
+  layout: Optional[np.ndarray] = None
 
   def __len__(self):
     return len(self.frames)
@@ -120,7 +125,7 @@ def _index_map(names) -> np.ndarray:
   return np.array([names.index(n) for n in TARGET_NAMES])
 
 
-def _load_json(path: str):
+def load_json(path: str):
   try:
     with open(path, encoding='utf-8') as f:
       return json.load(f)
@@ -136,25 +141,25 @@ def _json_files(folder: str) -> list:
   return files
 
 
-def _frame_number(path: str) -> int:
+def frame_number(path: str) -> int:
   numbers = re.findall(r'\d+', os.path.basename(path))
   if not numbers:
     raise errors.InputError(f'{path}: no frame number in the file name.')
   return int(numbers[-1])
 
 
-def _pick(people: list, rule: str) -> Optional[tuple]:
-  """(points [J, 2] (x, y), scores [J]) of the person the rule keeps, or None."""
+def _pick(people: list, rule: str) -> Optional[int]:
+  """The place in `people` of the person the rule keeps, or None."""
   if not people:
     return None
   if rule == 'first':
-    return people[0][:2]
+    return 0
   if rule == 'most_confident':
-    return max(people, key=lambda p: p[2])[:2]
-  def extent(person):
-    detected = person[0][person[1] > 0]
+    return max(range(len(people)), key=lambda i: people[i][2])
+  def extent(i):
+    detected = people[i][0][people[i][1] > 0]
     return 0.0 if len(detected) < 2 else float(np.prod(np.ptp(detected, axis=0)))
-  return max(people, key=extent)[:2]
+  return max(range(len(people)), key=extent)
 
 
 def _person(xy, scores, path, what, overall=None):
@@ -186,17 +191,19 @@ def _track(frames: dict, index_map, source: str, person: str) -> Track:
   numbers = np.array(sorted(frames))
   points = np.zeros((len(numbers), NUM_JOINTS, 2), np.float64)
   scores = np.zeros((len(numbers), NUM_JOINTS), np.float64)
+  people = np.full(len(numbers), -1)
   for row, number in enumerate(numbers):
     chosen = _pick(frames[number], person)
     if chosen is None:
       continue
-    xy, confidence = chosen
+    people[row] = chosen
+    xy, confidence = frames[number][chosen][:2]
     if int(np.max(index_map)) >= len(xy):
       raise errors.InputError(f'{source}: frame {number}: {len(xy)} joints, the layout needs at '
                               f'least {int(np.max(index_map)) + 1}.')
     points[row] = xy[index_map][:, ::-1]  # (x, y) -> (y, x)
     scores[row] = confidence[index_map]
-  return Track(points, scores, numbers, source)
+  return Track(points, scores, numbers, source, people, np.asarray(index_map))
 
 
 def read_openpose(folder: str, layout: Optional[str] = None,
@@ -205,7 +212,7 @@ def read_openpose(folder: str, layout: Optional[str] = None,
   files = _json_files(folder)
   frames, count = {}, None
   for path in files:
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get('people'), list):
       raise errors.InputError(f'{path}: not an OpenPose file (no "people" list).')
     people = []
@@ -214,7 +221,7 @@ def read_openpose(folder: str, layout: Optional[str] = None,
         raise errors.InputError(f'{path}: person {i} has no "pose_keypoints_2d".')
       people.append(_from_triples(entry['pose_keypoints_2d'], path, f'person {i}'))
       count = count or len(people[-1][0])
-    number = _frame_number(path)
+    number = frame_number(path)
     if number in frames:
       raise errors.InputError(f'{path}: frame {number} appears twice in {folder}.')
     frames[number] = people
@@ -228,7 +235,7 @@ def read_openpose(folder: str, layout: Optional[str] = None,
 
 def read_coco_results(path: str, person: str = 'most_confident') -> Track:
   """A COCO keypoint results file (17 joints a result, frame = image_id)."""
-  data = _load_json(path)
+  data = load_json(path)
   if not isinstance(data, list):
     raise errors.InputError(f'{path}: a COCO results file is a list of results.')
   frames = {}
@@ -265,12 +272,12 @@ def read_mmpose(path: str, person: str = 'most_confident') -> Track:
   if os.path.isdir(path):
     files = _json_files(path)
     for file in files:
-      data = _load_json(file)
+      data = load_json(file)
       if not isinstance(data, list):
         raise errors.InputError(f'{file}: an MMPose per-frame file is a list of instances.')
-      frames[_frame_number(file)] = _mmpose_instances(data, file, 'frame')
+      frames[frame_number(file)] = _mmpose_instances(data, file, 'frame')
   else:
-    data = _load_json(path)
+    data = load_json(path)
     if isinstance(data, dict):
       meta = data.get('meta_info') or {}
       id2name = meta.get('keypoint_id2name')
@@ -338,12 +345,12 @@ def read_mediapipe(path: str, person: str = 'most_confident') -> Track:
   if os.path.isdir(path):
     files = _json_files(path)
     for file in files:
-      data = _load_json(file)
+      data = load_json(file)
       landmarks = (_mediapipe_landmarks(data, file, 'the file') if isinstance(data, dict)
                    else data)
-      frames[_frame_number(file)] = _mediapipe_people(landmarks, file, 'frame')
+      frames[frame_number(file)] = _mediapipe_people(landmarks, file, 'frame')
   else:
-    data = _load_json(path)
+    data = load_json(path)
     if isinstance(data, dict) and 'frames' in data:
       data = data['frames']
     if not isinstance(data, list):
@@ -371,7 +378,7 @@ def detect_format(path: str) -> str:
   """The format of a camera's path (folder or file), from its content."""
   if os.path.isdir(path):
     files = _json_files(path)
-    data = _load_json(files[0])
+    data = load_json(files[0])
     if isinstance(data, dict) and 'people' in data:
       return OPENPOSE
     if _is_mediapipe(data):
@@ -382,7 +389,7 @@ def detect_format(path: str) -> str:
                             'file.')
   if not os.path.exists(path):
     raise FileNotFoundError(f'No such file or folder: {path}')
-  data = _load_json(path)
+  data = load_json(path)
   if _is_mediapipe(data):
     return MEDIAPIPE
   if isinstance(data, dict) and 'instance_info' in data:

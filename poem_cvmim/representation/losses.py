@@ -8,6 +8,7 @@ import math
 
 import tensorflow as tf
 
+from poem_cvmim.core import club
 from poem_cvmim.core import errors
 
 MEASURES = ('GAN', 'JSD', 'KL', 'RKL', 'H2', 'W1')
@@ -15,8 +16,7 @@ GENERATOR_LOSS_KINDS = ('NS', 'MM')  # non-saturating, minimax
 _LOG_2 = math.log(2.0)
 # The JSD estimator's infimum: softplus terms at 0 leave -2 log 2 (perfectly separated scores).
 JSD_MINIMUM = -2.0 * _LOG_2
-# Smallest count a masked mean divides by (an empty mask gives 0, not NaN).
-_COUNT_EPSILON = 1e-12
+_COUNT_EPSILON = club.COUNT_EPSILON
 
 
 def _check_measure(measure):
@@ -50,16 +50,8 @@ def negative_expectation(scores, measure):
   }[measure](scores)
 
 
-def _indicators(positive_indicator_matrix, batch_size, dtype):
-  if positive_indicator_matrix is None:
-    positive = tf.eye(batch_size, dtype=dtype)
-  else:
-    positive = tf.cast(positive_indicator_matrix, dtype)
-  return positive, 1.0 - positive
-
-
-def _masked_mean(values, mask):
-  return tf.reduce_sum(values * mask) / tf.maximum(tf.reduce_sum(mask), _COUNT_EPSILON)
+_indicators = club.indicators
+_masked_mean = club.masked_mean
 
 
 def fenchel_dual_loss(local, global_, measure, positive_indicator_matrix=None,
@@ -124,53 +116,9 @@ def info_nce_loss(local, global_, positive_indicator_matrix=None, temperature=1.
   return -tf.reduce_mean(tf.nn.log_softmax(logits, axis=2)[:, :, 0, :])
 
 
-def log_likelihood(mean, logvar, targets):
-  """Mean over batch and dims of the Gaussian log-density (up to a constant).
-
-  mean, logvar, targets: [B, d]. Returns mean of -(mean - y)^2 / (2 e^logvar) - logvar / 2.
-  """
-  return tf.reduce_mean(-tf.square(mean - targets) / (2.0 * tf.exp(logvar)) - logvar / 2.0)
-
-
-def contrastive_log_ratio(mean, logvar, targets, positive_indicator_matrix=None):
-  """CLUB upper bound of I(x; y) (Cheng et al. 2020) from q(y | x) = N(mean, e^logvar).
-
-  Args:
-    mean, logvar: [B, d] predicted from x_i; targets: [B, d] the y_j.
-    positive_indicator_matrix: Optional [B, B] (default identity).
-
-  Returns:
-    max(0, pos - neg) with M[i, j] the dim-mean log-density of y_j under q(. | x_i), pos its
-    mean over positive pairs and neg over negative pairs.
-
-  M is never formed as a [B, B, d] tensor: with w = e^-logvar, d M[i, j] =
-  c_i + (mean_i w_i) . y_j - (w_i / 2) . y_j^2 where c_i = -sum(mean_i^2 w_i + logvar_i) / 2,
-  two [B, d] x [d, B] products. With the default identity the [B, B] matrix is not needed
-  either: the sum over all pairs takes the column sums of y and y^2, and the diagonal is
-  computed directly, so the bound costs O(B d).
-  """
-  inverse_variance = tf.exp(-logvar)
-  dim = tf.cast(tf.shape(mean)[-1], mean.dtype)
-  weighted_mean = mean * inverse_variance
-  constant = -0.5 * tf.reduce_sum(mean * weighted_mean + logvar, axis=-1)  # [B]
-  if positive_indicator_matrix is None:
-    diagonal = tf.reduce_mean(-0.5 * tf.square(mean - targets) * inverse_variance
-                              - 0.5 * logvar, axis=-1)  # [B]
-    total = (tf.reduce_sum(constant) * tf.cast(tf.shape(mean)[0], mean.dtype)
-             + tf.reduce_sum(weighted_mean * tf.reduce_sum(targets, axis=0))
-             - 0.5 * tf.reduce_sum(inverse_variance * tf.reduce_sum(tf.square(targets),
-                                                                    axis=0))) / dim
-    batch_size = tf.cast(tf.shape(mean)[0], mean.dtype)
-    positive_mean = tf.reduce_mean(diagonal)
-    # One pair has no negatives: their mean is 0, as a masked mean over an empty mask.
-    negative_mean = tf.math.divide_no_nan(total - tf.reduce_sum(diagonal),
-                                          batch_size * (batch_size - 1.0))
-    return tf.maximum(positive_mean - negative_mean, 0.0)
-  scores = (constant[:, tf.newaxis]
-            + tf.matmul(weighted_mean, targets, transpose_b=True)
-            - 0.5 * tf.matmul(inverse_variance, tf.square(targets), transpose_b=True)) / dim
-  positive, negative = _indicators(positive_indicator_matrix, tf.shape(mean)[0], mean.dtype)
-  return tf.maximum(_masked_mean(scores, positive) - _masked_mean(scores, negative), 0.0)
+# CLUB lives in core (TDMI's disentanglement uses it too); these names keep the losses' API.
+log_likelihood = club.log_likelihood
+contrastive_log_ratio = club.contrastive_log_ratio
 
 
 def gradient_penalty(discriminator, inputs):

@@ -9,6 +9,7 @@ import math
 import keras
 import tensorflow as tf
 
+from poem_cvmim.core import club
 from poem_cvmim.core import errors
 from poem_cvmim.representation import configs
 
@@ -372,23 +373,8 @@ def fuse(pose_embeddings, view_embeddings, fusion):
   raise errors.InputError(f'Unknown fusion {fusion!r}; valid: {", ".join(configs.FUSION_TYPES)}.')
 
 
-class LikelihoodEstimator(keras.Model):
-  """Variational q(y | x) = N(mean(x), exp(logvar(x))) (docs/losses.md). Returns (mean, logvar)."""
-
-  def __init__(self, output_dim, synchronized_batch_norm=False, **kwargs):
-    super().__init__(**kwargs)
-    def head(name, final_activation):
-      return keras.Sequential([
-          keras.layers.Dense(output_dim),
-          keras.layers.BatchNormalization(synchronized=synchronized_batch_norm),
-          keras.layers.ELU(),
-          keras.layers.Dense(output_dim, activation=final_activation)], name=name)
-    self.mean_head = head('mean', None)
-    self.logvar_head = head('logvar', 'tanh')
-
-  def call(self, inputs, training=None):
-    return (self.mean_head(inputs, training=training),
-            self.logvar_head(inputs, training=training))
+# The CLUB estimator lives in core (TDMI uses it too).
+LikelihoodEstimator = club.LikelihoodEstimator
 
 
 def create_discriminator(input_dim, name='discriminator'):
