@@ -27,13 +27,15 @@ PARTS = (TRAIN, HELDOUT_SUBJECTS, HELDOUT_MOTION)
 
 
 def _collect(items):
-  points, names, subjects = [], [], []
+  points, clips, cameras_of, subjects = [], [], [], []
   for clip, name, cameras in items:
     for view, camera in cameras.items():
       points.append(views.project_13(clip.joints_xyz, camera).astype(np.float32))
-      names.append(f'{name}_{view}')
+      clips.append(name)
+      cameras_of.append(view)
       subjects.append(dataset.subject_name(clip.subject))
-  return tracks_lib.from_list(points, names, subjects, [views.IMAGE_HEIGHT, views.IMAGE_WIDTH])
+  return tracks_lib.from_list(points, clips, cameras_of, subjects,
+                              [views.IMAGE_HEIGHT, views.IMAGE_WIDTH])
 
 
 def part_tracks(config: dataset.SyntheticConfig, part: str) -> tracks_lib.TrackSet:

@@ -20,6 +20,7 @@ and writes <output_dir>/ablation.{md,json}. Rows (docs/tdmi.md, "The ablation"):
 import dataclasses
 import os
 import time
+from typing import Optional
 
 from absl import flags
 import numpy as np
@@ -27,8 +28,11 @@ import numpy as np
 from data_prep import synthetic_dataset
 from data_prep import synthetic_tracks
 from poem_cvmim.core import cli
+from poem_cvmim.core import keypoints
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import tracks as tracks_lib
+from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import retrieval
 from poem_cvmim.temporal import evaluation
 from poem_cvmim.temporal import filters
 from poem_cvmim.temporal import refiner as refiner_lib
@@ -59,17 +63,21 @@ def define_flags():
   flags.DEFINE_integer('eval_seed', 0, 'Seed of the held-out detections.')
   flags.DEFINE_integer('tune_tracks', 120, 'Training tracks the classic filters are tuned on.')
   flags.DEFINE_boolean('smoke', False, 'Tiny data, 40 steps, one seed (tests, demos).')
+  flags.DEFINE_string('encoder', None, 'A trained encoder run (e.g. out/quickstart/cvmim): also '
+                      'measure cross-view retrieval on held-out motion from clean, noisy, '
+                      'filtered and refined detections.')
+  flags.DEFINE_integer('retrieval_frame_stride', 4, 'Every n-th frame of a clip is a query.')
 
 
-def _data(output_dir: str) -> dict:
-  directory = FLAGS.data_dir or os.path.join(output_dir, 'data')
+def _data(output_dir: str, data_dir, smoke: bool) -> dict:
+  directory = data_dir or os.path.join(output_dir, 'data')
   paths = {part: os.path.join(directory, synthetic_tracks.REFINER_DIR, f'{part}.npz')
            for part in synthetic_tracks.PARTS}
   if not all(os.path.exists(p) for p in paths.values()):
-    if FLAGS.data_dir:
-      raise FileNotFoundError(f'{FLAGS.data_dir} lacks refiner/*.npz; write them with python -m '
+    if data_dir:
+      raise FileNotFoundError(f'{data_dir} lacks refiner/*.npz; write them with python -m '
                               'data_prep.synthetic --refiner_tracks_only --output_dir=...')
-    config = (synthetic_dataset.smoke_config() if FLAGS.smoke
+    config = (synthetic_dataset.smoke_config() if smoke
               else synthetic_dataset.SyntheticConfig())
     synthetic_tracks.write(config, directory)
   return paths
@@ -82,23 +90,31 @@ def _row(values: list) -> dict:
           for metric in METRICS}
 
 
-def run(output_dir: str, seeds: list, num_steps: int, smoke: bool) -> dict:
-  paths = _data(output_dir)
+def run(output_dir: str, seeds: list, num_steps: int, smoke: bool = False,
+        data_dir: Optional[str] = None, eval_seed: int = 0, tune_tracks: int = 120,
+        encoder: Optional[str] = None, frame_stride: int = 4, log=print) -> dict:
+  """Trains what is missing, evaluates every row; returns the result (ablation.json)."""
+  paths = _data(output_dir, data_dir, smoke)
   tests = {part: tracks_lib.load(paths[part]) for part in PARTS}
   base = refiner_lib.RefinerConfig(num_steps=num_steps)
-  noisy = {part: evaluation.corrupt_tracks(tests[part], base.noise, FLAGS.eval_seed)
+  noisy = {part: evaluation.corrupt_tracks(tests[part], base.noise, eval_seed)
            for part in PARTS}
   rows, settings = {}, {}
+  motion = synthetic_tracks.HELDOUT_MOTION
+  # Held-out motion as each method leaves it, for the downstream retrieval (--encoder).
+  inputs = {'clean (no detector)': [tests[motion].track(k) for k in range(len(tests[motion]))],
+            'raw (interpolated)': [filters.filled(p, s) for p, s in noisy[motion]]}
   rows['raw (interpolated)'] = {part: _row([evaluation.summarize(tests[part], [
       filters.filled(p, s) for p, s in noisy[part]])]) for part in PARTS}
-  tuning = evaluation.subset(tracks_lib.load(paths[synthetic_tracks.TRAIN]), FLAGS.tune_tracks)
-  tuning_noisy = evaluation.corrupt_tracks(tuning, base.noise, FLAGS.eval_seed + 1)
+  tuning = evaluation.subset(tracks_lib.load(paths[synthetic_tracks.TRAIN]), tune_tracks)
+  tuning_noisy = evaluation.corrupt_tracks(tuning, base.noise, eval_seed + 1)
   for name, label in FILTER_NAMES.items():
     params = evaluation.tune_filter(name, tuning, tuning_noisy)
     settings[label] = params
     rows[label] = {part: _row([evaluation.summarize(tests[part], [
         filters.apply(name, p, s, **params) for p, s in noisy[part]])]) for part in PARTS}
-    print(f'[ablation] {label} {params}: ' + _brief(rows[label]))
+    inputs[label] = [filters.apply(name, p, s, **params) for p, s in noisy[motion]]
+    log(f'[ablation] {label} {params}: ' + _brief(rows[label]))
   for variant, fields in VARIANTS.items():
     per_seed = {part: [] for part in PARTS}
     for seed in seeds:
@@ -112,13 +128,17 @@ def run(output_dir: str, seeds: list, num_steps: int, smoke: bool) -> dict:
       for part in PARTS:
         estimates = [trained.refine(p, s) for p, s in noisy[part]]
         per_seed[part].append(evaluation.summarize(tests[part], estimates))
-      print(f'[ablation] {variant} seed {seed} ({time.time() - start:.0f} s): '
+        if part == motion and variant == 'TDMI':
+          inputs[f'TDMI seed {seed}'] = estimates
+      log(f'[ablation] {variant} seed {seed} ({time.time() - start:.0f} s): '
             + _brief({part: _row([per_seed[part][-1]]) for part in PARTS}))
     rows[variant] = {part: _row(per_seed[part]) for part in PARTS}
     settings[variant] = {'runs': len(seeds), **fields}
   result = {'rows': rows, 'settings': settings, 'seeds': seeds, 'num_steps': num_steps,
-            'eval_seed': FLAGS.eval_seed, 'noise': dataclasses.asdict(base.noise),
+            'eval_seed': eval_seed, 'noise': dataclasses.asdict(base.noise),
             'frames': {part: tests[part].num_frames for part in PARTS}}
+  if encoder:
+    result['retrieval'] = downstream(encoder, tests[motion], inputs, frame_stride, log)
   run_dirs.write_json_atomic(os.path.join(output_dir, 'ablation.json'), result)
   markdown = render(result)
   with open(os.path.join(output_dir, 'ablation.md'), 'w') as f:
@@ -126,8 +146,51 @@ def run(output_dir: str, seeds: list, num_steps: int, smoke: bool) -> dict:
   return result
 
 
+def frames_by_view(tracks: tracks_lib.TrackSet, estimates: list, stride: int) -> dict:
+  """Retrieval's frames by view from per-track pixel estimates: every `stride`-th frame,
+  profile-normalised, clips named by the performance (the same across cameras)."""
+  profile = keypoints.get_profile(keypoints.LEGACY_2DCOCO13)
+  parts = {}
+  for k, estimate in enumerate(estimates):
+    kept = np.arange(0, len(estimate), stride)
+    poses, _, _ = profile.normalize(np.asarray(estimate, np.float64)[kept])
+    view = parts.setdefault(str(tracks.views[k]), {'poses': [], 'clips': [], 'frames': []})
+    view['poses'].append(poses.astype(np.float32))
+    view['clips'].append(np.full(len(kept), tracks.clips[k]))
+    view['frames'].append(kept)
+  return {v: {key: np.concatenate(values) for key, values in d.items()}
+          for v, d in parts.items()}
+
+
+def downstream(encoder: str, tracks: tracks_lib.TrackSet, inputs: dict, stride: int,
+               log=print) -> dict:
+  """Cross-view exact-frame Hit@1/5/10 (%) of z_p and of raw keypoints, and z_p's same-camera
+  rate, on held-out motion from each method's output."""
+  chosen = {'z_p': embedders.load_embedder(encoder),
+            'raw': embedders.load_embedder(embedders.RAW)}
+  table = {}
+  for name, estimates in inputs.items():
+    summary = retrieval.evaluate_embedders(chosen, frames_by_view(tracks, estimates, stride))
+    table[name] = {
+        embedder: {'hit': [100.0 * summary['embedders'][embedder]['hit_rates'][retrieval.FRAME]
+                           ['mean'][k] for k in (1, 5, 10)],
+                   'same_camera': _percent(summary['embedders'][embedder]['same_view_rate']
+                                           ['pose'])}
+        for embedder in chosen}
+    log(f'[ablation] retrieval from {name}: z_p Hit@1 {table[name]["z_p"]["hit"][0]:.1f}')
+  return {'encoder': encoder, 'frame_stride': stride, 'rows': table}
+
+
+def _percent(rate):
+  return None if rate is None else 100.0 * rate
+
+
 def _brief(row: dict) -> str:
   return '; '.join(f'{part} {row[part]["error_norm"][0]:.4f}' for part in PARTS)
+
+
+def _cell(value) -> str:
+  return '–' if value is None else f'{value:.1f}'
 
 
 def render(result: dict) -> str:
@@ -151,6 +214,16 @@ def render(result: dict) -> str:
                f'({result["num_steps"]} steps each); {frames}; detections drawn once (seed '
                f'{result["eval_seed"]}); PCK thresholds in normalised units (torso\'s largest '
                'side = 0.5).')
+  if 'retrieval' in result:
+    down = result['retrieval']
+    lines += ['', f'Cross-view retrieval on held-out motion (exact frame, every '
+              f'{down["frame_stride"]}th frame; encoder {down["encoder"]}):', '',
+              '| input | z_p Hit@1 | z_p Hit@5 | z_p Hit@10 | z_p same camera | raw Hit@1 | '
+              'raw Hit@5 | raw Hit@10 |', '|---|---|---|---|---|---|---|---|']
+    for name, row in down['rows'].items():
+      lines.append(f'| {name} | ' + ' | '.join(f'{v:.1f}' for v in row['z_p']['hit'])
+                   + f' | {_cell(row["z_p"]["same_camera"])} | '
+                   + ' | '.join(f'{v:.1f}' for v in row['raw']['hit']) + ' |')
   return '\n'.join(lines) + '\n'
 
 
@@ -160,7 +233,8 @@ def main(argv):
   num_steps = FLAGS.num_steps
   if FLAGS.smoke:
     seeds, num_steps = seeds[:1], min(num_steps, 40)
-  result = run(FLAGS.output_dir, seeds, num_steps, FLAGS.smoke)
+  result = run(FLAGS.output_dir, seeds, num_steps, FLAGS.smoke, FLAGS.data_dir, FLAGS.eval_seed,
+               FLAGS.tune_tracks, FLAGS.encoder, FLAGS.retrieval_frame_stride)
   print(render(result))
   print(f'written: {os.path.join(FLAGS.output_dir, "ablation.md")} and ablation.json')
 

@@ -51,3 +51,10 @@ def test_the_reference_reader_reads_like_ours(tmp_path):
   assert ntu_benchmark._same_skeleton(ours, reference, slice(None))
   reference.bodies[next(iter(reference.bodies))].joints[0][3, 4] += 1e-9
   assert not ntu_benchmark._same_skeleton(ours, reference, slice(None))
+
+
+def test_refiner_benchmark_runs_and_is_reported():
+  from poem_cvmim.temporal import benchmarking as refiner_benchmarking
+  rates = refiner_benchmarking.interleaved(num_frames=50, rounds=2)
+  assert all(len(v) == 2 and min(v) > 0 for v in rates.values())
+  assert 'frames/s' in refiner_benchmarking.format_report(rates, 50)

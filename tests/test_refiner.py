@@ -109,15 +109,15 @@ def test_detector_model_refuses_bad_parameters():
 
 
 def test_tracks_file_round_trip_and_one_line_errors(tmp_path):
-  tracks = tracks_lib.from_list([np.ones((3, 13, 2)), 2 * np.ones((2, 13, 2))], ['a', 'b'],
-                                ['S1', 'S2'], [480, 640])
+  tracks = tracks_lib.from_list([np.ones((3, 13, 2)), 2 * np.ones((2, 13, 2))], ['a', 'a'],
+                                ['left', 'right'], ['S1', 'S1'], [480, 640])
   path = str(tmp_path / 't.npz')
   tracks_lib.save(path, tracks)
   loaded = tracks_lib.load(path)
   np.testing.assert_array_equal(loaded.track(1), 2.0)
-  assert list(loaded.names) == ['a', 'b'] and loaded.num_frames == 5
+  assert loaded.names == ['a_left', 'a_right'] and loaded.num_frames == 5
   np.savez(str(tmp_path / 'bad.npz'), points=np.zeros((5, 13, 2)), starts=[0, 4],
-           names=['a', 'b'], subjects=['S', 'S'], image_size=[1, 1])
+           clips=['a', 'b'], views=['l', 'r'], subjects=['S', 'S'], image_size=[1, 1])
   with pytest.raises(errors.InputError, match='"starts" must run from 0'):
     tracks_lib.load(str(tmp_path / 'bad.npz'))
   np.savez(str(tmp_path / 'other.npz'), x=np.zeros(3))
@@ -342,3 +342,28 @@ def test_writers_round_trip_mmpose_and_mediapipe(tmp_path):
   with pytest.raises(errors.InputError, match='overwrite the input'):
     detection_writers.write_refined(str(mmpose), 'auto', detections.read_track(str(mmpose)),
                                     moved, str(tmp_path))
+
+
+# ---- the ablation command -----------------------------------------------------------------
+
+def test_ablation_table_is_the_result_files_rows(tmp_path):
+  from experiments import refiner_ablation  # pylint: disable=g-import-not-at-top
+  result = refiner_ablation.run(str(tmp_path), seeds=[0], num_steps=3, smoke=True,
+                                tune_tracks=6, encoder='raw', frame_stride=8,
+                                log=lambda _: None)
+  with open(tmp_path / 'ablation.json') as f:
+    saved = json.load(f)
+  assert list(saved['rows']) == ['raw (interpolated)', 'Butterworth', 'Savitzky-Golay',
+                                 'One-Euro'] + list(refiner_ablation.VARIANTS)
+  table = (tmp_path / 'ablation.md').read_text()
+  for name, row in saved['rows'].items():
+    line = next(l for l in table.splitlines() if l.startswith(f'| {name} |'))
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    assert cells[2] == f'{row["heldout_subjects"]["error_norm"][0]:.4f}'
+    assert cells[8] == f'{row["heldout_motion"]["pck@0.1"][0]:.2f}'
+  # Clean tracks retrieve themselves across cameras at least as well as noisy ones (raw
+  # keypoints both ways); the rows are the inputs the methods produced.
+  rows = result['retrieval']['rows']
+  assert set(rows) == {'clean (no detector)', 'raw (interpolated)', 'Butterworth',
+                       'Savitzky-Golay', 'One-Euro', 'TDMI seed 0'}
+  assert rows['clean (no detector)']['raw']['hit'][2] >= rows['raw (interpolated)']['raw']['hit'][2]

@@ -157,3 +157,50 @@ def test_club_moved_to_core_is_the_one_the_losses_use():
 def test_config_refuses_bad_values(fields):
   with pytest.raises(ValueError):
     tdmi.TdmiConfig(**fields)
+
+
+def test_frozen_estimator_equals_its_call_and_passes_no_gradient_to_its_weights():
+  estimator = club.LikelihoodEstimator(4, batch_norm=False, dtype='float64')
+  x = tf.constant(np.random.default_rng(4).normal(size=(3, 4)))
+  mean, logvar = estimator(x)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(x)
+    frozen_mean, frozen_logvar = estimator.frozen(x)
+    total = tf.reduce_sum(frozen_mean) + tf.reduce_sum(frozen_logvar)
+  np.testing.assert_allclose(frozen_mean.numpy(), mean.numpy(), rtol=1e-12)
+  np.testing.assert_allclose(frozen_logvar.numpy(), logvar.numpy(), rtol=1e-12)
+  assert all(g is None for g in tape.gradient(total, estimator.trainable_variables))
+  assert np.abs(tape.gradient(total, x).numpy()).sum() > 0
+
+
+def test_clip_motion_stream_players_move_only_their_own_weights():
+  config = tdmi.TdmiConfig(width=5, num_stages=2, mi_weight=1.0)
+  stream = tdmi.ClipMotionStream(config, dtype='float64')
+  features = tf.constant(np.random.default_rng(5).normal(size=(6, 10, 7)))
+  stream(features, training=False)
+  for variable in stream.trainable_variables:  # away from the zero-bound corner
+    variable.assign(np.random.default_rng(6).normal(0.0, 0.5, variable.shape))
+  with tf.GradientTape(persistent=True) as tape:
+    useful = stream(features, training=True)
+    (loss,) = stream.losses
+  estimator = stream.estimator.trainable_variables
+  encoder = [v for v in stream.trainable_variables if all(v is not e for e in estimator)]
+  # The estimator's weights get exactly -d log-likelihood; the encoder gets exactly mi_weight x
+  # d bound (the bound computed from the same weights, written out here).
+  mean, logvar = stream.estimator(useful)
+  motion, _ = stream.encoder(features)
+  useful_again, noisy = stream.disentangle(motion)
+  with tf.GradientTape(persistent=True) as check:
+    mean, logvar = stream.estimator(tf.stop_gradient(useful_again))
+    negative_likelihood = -club.log_likelihood(mean, logvar, tf.stop_gradient(noisy))
+    motion, _ = stream.encoder(features)
+    u, n = stream.disentangle(motion)
+    bound = club.contrastive_log_ratio(*stream.estimator.frozen(u), n)
+  assert float(bound) > 0.0
+  for got, want in zip(tape.gradient(loss, estimator), check.gradient(negative_likelihood, estimator)):
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-9, atol=1e-12)
+  for variable, got, want in zip(encoder, tape.gradient(loss, encoder),
+                                 check.gradient(bound, encoder)):
+    assert (got is None) == (want is None), variable.path
+    if got is not None:
+      np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-9, atol=1e-12)

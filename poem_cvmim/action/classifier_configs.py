@@ -11,7 +11,11 @@ from poem_cvmim.core import errors
 CONVNET = 'CONVNET'
 RESNET = 'RESNET'
 RESTCN = 'RESTCN'
-FEATURE_CLASSIFIER_TYPES = (CONVNET, RESNET, RESTCN)
+# The Temporal ConvNet with TDMI's motion stream over the features' temporal differences, and
+# its capacity control (the same stream fed the features themselves).
+CONVNET_TDMI = 'CONVNET_TDMI'
+CONVNET_STREAM = 'CONVNET_STREAM'
+FEATURE_CLASSIFIER_TYPES = (CONVNET, RESNET, RESTCN, CONVNET_TDMI, CONVNET_STREAM)
 # ... and the skeleton models on 2D keypoints (skeleton_classifiers.py).
 STGCN = 'STGCN'
 HCN = 'HCN'

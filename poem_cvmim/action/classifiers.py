@@ -11,6 +11,7 @@ import numpy as np
 from poem_cvmim.core import errors
 from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import skeleton_classifiers
+from poem_cvmim.temporal import tdmi
 
 
 _CONVNET_CHANNELS = (64, 128, 256)
@@ -22,14 +23,17 @@ _RESTCN_KERNEL = 8
 _RESTCN_UNITS = (64, 64, 64, 128, 128, 128, 256, 256, 256)
 _RESTCN_DROPOUT = 0.5
 _RESTCN_L1 = 1e-4
+# The motion stream of CONVNET_TDMI / CONVNET_STREAM (TDMI's encoder over the clip).
+_STREAM_WIDTH = 64
+_STREAM_STAGES = 2
 
 
 def _conv(filters, kernel, stride=1, **kwargs):
   return keras.layers.Conv1D(filters, kernel, strides=stride, padding='same', **kwargs)
 
 
-def _convnet(inputs, num_classes):
-  """Three strided conv blocks, global average pooling, a linear layer ("Temporal ConvNet")."""
+def _convnet_trunk(inputs):
+  """Three strided conv blocks and global average pooling: the Temporal ConvNet's features."""
   x = inputs
   for channels in _CONVNET_CHANNELS:
     x = _conv(channels, _CONVNET_KERNEL, 2, kernel_initializer='he_normal',
@@ -37,9 +41,28 @@ def _convnet(inputs, num_classes):
     x = keras.layers.BatchNormalization()(x)
     x = keras.layers.ReLU()(x)
     x = keras.layers.Dropout(_CONVNET_DROPOUT)(x)
-  x = keras.layers.GlobalAveragePooling1D()(x)
+  return keras.layers.GlobalAveragePooling1D()(x)
+
+
+def _convnet(inputs, num_classes):
+  """Three strided conv blocks, global average pooling, a linear layer ("Temporal ConvNet")."""
   return keras.layers.Dense(num_classes, kernel_initializer='he_normal',
-                            bias_initializer='he_normal')(x)
+                            bias_initializer='he_normal')(_convnet_trunk(inputs))
+
+
+def _convnet_with_stream(differences):
+  """The Temporal ConvNet plus TDMI's motion stream (docs/tdmi.md): its useful motion M_u is
+  concatenated with the ConvNet's pooled features before the linear layer."""
+  def build(inputs, num_classes):
+    pooled = _convnet_trunk(inputs)
+    config = tdmi.TdmiConfig(width=_STREAM_WIDTH, num_stages=_STREAM_STAGES,
+                             differences=differences)
+    useful = tdmi.ClipMotionStream(config, name='motion_stream')(inputs)
+    useful = keras.layers.Dropout(_CONVNET_DROPOUT)(useful)
+    return keras.layers.Dense(num_classes, kernel_initializer='he_normal',
+                              bias_initializer='he_normal')(
+                                  keras.layers.Concatenate()([pooled, useful]))
+  return build
 
 
 def _resnet(inputs, num_classes):
@@ -84,7 +107,9 @@ def _restcn(inputs, num_classes):
 
 
 _BUILDERS = {classifier_configs.CONVNET: _convnet, classifier_configs.RESNET: _resnet,
-             classifier_configs.RESTCN: _restcn}
+             classifier_configs.RESTCN: _restcn,
+             classifier_configs.CONVNET_TDMI: _convnet_with_stream(differences=True),
+             classifier_configs.CONVNET_STREAM: _convnet_with_stream(differences=False)}
 
 
 def get_temporal_classifier(classifier_type: str, input_shape, num_classes: int):

@@ -79,21 +79,37 @@ def contrastive_log_ratio(mean, logvar, targets, positive_indicator_matrix=None)
 class LikelihoodEstimator(keras.Model):
   """Variational q(y | x) = N(mean(x), exp(logvar(x))) (docs/losses.md). Returns (mean, logvar).
 
-  Each head is Dense -> BatchNorm -> ELU -> Dense (tanh on the log-variance)."""
+  Each head is Dense -> BatchNorm -> ELU -> Dense (tanh on the log-variance); without
+  `batch_norm`, Dense -> ELU -> Dense, which `frozen` can evaluate with its weights held
+  constant (for a model whose one optimizer trains both players: the bound's gradient must
+  reach the features, not the estimator)."""
 
-  def __init__(self, output_dim, synchronized_batch_norm=False, **kwargs):
+  def __init__(self, output_dim, synchronized_batch_norm=False, batch_norm=True, **kwargs):
     super().__init__(**kwargs)
+    self.batch_norm = batch_norm
     def head(name, final_activation):
-      return keras.Sequential([
-          keras.layers.Dense(output_dim, dtype=self.dtype_policy),
-          keras.layers.BatchNormalization(synchronized=synchronized_batch_norm,
-                                          dtype=self.dtype_policy),
-          keras.layers.ELU(dtype=self.dtype_policy),
-          keras.layers.Dense(output_dim, activation=final_activation,
-                             dtype=self.dtype_policy)], name=name)
+      layers = [keras.layers.Dense(output_dim, dtype=self.dtype_policy)]
+      if batch_norm:
+        layers.append(keras.layers.BatchNormalization(synchronized=synchronized_batch_norm,
+                                                      dtype=self.dtype_policy))
+      layers += [keras.layers.ELU(dtype=self.dtype_policy),
+                 keras.layers.Dense(output_dim, activation=final_activation,
+                                    dtype=self.dtype_policy)]
+      return keras.Sequential(layers, name=name)
     self.mean_head = head('mean', None)
     self.logvar_head = head('logvar', 'tanh')
 
   def call(self, inputs, training=None):
     return (self.mean_head(inputs, training=training),
             self.logvar_head(inputs, training=training))
+
+  def frozen(self, inputs):
+    """(mean, logvar) with no gradient to the estimator's weights (batch_norm=False only)."""
+    if self.batch_norm:
+      raise ValueError('frozen() needs an estimator built with batch_norm=False.')
+    def head(sequential, final):
+      first, _, last = sequential.layers
+      hidden = tf.nn.elu(tf.matmul(inputs, tf.stop_gradient(first.kernel))
+                         + tf.stop_gradient(first.bias))
+      return final(tf.matmul(hidden, tf.stop_gradient(last.kernel)) + tf.stop_gradient(last.bias))
+    return head(self.mean_head, tf.identity), head(self.logvar_head, tf.tanh)

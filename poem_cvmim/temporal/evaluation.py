@@ -56,5 +56,5 @@ def subset(tracks: tracks_lib.TrackSet, count: int, seed: int = 0) -> tracks_lib
   if count >= len(tracks):
     return tracks
   chosen = np.sort(np.random.default_rng(seed).choice(len(tracks), count, replace=False))
-  return tracks_lib.from_list([tracks.track(k) for k in chosen], tracks.names[chosen],
-                              tracks.subjects[chosen], tracks.image_size)
+  return tracks_lib.from_list([tracks.track(k) for k in chosen], tracks.clips[chosen],
+                              tracks.views[chosen], tracks.subjects[chosen], tracks.image_size)

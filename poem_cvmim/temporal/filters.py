@@ -25,10 +25,10 @@ FILTERS = ('butterworth', 'savitzky_golay', 'one_euro')
 # Parameter grids a user would try; `tune` picks the best on training tracks.
 GRIDS = {
     'butterworth': [{'cutoff_hz': c} for c in (2.0, 3.0, 4.0, 6.0, 8.0, 10.0)],
-    'savitzky_golay': [{'window': w, 'order': o} for w in (5, 7, 9, 13, 17) for o in (1, 2, 3)
-                       if o < w - 1],
-    'one_euro': [{'min_cutoff': m, 'beta': b} for m in (0.5, 1.0, 2.0, 4.0)
-                 for b in (0.0, 0.01, 0.05, 0.2)],
+    'savitzky_golay': [{'window': w, 'order': o} for w in (3, 5, 7, 9, 13, 17)
+                       for o in (1, 2, 3) if o < w - 1],
+    'one_euro': [{'min_cutoff': m, 'beta': b} for m in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+                 for b in (0.0, 0.05, 0.2, 1.0, 5.0)],
 }
 FPS = 30.0
 

@@ -1,7 +1,8 @@
 """Training, restoring and running the keypoint refiner (docs/tdmi.md).
 
 A run directory holds `config.json` (the `RefinerConfig`), `identity.json` (the config and the
-training tracks' hash: another config in the same directory is refused), TensorFlow checkpoints
+training tracks' content hash: another config or other tracks in the same directory are
+refused), TensorFlow checkpoints
 (refiner, CLUB estimator, both optimizers; the step is the refiner optimizer's) and TensorBoard
 scalars under `train/`. A batch depends only on (seed, step): a killed run resumes exactly.
 """
@@ -132,8 +133,8 @@ class _Session:
     return terms
 
 
-def identity(config: RefinerConfig, tracks_path: str) -> dict:
-  return {'config': config.to_dict(), 'tracks': run_dirs.file_sha256(tracks_path)}
+def identity(config: RefinerConfig, tracks: tracks_lib.TrackSet) -> dict:
+  return {'config': config.to_dict(), 'tracks': tracks.content_sha256()}
 
 
 def train(config: RefinerConfig, tracks_path: str, output_dir: Optional[str],
@@ -144,12 +145,12 @@ def train(config: RefinerConfig, tracks_path: str, output_dir: Optional[str],
   session = _Session(config)
   manager = None
   if output_dir:
-    run_dirs.check_identity(output_dir, identity(config, tracks_path), overwrite,
+    run_dirs.check_identity(output_dir, identity(config, tracks), overwrite,
                             schedule=('config.checkpoint_interval', 'config.steps_per_loop'),
                             what='refiner run')
     run_dirs.write_json_atomic(os.path.join(output_dir, CONFIG_NAME), config.to_dict())
     manager = tf.train.CheckpointManager(session.checkpoint, output_dir, max_to_keep=1)
-    checkpointing.restore_latest_intact(session.checkpoint, output_dir)
+    checkpointing.restore_latest_intact(session.checkpoint, output_dir, partial=True)
   training_loop.Controller(
       run=lambda num_steps: session.run(tracks, num_steps),
       step=session.step,

@@ -84,18 +84,23 @@ class ResidualBlock(keras.layers.Layer):
 
 class MotionStage(keras.layers.Layer):
   """E_s: a residual block on each step, a dilated temporal convolution (ReLU), and a linear
-  map of the W steps' outputs (flattened in time order) to one C-vector."""
+  map of the W steps' outputs (flattened in time order) to one C-vector; `pooled` (clips of
+  any length) averages the outputs over time instead."""
 
-  def __init__(self, width, kernel_size, dilation, **kwargs):
+  def __init__(self, width, kernel_size, dilation, pooled=False, **kwargs):
     super().__init__(**kwargs)
+    self.pooled = pooled
     self.block = ResidualBlock(width, name='block', dtype=self.dtype_policy)
     self.conv = keras.layers.Conv1D(width, kernel_size, dilation_rate=dilation,
                                     padding='same', activation='relu', name='conv',
                                     dtype=self.dtype_policy)
-    self.aggregate = keras.layers.Dense(width, name='aggregate', dtype=self.dtype_policy)
+    if not pooled:
+      self.aggregate = keras.layers.Dense(width, name='aggregate', dtype=self.dtype_policy)
 
   def call(self, steps):
     outputs = self.conv(self.block(steps))
+    if self.pooled:
+      return tf.reduce_mean(outputs, axis=1)
     shape = tf.shape(outputs)
     return self.aggregate(tf.reshape(outputs, [shape[0], steps.shape[1] * outputs.shape[2]]))
 
@@ -110,7 +115,7 @@ def differences(features):
 class TemporalDifferenceEncoder(keras.layers.Layer):
   """Steps 1-3: per-frame features [B, W, C] at each stage and the fused motion M [B, C]."""
 
-  def __init__(self, config: TdmiConfig, **kwargs):
+  def __init__(self, config: TdmiConfig, pooled: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.config = config
     dtype = self.dtype_policy
@@ -121,7 +126,7 @@ class TemporalDifferenceEncoder(keras.layers.Layer):
       setattr(self, f'frame_block{s}', ResidualBlock(config.width, name=f'frame_block{s}',
                                                      dtype=dtype))
     for s in range(config.num_stages):
-      setattr(self, f'motion{s}', MotionStage(config.width, config.kernel_size, 2 ** s,
+      setattr(self, f'motion{s}', MotionStage(config.width, config.kernel_size, 2 ** s, pooled,
                                               name=f'motion{s}', dtype=dtype))
 
   @property
@@ -225,3 +230,38 @@ def losses(refiner, estimator, config: TdmiConfig, windows, targets, training=Tr
     total = total + config.mi_weight * terms['refiner/mi_bound']
   terms['refiner/total_loss'] = total
   return terms
+
+
+class ClipMotionStream(keras.layers.Layer):
+  """The motion stream of an action classifier (docs/tdmi.md, "A motion stream"): the
+  temporal-difference encoder (time averaged: a clip has no key frame) and the gated split
+  over a clip's per-frame features [B, T, D] -> the useful motion M_u [B, C].
+
+  In training it adds its two players' losses with `add_loss`, for a model whose one optimizer
+  trains everything: mi_weight x the CLUB bound of I(M_u; M_n) with the estimator's weights
+  held constant (`LikelihoodEstimator.frozen`: the bound moves the features only), plus the
+  estimator's negative log-likelihood on constant features (it moves the estimator only).
+  `differences=False` is the capacity control: the features instead of their differences.
+  """
+
+  def __init__(self, config: TdmiConfig, **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+    dtype = self.dtype_policy
+    self.encoder = TemporalDifferenceEncoder(config, pooled=True, name='encoder', dtype=dtype)
+    self.disentangle = Disentanglement(config.width, name='disentangle', dtype=dtype)
+    if config.mi_weight > 0.0:
+      self.estimator = club.LikelihoodEstimator(config.width, batch_norm=False,
+                                                name='mi_estimator', dtype=dtype)
+
+  def call(self, features, training=None):
+    motion, _ = self.encoder(features)
+    useful, noisy = self.disentangle(motion)
+    if self.config.mi_weight > 0.0:
+      mean, logvar = self.estimator(tf.stop_gradient(useful))
+      likelihood = club.log_likelihood(mean, logvar, tf.stop_gradient(noisy))
+      frozen_mean, frozen_logvar = self.estimator.frozen(useful)
+      bound = club.contrastive_log_ratio(frozen_mean, frozen_logvar, noisy)
+      if training:
+        self.add_loss(self.config.mi_weight * bound - likelihood)
+    return useful
