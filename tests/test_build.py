@@ -93,7 +93,7 @@ def test_lower_layers_never_import_higher_ones():
       assert not bad, f'{path} imports {bad}'
 
 
-_SUBPACKAGES = ('core', 'representation', 'action', 'evaluation')
+_SUBPACKAGES = ('core', 'representation', 'action', 'evaluation', 'temporal')
 
 
 def _layer(module):
@@ -113,8 +113,9 @@ def _library_imports():
 
 def test_layering_rules():
   allowed = {'core': {'core'}, 'representation': {'core', 'representation'},
-             'action': {'core', 'action'},
-             'evaluation': {'core', 'representation', 'action', 'evaluation'}}
+             'temporal': {'core', 'temporal'},
+             'action': {'core', 'action', 'temporal'},
+             'evaluation': {'core', 'representation', 'action', 'evaluation', 'temporal'}}
   for path, layer, imported in _library_imports():
     if path.startswith('data_prep/'):
       assert imported <= {'core'}, f'{path} imports {imported - {"core"}} (only core allowed)'
