@@ -43,7 +43,8 @@ def define_flags():
                     'Fractions of training clips per class (limited protocol).')
   flags.DEFINE_string('preset', 'synthetic',
                       f'Batch size and steps: {sorted(classifier_configs.PRESETS)}.')
-  flags.DEFINE_string('classifier', None, 'CONVNET, RESNET, RESTCN, or on raw-keypoint '
+  flags.DEFINE_string('classifier', None, 'CONVNET, RESNET, RESTCN, CONVNET_TDMI (with TDMI\'s '
+                      'motion stream), CONVNET_STREAM (its control), or on raw-keypoint '
                       'features STGCN or HCN (default: the preset\'s, CONVNET).')
   flags.DEFINE_enum('recipe', 'own', ['own', 'shared'], 'own: the classifier\'s training '
                     'recipe (STGCN: SGD Nesterov 0.1 with step decay; HCN: Adam 1e-3; both '
