@@ -92,8 +92,10 @@ def _row(values: list) -> dict:
 
 def run(output_dir: str, seeds: list, num_steps: int, smoke: bool = False,
         data_dir: Optional[str] = None, eval_seed: int = 0, tune_tracks: int = 120,
-        encoder: Optional[str] = None, frame_stride: int = 4, log=print) -> dict:
-  """Trains what is missing, evaluates every row; returns the result (ablation.json)."""
+        encoder: Optional[str] = None, frame_stride: int = 4, log=print,
+        variants: Optional[list] = None) -> dict:
+  """Trains what is missing, evaluates every row (of `variants`, default all, among the
+  learned ones); returns the result (ablation.json)."""
   paths = _data(output_dir, data_dir, smoke)
   tests = {part: tracks_lib.load(paths[part]) for part in PARTS}
   base = refiner_lib.RefinerConfig(num_steps=num_steps)
@@ -116,6 +118,8 @@ def run(output_dir: str, seeds: list, num_steps: int, smoke: bool = False,
     inputs[label] = [filters.apply(name, p, s, **params) for p, s in noisy[motion]]
     log(f'[ablation] {label} {params}: ' + _brief(rows[label]))
   for variant, fields in VARIANTS.items():
+    if variants is not None and variant not in variants:
+      continue
     per_seed = {part: [] for part in PARTS}
     for seed in seeds:
       config = dataclasses.replace(base, seed=seed,

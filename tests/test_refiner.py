@@ -350,11 +350,11 @@ def test_ablation_table_is_the_result_files_rows(tmp_path):
   from experiments import refiner_ablation  # pylint: disable=g-import-not-at-top
   result = refiner_ablation.run(str(tmp_path), seeds=[0], num_steps=3, smoke=True,
                                 tune_tracks=6, encoder='raw', frame_stride=8,
-                                log=lambda _: None)
+                                log=lambda _: None, variants=['TDMI w/o MI', 'TDMI'])
   with open(tmp_path / 'ablation.json') as f:
     saved = json.load(f)
   assert list(saved['rows']) == ['raw (interpolated)', 'Butterworth', 'Savitzky-Golay',
-                                 'One-Euro'] + list(refiner_ablation.VARIANTS)
+                                 'One-Euro', 'TDMI w/o MI', 'TDMI']
   table = (tmp_path / 'ablation.md').read_text()
   for name, row in saved['rows'].items():
     line = next(l for l in table.splitlines() if l.startswith(f'| {name} |'))
@@ -367,3 +367,25 @@ def test_ablation_table_is_the_result_files_rows(tmp_path):
   assert set(rows) == {'clean (no detector)', 'raw (interpolated)', 'Butterworth',
                        'Savitzky-Golay', 'One-Euro', 'TDMI seed 0'}
   assert rows['clean (no detector)']['raw']['hit'][2] >= rows['raw (interpolated)']['raw']['hit'][2]
+
+
+def test_action_from_noisy_and_refined_detections(smoke_dir, trained, tmp_path):
+  from experiments import refiner_action  # pylint: disable=g-import-not-at-top
+  run_dir, refiner = trained
+  sequences = os.path.join(smoke_dir, 'penn_like')
+  markdown = refiner_action.run('raw', sequences, run_dir, str(tmp_path), [0], preset='smoke',
+                                log=lambda _: None, with_raw=False, train_views=['front'])
+  for kind in (refiner_action.CLEAN, refiner_action.NOISY, refiner_action.REFINED):
+    assert f'raw keypoints: {kind}' in markdown
+  # The refined table's features are the raw keypoints of the refined detections.
+  from poem_cvmim.core import feature_tables  # pylint: disable=g-import-not-at-top
+  noisy = feature_tables.load_feature_set(str(tmp_path / 'features' / 'raw_interpolated'), 'train')
+  refined = feature_tables.load_feature_set(str(tmp_path / 'features' / 'raw_refined'), 'train')
+  clean = feature_tables.load_feature_set(str(tmp_path / 'features' / 'raw_records'), 'train')
+  assert noisy.features.shape == refined.features.shape == clean.features.shape
+  assert not np.allclose(noisy.features, clean.features)
+  assert not np.allclose(noisy.features, refined.features)
+  hook = refiner_action.detector(refiner.config.noise, 0, refiner.refine)
+  pixels = np.random.default_rng(8).uniform(300, 700, (1, 10, 13, 2))
+  out = hook(pixels, np.array([4]), np.array(['clip']), 'front')
+  np.testing.assert_array_equal(out[0, 4:8], out[0, :4])  # replayed as the records replay

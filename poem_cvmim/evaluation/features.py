@@ -7,7 +7,7 @@ once and caching it is much faster than re-running the encoder every classifier 
 
 import glob
 import math
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -47,11 +47,26 @@ def check_sequence_length(path: str, num_frames: int) -> None:
                               f'{num_frames}.')
 
 
+def _with_detections(parsed: dict, detections: Callable, view: str) -> dict:
+  sizes = parsed[records.IMAGE_SIZES].numpy()
+  pixels = keypoints.to_pixels(parsed[records.KEYPOINTS_2D].numpy(), sizes)
+  replaced = detections(pixels, parsed['num_frames'].numpy(),
+                        parsed['source_id'].numpy().astype(str), view)
+  return dict(parsed, **{records.KEYPOINTS_2D: tf.constant(
+      keypoints.to_unit(np.asarray(replaced, np.float64), sizes),
+      parsed[records.KEYPOINTS_2D].dtype)})
+
+
 def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.Embedder,
                         downsample_rate: int = 1, num_frames: Optional[int] = None,
                         profile_2d: str = keypoints.LEGACY_2DCOCO13, batch_size: int = 64,
-                        overwrite: bool = False, log=print) -> dict:
-  """Computes features of every sequence record under `sequence_dir`; returns the manifest."""
+                        overwrite: bool = False, log=print,
+                        detections: Optional[Callable] = None) -> dict:
+  """Computes features of every sequence record under `sequence_dir`; returns the manifest.
+
+  `detections(pixels [B, T, 13, 2], num_frames [B], source_ids [B], view) -> pixels` (numpy,
+  (y, x) pixels; a clip's real frames first, then replayed) replaces the records' 2D before
+  normalisation: a detector model, a refiner (experiments/refiner_action.py)."""
   source = shards.read_manifest(sequence_dir)
   if 'sequence_length' not in source or not source.get('views'):
     raise errors.InputError(f'{sequence_dir} holds {source.get("dataset", "other")} records, not '
@@ -79,6 +94,8 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
         for serialized in tf.data.TFRecordDataset(files).batch(batch_size):
           parsed = parse(serialized)
           records.check_finite_keypoints(parsed, sequence_dir, split, view)
+          if detections is not None:
+            parsed = _with_detections(parsed, detections, view)
           values = embed_frames(embedder, normalized_frames(parsed, profile_2d,
                                                             downsample_rate))
           labels = parsed[records.CLASS_TARGETS].numpy()
