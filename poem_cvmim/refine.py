@@ -49,33 +49,35 @@ def define_flags():
   flags.DEFINE_boolean('overwrite', False, 'Write into an --output folder that is not empty.')
 
 
-def _image_size():
-  if FLAGS.image_size is None:
+def _image_size(values):
+  if values is None:
     return None
   try:
-    height, width = (float(v) for v in FLAGS.image_size)
+    height, width = (float(v) for v in values)
   except ValueError:
-    raise errors.InputError(f'--image_size={",".join(FLAGS.image_size)}: expected HEIGHT,WIDTH '
+    raise errors.InputError(f'--image_size={",".join(values)}: expected HEIGHT,WIDTH '
                             'in pixels.') from None
   if height <= 0 or width <= 0:
     raise errors.InputError('--image_size: HEIGHT and WIDTH must be positive.')
   return height, width
 
 
-def refine_camera(trained: refiner_lib.TrainedRefiner, path: str, output: str,
-                  image_size) -> tuple:
+def refine_camera(trained: refiner_lib.TrainedRefiner, path: str, output: str, image_size,
+                  format: str = 'auto', layout=None, person: str = 'most_confident',
+                  min_score: float = 0.0, filled_score: float = 0.1) -> tuple:
   """Refines one camera's files into `output`; returns (frames, files written)."""
-  format = detections.detect_format(path) if FLAGS.format == 'auto' else FLAGS.format
-  track = detections.read_track(path, format, FLAGS.layout, FLAGS.person)
+  format = detections.detect_format(path) if format == 'auto' else format
+  track = detections.read_track(path, format, layout, person)
   found = track.people >= 0
   if not found.any():
     raise errors.InputError(f'{path}: nobody is detected in any frame; nothing to refine.')
   pixels = np.zeros_like(track.points)
   pixels[found] = pose_inputs.to_pixels(track.points[found], image_size, path)
-  scores = np.where(found[:, None], track.scores, 0.0)
+  # A joint at or below --min_score is missing for the refiner too (its confidence input 0).
+  scores = np.where(found[:, None] & (track.scores > min_score), track.scores, 0.0)
   refined = trained.refine(pixels, scores)
-  written = detection_writers.write_refined(path, format, track, refined, output,
-                                            FLAGS.min_score, FLAGS.filled_score, image_size)
+  written = detection_writers.write_refined(path, format, track, refined, output, min_score,
+                                            filled_score, image_size)
   return len(track), len(written)
 
 
@@ -90,7 +92,7 @@ def main(argv):
                             'detections; choose another folder.')
   if os.path.isdir(FLAGS.output) and os.listdir(FLAGS.output) and not FLAGS.overwrite:
     raise errors.InputError(f'{FLAGS.output} is not empty; pass --overwrite to write into it.')
-  image_size = _image_size()
+  image_size = _image_size(FLAGS.image_size)
   trained = refiner_lib.load(FLAGS.refiner)
   cameras = (detections.rig_cameras(FLAGS.input) if FLAGS.rig
              else {'': FLAGS.input})
@@ -98,7 +100,8 @@ def main(argv):
   for camera, path in cameras.items():
     output = os.path.join(FLAGS.output, os.path.basename(os.path.normpath(path))
                           if FLAGS.rig and os.path.isdir(path) else '')
-    frames, files = refine_camera(trained, path, output, image_size)
+    frames, files = refine_camera(trained, path, output, image_size, FLAGS.format, FLAGS.layout,
+                                  FLAGS.person, FLAGS.min_score, FLAGS.filled_score)
     total += frames
     print(f'{path}: {frames} frames refined -> {os.path.normpath(output)} ({files} files)')
   print(f'{total} frames in {time.time() - start:.1f} s')
