@@ -31,15 +31,12 @@ from poem_cvmim.core import cli
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import tracks as tracks_lib
-from poem_cvmim.evaluation import embedders
-from poem_cvmim.evaluation import retrieval
+from poem_cvmim.temporal import configs
 from poem_cvmim.temporal import evaluation
 from poem_cvmim.temporal import filters
-from poem_cvmim.temporal import refiner as refiner_lib
-from poem_cvmim.temporal import tdmi
 
 FLAGS = flags.FLAGS
-_FULL = tdmi.TdmiConfig()
+_FULL = configs.TdmiConfig()
 # The learned rows: name -> the TdmiConfig fields that differ from the full model.
 VARIANTS = {
     'temporal conv (control)': {'differences': False, 'mi_weight': 0.0},
@@ -96,9 +93,10 @@ def run(output_dir: str, seeds: list, num_steps: int, smoke: bool = False,
         variants: Optional[list] = None) -> dict:
   """Trains what is missing, evaluates every row (of `variants`, default all, among the
   learned ones); returns the result (ablation.json)."""
+  from poem_cvmim.temporal import refiner as refiner_lib  # pylint: disable=g-import-not-at-top
   paths = _data(output_dir, data_dir, smoke)
   tests = {part: tracks_lib.load(paths[part]) for part in PARTS}
-  base = refiner_lib.RefinerConfig(num_steps=num_steps)
+  base = configs.RefinerConfig(num_steps=num_steps)
   noisy = {part: evaluation.corrupt_tracks(tests[part], base.noise, eval_seed)
            for part in PARTS}
   rows, settings = {}, {}
@@ -170,6 +168,8 @@ def downstream(encoder: str, tracks: tracks_lib.TrackSet, inputs: dict, stride: 
                log=print) -> dict:
   """Cross-view exact-frame Hit@1/5/10 (%) of z_p and of raw keypoints, and z_p's same-camera
   rate, on held-out motion from each method's output."""
+  from poem_cvmim.evaluation import embedders  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.evaluation import retrieval  # pylint: disable=g-import-not-at-top
   chosen = {'z_p': embedders.load_embedder(encoder),
             'raw': embedders.load_embedder(embedders.RAW)}
   table = {}

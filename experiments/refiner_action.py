@@ -15,19 +15,15 @@ training view and its average, rows = embedder x input, beside the records as th
 import os
 import zlib
 
+from absl import app
 from absl import flags
 import numpy as np
 
 from poem_cvmim.action import classifier_configs
-from poem_cvmim.action import protocols
 from poem_cvmim.core import cli
 from poem_cvmim.core import shards
-from poem_cvmim.evaluation import embedders
-from poem_cvmim.evaluation import features
-from poem_cvmim.evaluation import tables
 from poem_cvmim.temporal import filters
 from poem_cvmim.temporal import noise as noise_lib
-from poem_cvmim.temporal import refiner as refiner_lib
 
 FLAGS = flags.FLAGS
 CLEAN, NOISY, REFINED = 'records as they are', 'noisy, interpolated', 'noisy, refined'
@@ -67,6 +63,13 @@ def run(encoder: str, sequences: str, refiner_dir: str, output_dir: str, seeds: 
         log=print, with_raw: bool = True, train_views=None) -> str:
   """Writes the feature tables, runs the protocol on each (raw keypoints too unless not
   `with_raw`); returns the Markdown table."""
+  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.action import protocols
+  from poem_cvmim.evaluation import embedders
+  from poem_cvmim.evaluation import features
+  from poem_cvmim.evaluation import tables
+  from poem_cvmim.temporal import refiner as refiner_lib
+  # pylint: enable=g-import-not-at-top
   trained = refiner_lib.load(refiner_dir)
   hooks = {CLEAN: None, NOISY: detector(trained.config.noise, noise_seed),
            REFINED: detector(trained.config.noise, noise_seed, trained.refine)}
@@ -95,7 +98,7 @@ def run(encoder: str, sequences: str, refiner_dir: str, output_dir: str, seeds: 
 def main(argv):
   del argv
   if not (FLAGS.encoder and FLAGS.sequences and FLAGS.refiner):
-    raise ValueError('--encoder, --sequences and --refiner are required.')
+    raise app.UsageError('--encoder, --sequences and --refiner are required.')
   print(run(FLAGS.encoder, FLAGS.sequences, FLAGS.refiner, FLAGS.output_dir,
             [int(s) for s in FLAGS.seeds], FLAGS.downsample_rate, FLAGS.noise_seed,
             FLAGS.preset))

@@ -24,7 +24,6 @@ from poem_cvmim.core import detection_writers
 from poem_cvmim.core import detections
 from poem_cvmim.core import errors
 from poem_cvmim.core import pose_inputs
-from poem_cvmim.temporal import refiner as refiner_lib
 
 FLAGS = flags.FLAGS
 
@@ -62,10 +61,11 @@ def _image_size(values):
   return height, width
 
 
-def refine_camera(trained: refiner_lib.TrainedRefiner, path: str, output: str, image_size,
+def refine_camera(trained, path: str, output: str, image_size,
                   format: str = 'auto', layout=None, person: str = 'most_confident',
                   min_score: float = 0.0, filled_score: float = 0.1) -> tuple:
-  """Refines one camera's files into `output`; returns (frames, files written)."""
+  """Refines one camera's files into `output` with a `temporal.refiner.TrainedRefiner`;
+  returns (frames, files written)."""
   format = detections.detect_format(path) if format == 'auto' else format
   track = detections.read_track(path, format, layout, person)
   found = track.people >= 0
@@ -93,6 +93,7 @@ def main(argv):
   if os.path.isdir(FLAGS.output) and os.listdir(FLAGS.output) and not FLAGS.overwrite:
     raise errors.InputError(f'{FLAGS.output} is not empty; pass --overwrite to write into it.')
   image_size = _image_size(FLAGS.image_size)
+  from poem_cvmim.temporal import refiner as refiner_lib  # pylint: disable=g-import-not-at-top
   trained = refiner_lib.load(FLAGS.refiner)
   cameras = (detections.rig_cameras(FLAGS.input) if FLAGS.rig
              else {'': FLAGS.input})

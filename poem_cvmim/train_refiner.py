@@ -18,14 +18,13 @@ from absl import app
 from absl import flags
 
 from poem_cvmim.core import cli
+from poem_cvmim.temporal import configs
 from poem_cvmim.temporal import noise as noise_lib
-from poem_cvmim.temporal import refiner as refiner_lib
-from poem_cvmim.temporal import tdmi
 
 FLAGS = flags.FLAGS
-_MODEL = tdmi.TdmiConfig()
+_MODEL = configs.TdmiConfig()
 _NOISE = noise_lib.DetectorNoise()
-_RUN = refiner_lib.RefinerConfig()
+_RUN = configs.RefinerConfig()
 
 
 def define_flags():
@@ -60,15 +59,15 @@ def define_flags():
   flags.DEFINE_boolean('overwrite', False, 'Replace a run made with other settings.')
 
 
-def config_from_flags() -> refiner_lib.RefinerConfig:
-  model = tdmi.TdmiConfig(radius=FLAGS.radius, width=FLAGS.width, num_stages=FLAGS.num_stages,
+def config_from_flags() -> configs.RefinerConfig:
+  model = configs.TdmiConfig(radius=FLAGS.radius, width=FLAGS.width, num_stages=FLAGS.num_stages,
                           differences=FLAGS.differences, kernel_size=FLAGS.kernel_size,
                           mi_weight=FLAGS.mi_weight)
   noise = noise_lib.DetectorNoise(jitter=FLAGS.jitter, miss_rate=FLAGS.miss_rate,
                                   miss_burst=FLAGS.miss_burst, swap_rate=FLAGS.swap_rate,
                                   outlier_rate=FLAGS.outlier_rate,
                                   outlier_scale=FLAGS.outlier_scale)
-  return refiner_lib.RefinerConfig(model=model, noise=noise, batch_size=FLAGS.batch_size,
+  return configs.RefinerConfig(model=model, noise=noise, batch_size=FLAGS.batch_size,
                                    num_steps=FLAGS.num_steps, learning_rate=FLAGS.learning_rate,
                                    min_score=FLAGS.min_score, seed=FLAGS.seed,
                                    checkpoint_interval=FLAGS.checkpoint_interval)
@@ -79,6 +78,7 @@ def main(argv):
   if not (FLAGS.tracks and FLAGS.output_dir):
     raise app.UsageError('--tracks and --output_dir are required.')
   config = config_from_flags()
+  from poem_cvmim.temporal import refiner as refiner_lib  # pylint: disable=g-import-not-at-top
   refiner_lib.train(config, FLAGS.tracks, FLAGS.output_dir, FLAGS.overwrite)
   print(f'refiner: {FLAGS.output_dir} (step {config.num_steps}); run it with python -m '
         f'poem_cvmim.refine --refiner={FLAGS.output_dir} --input=... --output=...')

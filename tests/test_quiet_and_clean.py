@@ -30,7 +30,9 @@ COMMANDS = ('poem_cvmim.train', 'poem_cvmim.export', 'poem_cvmim.embed',
             'data_prep.synthetic', 'data_prep.h36m', 'data_prep.penn_action', 'data_prep.ntu_rgbd',
             'data_prep.ntu_benchmark', 'data_prep.detections', 'experiments.figure4',
             'experiments.table1',
-            'experiments.table5', 'experiments.figure3', 'experiments.quickstart')
+            'experiments.table5', 'experiments.figure3', 'experiments.quickstart',
+            'poem_cvmim.train_refiner', 'poem_cvmim.refine', 'experiments.refiner_ablation',
+            'experiments.refiner_action')
 # A user's environment: TensorFlow's log level not set.
 _USER_ENV = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
 

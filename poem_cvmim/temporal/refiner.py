@@ -7,7 +7,6 @@ refused), TensorFlow checkpoints
 scalars under `train/`. A batch depends only on (seed, step): a killed run resumes exactly.
 """
 
-import dataclasses
 import json
 import os
 from typing import Optional
@@ -21,6 +20,7 @@ from poem_cvmim.core import errors
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import tracks as tracks_lib
 from poem_cvmim.core import training_loop
+from poem_cvmim.temporal import configs
 from poem_cvmim.temporal import noise as noise_lib
 from poem_cvmim.temporal import tdmi
 from poem_cvmim.temporal import windows as windows_lib
@@ -29,38 +29,7 @@ CONFIG_NAME = 'config.json'
 INFERENCE_BATCH = 4096
 
 
-@dataclasses.dataclass(frozen=True)
-class RefinerConfig:
-  """Network, detector model and schedule of a refiner run."""
-  model: tdmi.TdmiConfig = tdmi.TdmiConfig()
-  noise: noise_lib.DetectorNoise = noise_lib.DetectorNoise()
-  batch_size: int = 256
-  num_steps: int = 4000
-  learning_rate: float = 1e-3  # Adam, cosine-decayed to 5 % over num_steps
-  estimator_learning_rate: float = 1e-3  # Adam, constant (the CLUB estimator's player)
-  min_score: float = 0.0  # a joint at or below this confidence is missing
-  seed: int = 0
-  checkpoint_interval: int = 1000
-  steps_per_loop: int = 100
-
-  def __post_init__(self):
-    if self.batch_size < 2 or self.num_steps < 1:
-      raise errors.InputError(f'batch_size must be >= 2 and num_steps >= 1, got '
-                              f'{self.batch_size}, {self.num_steps}.')
-    if not self.learning_rate > 0.0 or not self.estimator_learning_rate > 0.0:
-      raise errors.InputError('learning rates must be > 0.')
-
-  def to_dict(self) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(self)))
-
-  @classmethod
-  def from_dict(cls, values: dict) -> 'RefinerConfig':
-    values = dict(values)
-    model = tdmi.TdmiConfig(**values.pop('model', {}))
-    noise = dict(values.pop('noise', {}))
-    if 'score_range' in noise:
-      noise['score_range'] = tuple(noise['score_range'])
-    return cls(model=model, noise=noise_lib.DetectorNoise(**noise), **values)
+RefinerConfig = configs.RefinerConfig
 
 
 def sample_windows(tracks: tracks_lib.TrackSet, count: int, radius: int,

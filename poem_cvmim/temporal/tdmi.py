@@ -25,48 +25,20 @@ the window's units, `temporal.windows`) to the key (middle) frame's 13 joints [B
    frame's (filled) input joints plus a learned correction.
 """
 
-import dataclasses
-
 import keras
 import tensorflow as tf
 
 from poem_cvmim.core import club
-from poem_cvmim.core import errors
+from poem_cvmim.temporal import configs
 
 NUM_JOINTS = 13
+TdmiConfig = configs.TdmiConfig
 INPUT_CHANNELS = 3  # y, x, confidence
 # Each frame enters as (gain (y, x) - gain (y, x)_key, y, x, confidence): the small offsets
 # that matter (jitter, motion: hundredths of a unit) at a scale the layers learn on.
 RELATIVE_GAIN = 10.0
 ERROR_EPSILON = 1e-8
 FRAME_CHANNELS = INPUT_CHANNELS + 2
-
-
-@dataclasses.dataclass(frozen=True)
-class TdmiConfig:
-  """The network's shape and its disentanglement term."""
-  radius: int = 4  # the window is 2r + 1 frames
-  width: int = 128  # channels of every feature
-  num_stages: int = 3  # S: stages of per-frame features and of temporal differences
-  differences: bool = True  # False: the capacity control (features instead of differences)
-  kernel_size: int = 3  # the temporal convolution's kernel
-  # Weight of the CLUB bound of I(M_u; M_n) (0: no MI term). The bound (about 0.1 nats a
-  # channel) dwarfs the error (about 0.02 units): at 0.05 the refiner lowers it by erasing the
-  # motion feature and returns its input (docs/tdmi.md).
-  mi_weight: float = 0.001
-
-  def __post_init__(self):
-    if self.radius < 1:
-      raise errors.InputError(f'radius must be >= 1 (a window of 3 frames), got {self.radius}.')
-    if self.width < 1 or self.num_stages < 1 or self.kernel_size < 1:
-      raise errors.InputError('width, num_stages and kernel_size must be >= 1, got '
-                              f'{self.width}, {self.num_stages}, {self.kernel_size}.')
-    if self.mi_weight < 0.0:
-      raise errors.InputError(f'mi_weight must be >= 0, got {self.mi_weight}.')
-
-  @property
-  def window(self) -> int:
-    return 2 * self.radius + 1
 
 
 class ResidualBlock(keras.layers.Layer):
