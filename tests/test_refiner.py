@@ -244,9 +244,11 @@ def _write_json(path, data):
 
 
 def _commands(runs):
+  """Runs [argv] of `refine` (or [(module, argv)]) in one process; their results."""
+  runs = [run if isinstance(run, tuple) else ('poem_cvmim.refine', run) for run in runs]
   result = subprocess.run([sys.executable, '-m', 'tests.command_driver'], cwd=_ROOT,
-                          input=json.dumps([{'module': 'poem_cvmim.refine', 'argv': argv,
-                                             'env': {}} for argv in runs]),
+                          input=json.dumps([{'module': module, 'argv': argv, 'env': {}}
+                                            for module, argv in runs]),
                           capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, result.stderr[-3000:]
   return json.loads(result.stdout.split('\nRESULTS ', 1)[1])
@@ -389,3 +391,21 @@ def test_action_from_noisy_and_refined_detections(smoke_dir, trained, tmp_path):
   pixels = np.random.default_rng(8).uniform(300, 700, (1, 10, 13, 2))
   out = hook(pixels, np.array([4]), np.array(['clip']), 'front')
   np.testing.assert_array_equal(out[0, 4:8], out[0, :4])  # replayed as the records replay
+
+
+def test_train_refiner_command_trains_resumes_and_refuses_other_settings(train_tracks, tmp_path):
+  run_dir = str(tmp_path / 'run')
+  small = [f'--tracks={train_tracks}', f'--output_dir={run_dir}', '--num_steps=4', '--width=8',
+           '--radius=1', '--num_stages=1', '--batch_size=8', '--mi_weight=0', '--jitter=0.03']
+  results = _commands([('poem_cvmim.train_refiner', small),
+                       ('poem_cvmim.train_refiner', small),
+                       ('poem_cvmim.train_refiner', small[:-1] + ['--jitter=0.05'])])
+  assert [r['code'] for r in results] == [0, 0, 2], results
+  with open(os.path.join(run_dir, refiner_lib.CONFIG_NAME)) as f:
+    config = refiner_lib.RefinerConfig.from_dict(json.load(f))
+  assert (config.model.radius, config.model.width, config.noise.jitter) == (1, 8, 0.03)
+  assert os.path.exists(os.path.join(run_dir, 'ckpt-4.index'))
+  assert os.listdir(os.path.join(run_dir, 'train'))  # TensorBoard scalars
+  error = results[2]['stderr'].strip().splitlines()
+  assert len(error) == 1 and 'config.noise.jitter' in error[0], results[2]['stderr']
+  assert refiner_lib.load(run_dir).refine(np.ones((3, 13, 2)), np.ones((3, 13))).shape == (3, 13, 2)
