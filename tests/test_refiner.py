@@ -409,3 +409,13 @@ def test_train_refiner_command_trains_resumes_and_refuses_other_settings(train_t
   error = results[2]['stderr'].strip().splitlines()
   assert len(error) == 1 and 'config.noise.jitter' in error[0], results[2]['stderr']
   assert refiner_lib.load(run_dir).refine(np.ones((3, 13, 2)), np.ones((3, 13))).shape == (3, 13, 2)
+
+
+def test_a_checkpoint_without_the_refiners_weights_is_refused(tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  run_dir = tmp_path / 'run'
+  run_dir.mkdir()
+  (run_dir / refiner_lib.CONFIG_NAME).write_text(json.dumps(_CONFIG.to_dict()))
+  tf.train.Checkpoint(other=tf.Variable(1.0)).save(str(run_dir / 'ckpt'))
+  with pytest.raises(errors.InputError, match='does not hold the weights'):
+    refiner_lib.load(str(run_dir))

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from poem_cvmim.core import checkpointing
 from poem_cvmim.core import errors
+from poem_cvmim.core import records
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import tracks as tracks_lib
 from poem_cvmim.core import training_loop
@@ -173,5 +174,11 @@ def load(run_dir: str) -> TrainedRefiner:
   if not checkpoint_path:
     raise FileNotFoundError(f'No checkpoint in {run_dir}.')
   refiner, _ = tdmi.build(config.model)
-  tf.train.Checkpoint(refiner=refiner).read(checkpoint_path).expect_partial()
+  # Every variable of the refiner must come from the checkpoint (the optimizers' need not).
+  try:
+    tf.train.Checkpoint(refiner=refiner).read(checkpoint_path).expect_partial() \
+        .assert_existing_objects_matched()
+  except (AssertionError, ValueError) as error:
+    raise errors.InputError(f'{checkpoint_path} does not hold the weights of the refiner '
+                            f'{CONFIG_NAME} describes ({records.first_line(error, limit=160)}).') from None
   return TrainedRefiner(config, refiner)
