@@ -2,9 +2,9 @@
 
 A run directory holds `config.json` (the `RefinerConfig`), `identity.json` (the config and the
 training tracks' content hash: another config or other tracks in the same directory are
-refused), TensorFlow checkpoints
-(refiner, CLUB estimator, both optimizers; the step is the refiner optimizer's) and TensorBoard
-scalars under `train/`. A batch depends only on (seed, step): a killed run resumes exactly.
+refused), TensorFlow checkpoints (refiner, CLUB estimator, both optimizers; the step is the
+refiner optimizer's) and TensorBoard scalars under `train/`. A batch depends only on (seed,
+step): a killed run resumes exactly.
 """
 
 import json
@@ -28,8 +28,6 @@ from poem_cvmim.temporal import windows as windows_lib
 
 CONFIG_NAME = 'config.json'
 INFERENCE_BATCH = 4096
-
-
 RefinerConfig = configs.RefinerConfig
 
 
