@@ -263,15 +263,24 @@ def test_refine_writes_openpose_and_coco_back_in_their_format(trained, tmp_path)
   _write_json(bad, [{'image_id': 0, 'keypoints': [1.0, 2.0]}])
   (tmp_path / 'full').mkdir()
   (tmp_path / 'full' / 'x').write_text('')
+  rig = tmp_path / 'rig'
+  rig.mkdir()
+  _write_openpose(rig / 'cam_a', points)
+  _write_coco(rig / 'cam_b.json', points + 50.0)
   results = _commands([
       [f'--refiner={run_dir}', f'--input={tmp_path / "openpose"}', f'--output={tmp_path / "op"}'],
       [f'--refiner={run_dir}', f'--input={tmp_path / "coco.json"}', f'--output={tmp_path / "co"}'],
       [f'--refiner={run_dir}', f'--input={bad}', f'--output={tmp_path / "bad_out"}'],
       [f'--refiner={run_dir}', f'--input={tmp_path / "coco.json"}', f'--output={tmp_path}/full'],
-      [f'--refiner={tmp_path}', f'--input={tmp_path / "coco.json"}', f'--output={tmp_path}/x']])
-  assert [r['code'] for r in results] == [0, 0, 2, 2, 2], results
-  for result, message in zip(results[2:], ('keypoint values', 'is not empty',
-                                           'not a refiner run')):
+      [f'--refiner={tmp_path}', f'--input={tmp_path / "coco.json"}', f'--output={tmp_path}/x'],
+      [f'--refiner={run_dir}', f'--input={rig}', '--rig', f'--output={tmp_path / "rig_out"}']])
+  assert [r['code'] for r in results] == [0, 0, 2, 2, 2, 0], results
+  # A rig: each camera written under its own name, in its own format, readable as a rig.
+  assert sorted(os.listdir(tmp_path / 'rig_out')) == ['cam_a', 'cam_b.json']
+  assert sorted(os.listdir(tmp_path / 'rig_out' / 'cam_a')) == sorted(os.listdir(rig / 'cam_a'))
+  assert set(detections.rig_cameras(str(tmp_path / 'rig_out'))) == {'cam_a', 'cam_b'}
+  for result, message in zip(results[2:5], ('keypoint values', 'is not empty',
+                                            'not a refiner run')):
     lines = result['stderr'].strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result['stderr']
 
