@@ -1,9 +1,9 @@
 """The synthetic multi-view action set (data_prep/README.md), the embedded default data.
 
 `generate(config, output_dir)` writes these record directories, each with a manifest.json:
-  pairs/      pair records (§3.2) with 3D, from the training subjects, split `train`: the
+  pairs/      pair records (docs/records.md) with 3D, from the training subjects, split `train`: the
               class programs' clips and the broad pose prior's (`broad_clips_per_subject`);
-  penn_like/  sequence records (§3.3): every clip seen from front, back, left and right;
+  penn_like/  sequence records (docs/records.md): every clip seen from front, back, left and right;
   ntu_like/   sequence records: three cameras x two replications (views C1R1 ... C3R2);
   heldout_motion/, broad_motion/  (when `retrieval_clips_per_family` > 0) sequence records of
               the test subjects for retrieval on motion no encoder saw: the held-out programs

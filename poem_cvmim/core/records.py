@@ -1,12 +1,15 @@
 """Record schema (docs/records.md): tf.Example feature keys, writers and parsers.
 
 Two record kinds share one per-instance layout, where every per-instance key holds N values:
-- pair records (§3.2): N = 2 instances (anchor, positive) of one instant seen by two cameras;
-- sequence records (§3.3): N = T frames of one clip seen by one camera (time-major).
+- pair records (docs/records.md, "Pair records"): N = 2 instances (anchor, positive) of one
+  instant seen by two cameras;
+- sequence records (docs/records.md, "Sequence records"): N = T frames of one clip seen by one
+  camera (time-major).
 
 2D coordinates are stored normalised to [0, 1] by image height/width under named keys, so the
-(y, x) order used in arrays (§1.1) does not depend on key order. The keys are the original's;
-records written by the original tools parse here (the metadata keys are optional).
+(y, x) order used in arrays (docs/conventions.md, "Axis order") does not depend on key order.
+The keys are the original's; records written by the original tools parse here (the metadata
+keys are optional).
 """
 
 import functools
@@ -34,7 +37,7 @@ SUFFIX_KEYPOINT_SCORE = '/score'
 KEY_CLASS_LABEL = 'image/class/label'
 KEY_CLASS_CONFIDENCE = 'image/class/confidence'
 KEY_FEATURES = 'feature/data'
-# Confidence above which a class label counts as positive (§3.1).
+# Confidence above which a class label counts as positive (docs/records.md, "Keys").
 LABEL_CONFIDENCE_THRESHOLD = 0.5
 
 # Metadata written by our converters: name -> (key, kind). Readers never require them.
