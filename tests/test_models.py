@@ -46,6 +46,25 @@ def test_gaussian_embedder_samples_in_training_and_adds_kl():
   np.testing.assert_array_equal(inference_a.numpy(), inference_b.numpy())
 
 
+def test_gaussian_embedder_loss_is_the_kl_to_the_standard_normal(float64):
+  """The loss the VAE embedder adds is KL(N(mean, e^logvar) || N(0, I)), summed over dims and
+  averaged over the batch: written out in NumPy and equal to Pr-VIPE's tested
+  `gaussian_kl_divergence` of the same Gaussians."""
+  from poem_cvmim.representation import triplet_losses  # pylint: disable=g-import-not-at-top
+  embedder = networks.GaussianEmbedder(5, 'glorot_uniform', 0.0)
+  x = tf.constant(np.random.default_rng(0).normal(size=(7, 11)))
+  embedder(x, training=True)
+  (loss,) = embedder.losses
+  mean = embedder.mean_layer(x).numpy()
+  logvar = networks.LOGVAR_BOUND * np.tanh(embedder.logvar_layer(x).numpy())
+  expected = np.mean(0.5 * np.sum(np.exp(logvar) + mean ** 2 - 1.0 - logvar, axis=-1))
+  np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
+  np.testing.assert_allclose(
+      loss.numpy(),
+      np.mean(triplet_losses.gaussian_kl_divergence(mean, np.exp(logvar / 2.0)).numpy()),
+      rtol=1e-9)
+
+
 def test_critic_takes_the_encoder_fc0_and_owns_two_residual_blocks():
   critic = networks.create_critic(32)
   outputs, activations = critic(tf.zeros([2, 1024]), training=False)
