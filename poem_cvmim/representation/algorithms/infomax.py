@@ -6,11 +6,11 @@ from poem_cvmim.representation.algorithms import base
 
 
 class InfoMax(base.Algorithm):
-  """INFOMAX (the "DIM" row) and, with `estimator=base.nce`, INFONCE."""
+  """INFOMAX (the "DIM" row) and, with `mi_bound=base.nce`, INFONCE."""
 
-  def __init__(self, config, inputs=None, synchronized_batch_norm=False, estimator=base.jsd):
+  def __init__(self, config, inputs=None, synchronized_batch_norm=False, mi_bound=base.jsd):
     super().__init__(config, inputs, synchronized_batch_norm)
-    self._estimator = estimator
+    self._mi_bound = mi_bound
     dims = config.pose_embedding_dim + config.view_embedding_dim
     sub_dim = networks.critic_dim(config.fusion, config.pose_embedding_dim,
                                 config.view_embedding_dim)
@@ -25,7 +25,7 @@ class InfoMax(base.Algorithm):
 
   def compute_losses(self, inputs):
     anchor, positive = inputs[pipeline.ANCHOR], inputs[pipeline.POSITIVE]
-    c, mi = self.config, self._estimator
+    c, mi = self.config, self._mi_bound
     ((anchor_z, anchor_s, anchor_kl),
      (positive_z, positive_s, positive_kl)) = self.encode_pair(anchor, positive, self.critic)
     anchor_pose, anchor_view = self._split(anchor_z)

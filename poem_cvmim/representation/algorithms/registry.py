@@ -23,7 +23,7 @@ def create_algorithm(config: configs.AlgorithmConfig, inputs=None, synchronized_
   if name == configs.ALGORITHM_INFOMAX:
     return infomax.InfoMax(config, inputs, synchronized_batch_norm)
   if name == configs.ALGORITHM_INFONCE:
-    return infomax.InfoMax(config, inputs, synchronized_batch_norm, estimator=base.nce)
+    return infomax.InfoMax(config, inputs, synchronized_batch_norm, mi_bound=base.nce)
   if name == configs.ALGORITHM_PR_VIPE:
     return pr_vipe.PrVipe(config, inputs, synchronized_batch_norm)
   if name == configs.ALGORITHM_MCSS:
