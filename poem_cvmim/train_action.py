@@ -60,24 +60,25 @@ def define_flags():
                        'features (otherwise they are refused; identical finished runs are reused).')
 
 
-def classifier_config() -> classifier_configs.ClassifierConfig:
-  """The preset's steps and batch, the classifier's recipe (`--recipe=own`), then the flags
-  given."""
-  if FLAGS.preset not in classifier_configs.PRESETS:
-    raise errors.InputError(f'Unknown preset {FLAGS.preset!r}; valid: '
+def classifier_config(preset: str, recipe: str = 'own',
+                      overrides=None) -> classifier_configs.ClassifierConfig:
+  """The preset's steps and batch, the classifier's recipe (`recipe='own'`), then `overrides`
+  ({field: value} of the flags given)."""
+  if preset not in classifier_configs.PRESETS:
+    raise errors.InputError(f'Unknown preset {preset!r}; valid: '
                             f'{sorted(classifier_configs.PRESETS)}.')
-  overrides = {k: getattr(FLAGS, k) for k in _PRESET_OVERRIDES if getattr(FLAGS, k) is not None}
-  config = classifier_configs.PRESETS[FLAGS.preset]
+  overrides = dict(overrides or {})
+  config = classifier_configs.PRESETS[preset]
   config = dataclasses.replace(config, classifier=overrides.pop('classifier', config.classifier))
-  if FLAGS.recipe == 'own':
+  if recipe == 'own':
     config = classifier_configs.with_recipe(config)
   return dataclasses.replace(config, **overrides)
 
 
-def run_name() -> str:
-  """--name, or the feature directory's name: one path component (it names a directory under
-  --output_dir, and must stay there)."""
-  name = FLAGS.name or os.path.basename(os.path.normpath(FLAGS.feature_dir))
+def run_name(name, feature_dir: str) -> str:
+  """`name`, or the feature directory's name: one path component (it names a directory under
+  the output directory, and must stay there)."""
+  name = name or os.path.basename(os.path.normpath(feature_dir))
   if not name or name in ('.', '..') or os.sep in name or (os.altsep and os.altsep in name):
     raise errors.InputError(f'--name={name!r}: a row name is one path component (no "/", not '
                             f'"." or ".."); it names a directory under --output_dir.')
@@ -91,9 +92,11 @@ def main(argv):
   if FLAGS['fractions'].present and FLAGS.protocol != protocols.LIMITED:
     raise app.UsageError(f'--fractions applies to --protocol={protocols.LIMITED} only; the '
                          f'{FLAGS.protocol} protocol trains on every training clip.')
-  name = run_name()
+  name = run_name(FLAGS.name, FLAGS.feature_dir)
+  overrides = {k: getattr(FLAGS, k) for k in _PRESET_OVERRIDES if getattr(FLAGS, k) is not None}
   protocols.run_protocol(
-      name, FLAGS.feature_dir, FLAGS.protocol, classifier_config(),
+      name, FLAGS.feature_dir, FLAGS.protocol,
+      classifier_config(FLAGS.preset, FLAGS.recipe, overrides),
       [int(s) for s in FLAGS.seeds], FLAGS.output_dir, train_views=FLAGS.train_views,
       fractions=FLAGS.fractions, verbose=True, overwrite=FLAGS.overwrite)
   results = tables.load_results(FLAGS.output_dir)

@@ -215,3 +215,18 @@ def test_the_classifier_input_is_not_autotuned_and_keeps_its_order():
   for (x, y), (x_tuned, y_tuned) in zip(dataset.take(6), tuned.take(6)):
     np.testing.assert_array_equal(y, y_tuned)
     np.testing.assert_array_equal(x, x_tuned)
+
+
+def test_train_action_settings_without_parsing_flags():
+  from poem_cvmim import train_action  # pylint: disable=g-import-not-at-top
+  config = train_action.classifier_config('synthetic', 'own', {'classifier': 'HCN',
+                                                               'num_steps': 7})
+  assert (config.classifier, config.num_steps, config.optimizer, config.batch_size) == (
+      'HCN', 7, classifier_configs.ADAM, 64)  # HCN's own recipe, then the overrides
+  shared = train_action.classifier_config('synthetic', 'shared', {'classifier': 'HCN'})
+  assert (shared.optimizer, shared.batch_size) == (classifier_configs.ADAM_EMA, 32)
+  with pytest.raises(ValueError, match='Unknown preset'):
+    train_action.classifier_config('huge')
+  assert train_action.run_name(None, 'out/features/cvmim/') == 'cvmim'
+  with pytest.raises(ValueError, match='one path component'):
+    train_action.run_name('a/b', 'x')
