@@ -23,7 +23,6 @@ camera, for z_v (high: it encodes the view) and z_p (near chance: it does not). 
 retrieval.json and retrieval.md to --output_dir.
 """
 
-import glob
 import json
 import os
 
@@ -33,10 +32,7 @@ import numpy as np
 
 from poem_cvmim.core import cli
 from poem_cvmim.core import errors
-from poem_cvmim.core import keypoints
 from poem_cvmim.core import pose_inputs
-from poem_cvmim.core import records
-from poem_cvmim.core import shards
 from poem_cvmim.core import detections
 from poem_cvmim.evaluation import retrieval
 
@@ -107,54 +103,22 @@ def parse_detector_noise(values) -> tuple:
   return miss, jitter, swap
 
 
-def load_frames():
-  sources = [bool(FLAGS.detections), bool(FLAGS.sequences), bool(FLAGS.pairs)]
+def load_frames(detections_dirs, sequences, pairs, split, frame_stride, criteria, image_size,
+                reading: dict) -> dict:
+  """Frames by view from exactly one source (recording folders, sequence records, pair
+  records); `reading` holds the detector readers' format, layout, person and min_score."""
+  sources = [bool(detections_dirs), bool(sequences), bool(pairs)]
   if sum(sources) != 1:
     raise app.UsageError('Give exactly one of --detections, --sequences and --pairs.')
-  if FLAGS.sequences:
-    with_3d = bool(FLAGS.criteria) and bool(set(FLAGS.criteria) & set(retrieval.KEYS_3D))
-    if FLAGS.criteria is None:
-      with_3d = sequences_have_3d(FLAGS.sequences)
-    return retrieval.load_multiview_frames(FLAGS.sequences, FLAGS.split, FLAGS.frame_stride,
-                                           with_3d=with_3d)
-  if FLAGS.pairs:
-    return retrieval.load_pair_frames(FLAGS.pairs, FLAGS.frame_stride)
-  return load_recordings(FLAGS.detections, pose_inputs.parse_image_size(FLAGS.image_size))
-
-
-def load_recordings(directories, image_size) -> dict:
-  """Frames by camera of every recording folder (each its own clip, named by its path)."""
-  clips = [os.path.normpath(d) for d in directories]
-  repeated = sorted({c for c in clips if clips.count(c) > 1})
-  if repeated:
-    raise errors.InputError(f'--detections names {repeated[0]} twice: every recording once.')
-  frames = {}
-  for directory in directories:
-    rig = detections.read_rig_directory(directory, FLAGS.format, FLAGS.layout, FLAGS.person,
-                                        FLAGS.min_score, image_size)
-    if frames and sorted(rig) != sorted(frames):
-      raise errors.InputError(f'{directory}: cameras {", ".join(sorted(rig))} differ from the '
-                              f'first recording\'s ({", ".join(sorted(frames))}); every '
-                              'recording needs the same cameras.')
-    for camera, data in rig.items():
-      frames.setdefault(camera, []).append(data)
-  merged = {}
-  for camera, parts in frames.items():
-    data = {key: np.concatenate([d[key] for d in parts]) for key in parts[0]}
-    keep = data['frames'] % FLAGS.frame_stride == 0
-    merged[camera] = {key: value[keep] for key, value in data.items()}
-  return merged
-
-
-def sequences_have_3d(directory: str) -> bool:
-  """Whether the first record of the split's first view holds 3D poses."""
-  manifest = shards.read_manifest(directory)
-  files = sorted(glob.glob(shards.shard_pattern(directory, FLAGS.split, manifest['views'][0])))
-  if not files:
-    return False
-  spec = records.sequence_feature_spec(manifest['sequence_length'],
-                                       profile_3d=keypoints.LEGACY_3DH36M17)
-  return not records.missing_keys(files[0], spec)
+  if sequences:
+    with_3d = bool(criteria) and bool(set(criteria) & set(retrieval.KEYS_3D))
+    if criteria is None:
+      with_3d = retrieval.sequences_have_3d(sequences, split)
+    return retrieval.load_multiview_frames(sequences, split, frame_stride, with_3d=with_3d)
+  if pairs:
+    return retrieval.load_pair_frames(pairs, frame_stride)
+  return retrieval.load_recordings(detections_dirs, frame_stride, image_size=image_size,
+                                   **reading)
 
 
 def main(argv):
@@ -162,7 +126,12 @@ def main(argv):
   # Imported here, not at the top: --help must not load TensorFlow.
   from poem_cvmim.evaluation import embedders  # pylint: disable=g-import-not-at-top
   ks = parse_ks(FLAGS.ks)
-  frames = retrieval.select_views(load_frames(), FLAGS.cameras)
+  reading = dict(format=FLAGS.format, layout=FLAGS.layout, person=FLAGS.person,
+                 min_score=FLAGS.min_score)
+  frames = retrieval.select_views(
+      load_frames(FLAGS.detections, FLAGS.sequences, FLAGS.pairs, FLAGS.split, FLAGS.frame_stride,
+                  FLAGS.criteria, pose_inputs.parse_image_size(FLAGS.image_size), reading),
+      FLAGS.cameras)
   if FLAGS.detector_noise:
     miss, jitter, swap = parse_detector_noise(FLAGS.detector_noise)
     frames = detections.add_detector_noise(frames, np.random.default_rng(FLAGS.noise_seed),

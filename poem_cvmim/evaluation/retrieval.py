@@ -21,10 +21,12 @@ from detector output (core/detections.py).
 
 import glob
 import itertools
+import os
 from typing import Optional
 
 import numpy as np
 
+from poem_cvmim.core import detections
 from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import lazy_tensorflow
@@ -462,3 +464,41 @@ def markdown(summary: dict, ks=(1, 5, 10)) -> str:
         percent(summary['embedders'][n]['hit_rates'][criteria[0]]['pairs'][pair][ks[0]])
         for n in names) + ' |')
   return '\n'.join(lines) + '\n'
+
+
+def load_recordings(directories, frame_stride: int = 1, format: str = 'auto', layout=None,
+                    person: str = 'most_confident', min_score: float = 0.0,
+                    image_size=None) -> dict:
+  """Frames by camera of every recording folder of detections (`core.detections`: each
+  folder one recording, its clip named by its path), every `frame_stride`-th frame number."""
+  clips = [os.path.normpath(d) for d in directories]
+  repeated = sorted({c for c in clips if clips.count(c) > 1})
+  if repeated:
+    raise errors.InputError(f'--detections names {repeated[0]} twice: every recording once.')
+  frames = {}
+  for directory in directories:
+    rig = detections.read_rig_directory(directory, format, layout, person, min_score,
+                                        image_size)
+    if frames and sorted(rig) != sorted(frames):
+      raise errors.InputError(f'{directory}: cameras {", ".join(sorted(rig))} differ from the '
+                              f'first recording\'s ({", ".join(sorted(frames))}); every '
+                              'recording needs the same cameras.')
+    for camera, data in rig.items():
+      frames.setdefault(camera, []).append(data)
+  merged = {}
+  for camera, parts in frames.items():
+    data = {key: np.concatenate([d[key] for d in parts]) for key in parts[0]}
+    keep = data['frames'] % frame_stride == 0
+    merged[camera] = {key: value[keep] for key, value in data.items()}
+  return merged
+
+
+def sequences_have_3d(directory: str, split: str) -> bool:
+  """Whether the first record of the split's first view holds 3D poses."""
+  manifest = shards.read_manifest(directory)
+  files = sorted(glob.glob(shards.shard_pattern(directory, split, manifest['views'][0])))
+  if not files:
+    return False
+  spec = records.sequence_feature_spec(manifest['sequence_length'],
+                                       profile_3d=keypoints.LEGACY_3DH36M17)
+  return not records.missing_keys(files[0], spec)
