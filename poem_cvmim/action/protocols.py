@@ -19,13 +19,14 @@ import numpy as np
 from poem_cvmim.action import classifier_configs
 from poem_cvmim.core import errors
 from poem_cvmim.core import feature_tables
+from poem_cvmim.core import protocol_names
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import shards
 
-SINGLE_SHOT = 'single_shot'
-FULLY_SUPERVISED = 'fully_supervised'
-LIMITED = 'limited'
-PROTOCOLS = (SINGLE_SHOT, FULLY_SUPERVISED, LIMITED)
+SINGLE_SHOT = protocol_names.SINGLE_SHOT
+FULLY_SUPERVISED = protocol_names.FULLY_SUPERVISED
+LIMITED = protocol_names.LIMITED
+PROTOCOLS = protocol_names.PROTOCOLS
 ALL_VIEWS = 'all'
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from poem_cvmim.core import errors
-from poem_cvmim.action import protocols
+from poem_cvmim.core import protocol_names as protocols
 
 
 def load_results(output_dir: str) -> list:
