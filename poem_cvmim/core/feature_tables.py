@@ -17,6 +17,14 @@ from poem_cvmim.core import shards
 
 tf = lazy_tensorflow.tf
 
+# A feature table's manifest keys beside the shards' own (written by
+# `evaluation.features.write_feature_table`, read here and by the protocols).
+EMBEDDER = 'embedder'  # the embedder's name (a run directory's carries its step: name@step)
+FEATURE_DIM = 'feature_dim'  # D
+SEQUENCE_LENGTH = 'sequence_length'  # T' (after downsampling)
+DOWNSAMPLE_RATE = 'downsample_rate'
+SOURCE_SEQUENCE_LENGTH = 'source_sequence_length'  # T of the sequence records
+
 
 @dataclasses.dataclass
 class FeatureSet:
@@ -38,10 +46,10 @@ def load_feature_set(feature_dir: str, split: str, views=None,
                      feature_dim: Optional[int] = None) -> FeatureSet:
   """Reads (views of) one split of a feature table; checks the width against `feature_dim`."""
   manifest = shards.read_manifest(feature_dir)
-  if 'feature_dim' not in manifest:
+  if FEATURE_DIM not in manifest:
     raise errors.InputError(f'{feature_dir} is not a feature table (no feature_dim in its '
                             'manifest): make one with python -m poem_cvmim.extract_features.')
-  stored_dim, length = manifest['feature_dim'], manifest['sequence_length']
+  stored_dim, length = manifest[FEATURE_DIM], manifest[SEQUENCE_LENGTH]
   if feature_dim is not None and feature_dim != stored_dim:
     raise errors.InputError(f'{feature_dir} holds features of width {stored_dim}, but the '
                             f'classifier expects {feature_dim}.')

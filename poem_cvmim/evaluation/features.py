@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from poem_cvmim.core import errors
+from poem_cvmim.core import feature_tables
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
@@ -112,8 +113,10 @@ def write_feature_table(sequence_dir: str, output_dir: str, embedder: embedders.
         shards.check_count(sequence_dir, source, split, view, writer.count(split, view),
                            'clips')
         log(f'[features] {split}/{view}: {writer.count(split, view)} clips')
-    return writer.close({'embedder': embedder.name, 'feature_dim': embedder.dim,
-                         'sequence_length': length, 'downsample_rate': downsample_rate,
-                         'source_sequence_length': num_frames})
+    return writer.close({feature_tables.EMBEDDER: embedder.name,
+                         feature_tables.FEATURE_DIM: embedder.dim,
+                         feature_tables.SEQUENCE_LENGTH: length,
+                         feature_tables.DOWNSAMPLE_RATE: downsample_rate,
+                         feature_tables.SOURCE_SEQUENCE_LENGTH: num_frames})
 
 
