@@ -34,13 +34,16 @@ class Embedder:
 def load_embedder(source: str) -> Embedder:
   """`raw`, a training directory or a SavedModel directory (see the module docstring)."""
   # Imported here: the embedder names (RAW) are read by commands that must not load TensorFlow.
-  from poem_cvmim.representation import restore  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import export
+  from poem_cvmim.representation import restore
+  # pylint: enable=g-import-not-at-top
   if source == RAW:
     return Embedder(RAW, 2 * _NUM_JOINTS, lambda x: tf.reshape(x, [tf.shape(x)[0], -1]))
   if os.path.exists(os.path.join(source, 'saved_model.pb')):
-    signature = tf.saved_model.load(source).signatures['embed_normalized']
-    fn = lambda x: signature(keypoints=tf.cast(x, tf.float32))['pose_embedding']
-    view_fn = lambda x: signature(keypoints=tf.cast(x, tf.float32))['view_embedding']
+    exported = export.ExportedEncoder(source)
+    fn = lambda x: exported.embed_normalized(x)[0]
+    view_fn = lambda x: exported.embed_normalized(x)[1]
     dim = int(fn(tf.zeros([1, _NUM_JOINTS, 2])).shape[-1])
     return Embedder(source, dim, fn, view_fn)
   if os.path.exists(os.path.join(source, restore.CONFIG_NAME)):

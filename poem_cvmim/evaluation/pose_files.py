@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
+from poem_cvmim.representation import export
 
 NUM_JOINTS = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).keypoint_num
 
@@ -63,15 +64,14 @@ def _is_number(text: str) -> bool:
 
 def embed(saved_model_dir: str, points: np.ndarray, image_size=None, normalized=False):
   """(pose [N, Dp], view [N, Dv]) from the SavedModel's signatures."""
-  model = tf.saved_model.load(saved_model_dir)
+  model = export.ExportedEncoder(saved_model_dir)
   if normalized:
-    outputs = model.signatures['embed_normalized'](keypoints=tf.constant(points))
+    pose, view = model.embed_normalized(tf.constant(points))
   else:
     sizes = np.ones((len(points), 2), np.float32) if image_size is None else np.tile(
         np.asarray(image_size, np.float32), (len(points), 1))
-    outputs = model.signatures['serving_default'](keypoints=tf.constant(points),
-                                                  image_sizes=tf.constant(sizes))
-  return outputs['pose_embedding'].numpy(), outputs['view_embedding'].numpy()
+    pose, view = model.embed(tf.constant(points), tf.constant(sizes))
+  return pose.numpy(), view.numpy()
 
 
 def write_embeddings(path: str, pose: np.ndarray, view: np.ndarray, frames=None) -> None:

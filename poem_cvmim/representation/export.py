@@ -46,3 +46,25 @@ def export_encoder(algorithm, profile_2d: str, export_dir: str) -> None:
   archive.add_endpoint(NORMALIZED_SIGNATURE, embed_normalized, input_signature=[points_spec])
   os.makedirs(export_dir, exist_ok=True)  # a path through a file: the OS names it, one line
   archive.write_out(export_dir, verbose=False)
+
+
+class ExportedEncoder:
+  """An exported encoder opened for inference: its two signatures, by the names above."""
+
+  def __init__(self, export_dir: str):
+    self._model = tf.saved_model.load(export_dir)  # kept alive: the signatures use it
+    self._normalized = self._model.signatures[NORMALIZED_SIGNATURE]
+    self._serve = self._model.signatures[SERVING_SIGNATURE]
+
+  def embed_normalized(self, points) -> tuple:
+    """(pose, view) embeddings of profile-normalised poses [N, J, 2]."""
+    outputs = self._normalized(keypoints=tf.cast(points, tf.float32))
+    return outputs[POSE_EMBEDDING], outputs[VIEW_EMBEDDING]
+
+  def embed(self, points, image_sizes) -> tuple:
+    """(pose, view) embeddings of (y, x) keypoints [N, J, 2] in [0, 1] of images of
+    (height, width) `image_sizes` [N, 2]."""
+    outputs = self._serve(keypoints=tf.cast(points, tf.float32),
+                          image_sizes=tf.cast(image_sizes, tf.float32))
+    return outputs[POSE_EMBEDDING], outputs[VIEW_EMBEDDING]
+
