@@ -123,6 +123,18 @@ def _start_method() -> str:
   return 'fork'
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConversionOptions:
+  """The fields every converter's config shares (keyword-only, so a config's own fields keep
+  their order): worker processes, shard size, stop at the first malformed input or skip it,
+  and whether the shards of an earlier run may be replaced. The flags are
+  `converter_cli.define_common_flags`'s."""
+  num_workers: int = 1
+  strict: bool = False
+  overwrite: bool = False
+  records_per_shard: int = shards.DEFAULT_RECORDS_PER_SHARD
+
+
 def default_workers() -> int:
   """The cores this process may use (all of them where the OS cannot say)."""
   if hasattr(os, 'sched_getaffinity'):

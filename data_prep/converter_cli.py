@@ -5,6 +5,7 @@ with `**common_values(FLAGS)`, and runs its conversion through `run(...)`, which
 problem into a one-line `error: ...` exit instead of a traceback.
 """
 
+import dataclasses
 from typing import Callable
 
 from absl import flags
@@ -26,8 +27,8 @@ def define_common_flags(flag_values: flags.FlagValues) -> None:
 
 def common_values(flag_values: flags.FlagValues) -> dict:
   """The shared config fields, read from parsed flags."""
-  return {name: flag_values[name].value
-          for name in ('num_workers', 'records_per_shard', 'strict', 'overwrite')}
+  return {field.name: flag_values[field.name].value
+          for field in dataclasses.fields(conversion.ConversionOptions)}
 
 
 def run(convert: Callable[[], object]) -> None:

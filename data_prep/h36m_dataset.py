@@ -46,7 +46,7 @@ def split_of(subject: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class H36mConfig:
+class H36mConfig(conversion.ConversionOptions):
   """Exactly one 3D source (h5_dir, npz_3d or cdf_dir) and at most one 2D source."""
   output_dir: str
   h5_dir: Optional[str] = None
@@ -56,10 +56,6 @@ class H36mConfig:
   npz_2d: Optional[str] = None
   subjects: str = 'all'
   frame_stride: int = 1
-  num_workers: int = 1
-  strict: bool = False
-  overwrite: bool = False
-  records_per_shard: int = shards.DEFAULT_RECORDS_PER_SHARD
 
   def __post_init__(self):
     given = [name for name in ('h5_dir', 'npz_3d', 'cdf_dir') if getattr(self, name)]

@@ -63,7 +63,7 @@ TEST_IMAGE_SIZES = {1: (2048, 2048), 2: (2048, 2048), 3: (2048, 2048), 4: (2048,
 
 
 @dataclasses.dataclass(frozen=True)
-class MpiInf3dhpConfig:
+class MpiInf3dhpConfig(conversion.ConversionOptions):
   output_dir: str
   input_dir: str = ''  # the training tree (S1..S8)
   test_dir: str = ''  # mpi_inf_3dhp_test_set (TS1..TS6)
@@ -71,10 +71,6 @@ class MpiInf3dhpConfig:
   heldout_subjects: Sequence[str] = ('S8',)
   frame_stride: int = 10
   clip_length: int = 250
-  num_workers: int = 1
-  strict: bool = False
-  overwrite: bool = False
-  records_per_shard: int = shards.DEFAULT_RECORDS_PER_SHARD
 
   def __post_init__(self):
     if not self.input_dir and not self.test_dir:

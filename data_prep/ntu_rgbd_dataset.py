@@ -47,7 +47,7 @@ MISSING_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data',
 
 
 @dataclasses.dataclass(frozen=True)
-class NtuConfig:
+class NtuConfig(conversion.ConversionOptions):
   """What to convert and how. `pair_frame_stride` thins pair records only."""
   input_dir: str
   output_dir: str
@@ -55,10 +55,6 @@ class NtuConfig:
   benchmark: str = XSUB
   missing_list: str = MISSING_LIST
   pair_frame_stride: int = 1
-  num_workers: int = 1
-  strict: bool = False
-  overwrite: bool = False
-  records_per_shard: int = shards.DEFAULT_RECORDS_PER_SHARD
 
   def __post_init__(self):
     if self.mode not in MODES:

@@ -36,17 +36,13 @@ REQUIRED_FIELDS = ('action', 'pose', 'x', 'y', 'visibility', 'train', 'dimension
 
 
 @dataclasses.dataclass(frozen=True)
-class PennConfig:
+class PennConfig(conversion.ConversionOptions):
   """What to convert. A clip is kept when at least `min_visible_frames` of its frames have at
   least `min_visible_joints` of their joints visible (both fractions; default: half, half)."""
   input_dir: str
   output_dir: str
   min_visible_joints: float = 0.5
   min_visible_frames: float = 0.5
-  num_workers: int = 1
-  strict: bool = False
-  overwrite: bool = False
-  records_per_shard: int = shards.DEFAULT_RECORDS_PER_SHARD
 
   def __post_init__(self):
     for name in ('min_visible_joints', 'min_visible_frames'):
