@@ -70,8 +70,8 @@ def bare_reference(batch_size: int):
     return [keras.layers.Dense(o, activation=None if k == len(shapes) - 1 else 'relu')
             for k, (_, o) in enumerate(shapes)]
   encoder, head = stack(_encoder_shapes()), stack(_head_shapes())
-  from poem_cvmim.representation.algorithms import base  # pylint: disable=g-import-not-at-top
-  optimizer = base.adagrad(configs.AlgorithmConfig())  # the step's optimizer
+  from poem_cvmim.representation import kernels  # pylint: disable=g-import-not-at-top
+  optimizer = kernels.adagrad(configs.AlgorithmConfig())  # the step's optimizer
 
   def forward(x):
     x = tf.reshape(x, [batch_size, -1])

@@ -22,6 +22,7 @@ from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import configs
+from poem_cvmim.representation import kernels
 from poem_cvmim.representation import losses
 from poem_cvmim.representation import mining
 from poem_cvmim.representation import pipeline
@@ -107,26 +108,6 @@ def nce(local, global_):
   return losses.info_nce_loss(local[:, tf.newaxis], global_[:, tf.newaxis])
 
 
-class Adagrad(keras.optimizers.Adagrad):
-  """Keras' Adagrad (same slots, checkpoints and config) whose update is TensorFlow's fused
-  kernel: accum += g², var -= lr g / (sqrt(accum) + epsilon) — the update of the TF2 Keras
-  Adagrad the original trained with (Keras 3 divides by sqrt(accum + epsilon) instead), in one
-  pass over each variable where Keras 3 makes six."""
-
-  def update_step(self, gradient, variable, learning_rate):
-    dtype = variable.dtype
-    accumulator = self._accumulators[self._get_variable_index(variable)]
-    tf.raw_ops.ResourceApplyAdagradV2(
-        var=variable.handle, accum=accumulator.handle, lr=tf.cast(learning_rate, dtype),
-        epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))
-
-
-def adagrad(config: configs.AlgorithmConfig) -> Adagrad:
-  return Adagrad(learning_rate=config.learning_rate,
-                 initial_accumulator_value=config.initial_accumulator_value,
-                 epsilon=config.epsilon)
-
-
 class Algorithm(abc.ABC):
   """Base class: players, the train step, building and checkpointable parts."""
 
@@ -139,7 +120,7 @@ class Algorithm(abc.ABC):
     # the step benchmark and the tests compare the two.
     self.merge_views = True
     self.players = self._player_names()
-    self.optimizers = {name: adagrad(config) for name in self.players}
+    self.optimizers = {name: kernels.adagrad(config) for name in self.players}
     # Keys every random draw of a step (poem_cvmim.core.random_keys); the trainer sets it
     # from the run's seed and checkpoints save it.
     self.run_seed = tf.Variable(0, dtype=tf.int64, trainable=False, name='run_seed')
