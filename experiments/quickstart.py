@@ -108,6 +108,7 @@ def cvmim_config(config: QuickstartConfig, output_dir: str) -> configs.TrainConf
 def _run(config: QuickstartConfig, train_config: configs.TrainConfig, output_dir: str,
          log=print) -> dict:
   # Imported here, not at the top: --help must not load TensorFlow.
+  from poem_cvmim.action import classify  # pylint: disable=g-import-not-at-top
   from poem_cvmim.evaluation import features  # pylint: disable=g-import-not-at-top
   from poem_cvmim.representation import trainer  # pylint: disable=g-import-not-at-top
   start = time.time()
@@ -140,9 +141,11 @@ def _run(config: QuickstartConfig, train_config: configs.TrainConfig, output_dir
   stage(f'5/5 single-shot cross-view protocol, seeds {list(config.seeds)}')
   results_dir = os.path.join(output_dir, 'runs')
   results = []
+  pool = classify.ClassifierPool()  # both rows' runs share the traced models
   for name, directory in feature_dirs.items():
     results += protocols.run_protocol(name, directory, protocols.SINGLE_SHOT,
-                                      config.classifier, config.seeds, results_dir, log=log)
+                                      config.classifier, config.seeds, results_dir, log=log,
+                                      pool=pool)
   table = tables.single_shot_table(results)
   markdown = tables.write_table(table, os.path.join(output_dir, 'single_shot_table'))
   stage('done')

@@ -53,6 +53,14 @@ class Plan:
   def __init__(self, root: str):
     self.root = root
     self.runs = {}  # directory -> Run, insertion order = execution order
+    self._classifier_pool = None
+
+  def classifier_pool(self):
+    """The traced classifier models the plan's classifier runs share (made on first use)."""
+    if self._classifier_pool is None:
+      from poem_cvmim.action import classify  # pylint: disable=g-import-not-at-top
+      self._classifier_pool = classify.ClassifierPool()
+    return self._classifier_pool
 
   def _add(self, run: Run) -> Run:
     return self.runs.setdefault(run.directory, run)
@@ -116,7 +124,8 @@ class Plan:
         train = protocols.sample_fraction(train, fraction, seed)
       protocols.run_one(row, protocol, train, test, num_classes, config, seed, base,
                         train_view=train_view, fraction=fraction, log=lambda _: None,
-                        features=run_dirs.dataset_identity(feature_run.directory))
+                        features=run_dirs.dataset_identity(feature_run.directory),
+                        pool=self.classifier_pool())
     where = train_view if protocol == protocols.SINGLE_SHOT else f'{fraction:g}'
     return self._add(Run('classifier', key, directory,
                          f'{row}: {config.classifier} {protocol} {where} seed {seed}', work,

@@ -183,14 +183,14 @@ def test_runs_of_one_shape_share_a_traced_model_and_train_as_fresh_ones(tmp_path
   train, test = _random_features(0), _random_features(1)
   config = classifier_configs.ClassifierConfig(batch_size=8, num_steps=12, steps_per_loop=4,
                                      checkpoint_interval=12)
-  earlier = classify.train_classifier(config, train, 4, seed=1, reuse=True)
+  pool = classify.ClassifierPool()
+  earlier = classify.train_classifier(config, train, 4, seed=1, pool=pool)
   earlier_logits = classify.predict(earlier, test.features)
-  key = classify._pool_key(config, train.features.shape[1:], 4, len(train))
-  traces = len(classify._POOL[key].traces)
-  pooled = classify.train_classifier(config, train, 4, seed=0, reuse=True,
+  traces = len(pool.get(config, train, 4).traces)
+  pooled = classify.train_classifier(config, train, 4, seed=0, pool=pool,
                                      output_dir=str(tmp_path / 'pooled'))
-  assert len(classify._POOL[key].traces) == traces
-  fresh = classify.train_classifier(config, train, 4, seed=0, reuse=False,
+  assert len(pool.get(config, train, 4).traces) == traces
+  fresh = classify.train_classifier(config, train, 4, seed=0,
                                     output_dir=str(tmp_path / 'fresh'))
   np.testing.assert_allclose(classify.predict(pooled, test.features),
                              classify.predict(fresh, test.features), rtol=1e-4, atol=1e-5)

@@ -6,7 +6,7 @@ interleaved round times:
 - `steady`: the 300 training steps alone, in a model already built and traced;
 - `pooled_run`: a whole run as the table commands make it (a checkpoint at the end, evaluation
   on the test clips), in the pool's model re-initialised from the run's seed;
-- `fresh_run`: the same run in a model built and traced for it (`reuse=False`, as before the
+- `fresh_run`: the same run in a model built and traced for it (no pool, as before the
   pool).
 """
 
@@ -34,17 +34,16 @@ def _features(seed, clips):
                                    np.array(['s'] * clips))
 
 
-def _run(config, train, test, seed, reuse):
+def _run(config, train, test, seed, pool):
   with tempfile.TemporaryDirectory() as directory:
     classifier = classify.train_classifier(config, train, SHAPE['classes'], seed=seed,
-                                           output_dir=directory, reuse=reuse)
+                                           output_dir=directory, pool=pool)
     classify.evaluate(classifier, test)
 
 
-def _steady(config, train, seed):
+def _steady(config, train, seed, pool):
   """Seconds of `num_steps` steps in the pooled model (already traced by a run)."""
-  key = classify._pool_key(config, train.features.shape[1:], SHAPE['classes'], len(train))  # pylint: disable=protected-access
-  session = classify._POOL[key]  # pylint: disable=protected-access
+  session = pool.get(config, train, SHAPE['classes'])
   iterator = iter(classify._dataset(train, np.zeros(SHAPE['dim'], np.float32),  # pylint: disable=protected-access
                                     np.ones(SHAPE['dim'], np.float32), config.batch_size, seed))
   start = time.perf_counter()
@@ -56,15 +55,16 @@ def interleaved(rounds: int, num_steps: int = 300, log=print) -> dict:
   """{'steady' | 'pooled_run' | 'fresh_run': [seconds of each round]}."""
   config = dataclasses.replace(classifier_configs.PRESETS['synthetic'], num_steps=num_steps)
   train, test = _features(0, SHAPE['train_clips']), _features(1, SHAPE['test_clips'])
-  _run(config, train, test, seed=100, reuse=True)  # builds and traces the pool's model
+  pool = classify.ClassifierPool()
+  _run(config, train, test, seed=100, pool=pool)  # builds and traces the pool's model
   times = {'steady': [], 'pooled_run': [], 'fresh_run': []}
   for index in range(rounds):
-    times['steady'].append(_steady(config, train, index))
+    times['steady'].append(_steady(config, train, index, pool))
     start = time.perf_counter()
-    _run(config, train, test, seed=index, reuse=True)
+    _run(config, train, test, seed=index, pool=pool)
     times['pooled_run'].append(time.perf_counter() - start)
     start = time.perf_counter()
-    _run(config, train, test, seed=index, reuse=False)
+    _run(config, train, test, seed=index, pool=None)
     times['fresh_run'].append(time.perf_counter() - start)
     log(f'round {index + 1} of {rounds}: '
         + ', '.join(f'{k} {v[-1]:.2f} s' for k, v in times.items()))

@@ -140,11 +140,6 @@ def fixed_pipeline_options() -> tf.data.Options:
   return options
 
 
-# Classifier runs of the same shape and recipe share one built and traced model: tracing the
-# training loop costs more than a short run's steps. Each run re-initialises the shared model
-# from a model built with its own seed, so it trains exactly as a model built for it would.
-_POOL_SIZE = 4
-_POOL = collections.OrderedDict()
 
 
 @dataclasses.dataclass
@@ -224,42 +219,65 @@ def _new_session(config, model, optimizer, dim, strategy) -> _Session:
   return _Session(model, optimizer, mean, std, loop, traces)
 
 
-def _session(config, train, num_classes, seed, strategy, reuse):
-  """The session a run trains in, holding its seed's initial state; and that fresh model."""
-  input_shape, num_train_clips = train.features.shape[1:], len(train)
-  model, optimizer = _fresh(config, input_shape, num_classes, num_train_clips, seed, strategy)
-  if not reuse:
-    return _new_session(config, model, optimizer, input_shape[-1], strategy), model
-  key = _pool_key(config, input_shape, num_classes, num_train_clips)
-  session = _POOL.pop(key, None)
-  if session is None:
-    # The pool keeps its own model: the fresh one goes back to the caller after training.
-    pooled, pooled_optimizer = _fresh(config, input_shape, num_classes, num_train_clips, seed,
-                                      strategy)
-    session = _new_session(config, pooled, pooled_optimizer, input_shape[-1], strategy)
-  else:
-    _copy_state(session.model, session.optimizer, model, optimizer)
-  _POOL[key] = session
-  while len(_POOL) > _POOL_SIZE:
-    _POOL.popitem(last=False)
-  return session, model
+class ClassifierPool:
+  """Built and traced classifier sessions, kept for later runs of the same shape and recipe.
+
+  Tracing the training loop costs more than a short run's steps, so the runs of a protocol or
+  a plan share one traced model per shape and recipe: each run re-initialises it from a model
+  built with its own seed, so it trains exactly as a model built for it would (tested). The
+  caller creates a pool for a batch of runs and passes it to `train_classifier`; it keeps at
+  most `size` sessions, dropping the least recently used.
+  """
+
+  def __init__(self, size: int = 4):
+    self.size = size
+    self._sessions = collections.OrderedDict()
+
+  def session(self, config, train, num_classes, seed, strategy):
+    """(the session a run trains in, holding its seed's initial state; that fresh model)."""
+    input_shape, num_train_clips = train.features.shape[1:], len(train)
+    model, optimizer = _fresh(config, input_shape, num_classes, num_train_clips, seed, strategy)
+    key = _pool_key(config, input_shape, num_classes, num_train_clips)
+    session = self._sessions.pop(key, None)
+    if session is None:
+      # The pool keeps its own model: the fresh one goes back to the caller after training.
+      pooled, pooled_optimizer = _fresh(config, input_shape, num_classes, num_train_clips, seed,
+                                        strategy)
+      session = _new_session(config, pooled, pooled_optimizer, input_shape[-1], strategy)
+    else:
+      _copy_state(session.model, session.optimizer, model, optimizer)
+    self._sessions[key] = session
+    while len(self._sessions) > self.size:
+      self._sessions.popitem(last=False)
+    return session, model
+
+  def get(self, config, train, num_classes) -> Optional['_Session']:
+    """The session kept for runs like this one (None: none yet)."""
+    key = _pool_key(config, train.features.shape[1:], num_classes, len(train))
+    return self._sessions.get(key)
 
 
 def train_classifier(config: classifier_configs.ClassifierConfig, train: feature_tables.FeatureSet,
                      num_classes: int, seed: int = 0, output_dir: Optional[str] = None,
-                     strategy=None, verbose: bool = False, reuse: Optional[bool] = None):
+                     strategy=None, verbose: bool = False,
+                     pool: Optional[ClassifierPool] = None):
   """Trains a classifier (resuming from `output_dir` if it holds a checkpoint).
 
-  `reuse` (default: on the default strategy) trains in a model built and traced by an earlier
-  run of the same shape and recipe, re-initialised to what this run's seed builds. Returns a
-  TrainedClassifier holding its own model with the evaluation (EMA) weights.
+  With a `pool` (on the default strategy), it trains in a model built and traced by an
+  earlier run of the same shape and recipe, re-initialised to what this run's seed builds;
+  without one, in a model built for it. Returns a TrainedClassifier holding its own model with
+  the evaluation (EMA) weights.
   """
   if len(train) == 0:
     raise errors.InputError('The training set is empty: nothing to train on.')
-  if reuse is None:
-    reuse = strategy is None
+  reuse = pool is not None and strategy is None
   strategy = strategy or tf.distribute.get_strategy()
-  session, result_model = _session(config, train, num_classes, seed, strategy, reuse)
+  if reuse:
+    session, result_model = pool.session(config, train, num_classes, seed, strategy)
+  else:
+    result_model, optimizer = _fresh(config, train.features.shape[1:], num_classes, len(train),
+                                     seed, strategy)
+    session = _new_session(config, result_model, optimizer, train.features.shape[-1], strategy)
   mean, std = _standardization(train, config.standardize_features)
   session.mean.assign(mean)
   session.std.assign(std)

@@ -57,11 +57,12 @@ def run_identity(name, protocol, train_view, fraction, seed, config, features) -
 
 def run_one(name, protocol, train, test, num_classes, config, seed, output_dir,
             train_view=ALL_VIEWS, fraction=1.0, log=print, verbose=False, features=None,
-            overwrite=False) -> dict:
+            overwrite=False, pool=None) -> dict:
   """Trains and evaluates one classifier; writes and returns its result JSON.
 
   `features` identifies the feature table (`run_dirs.dataset_identity`). A finished run with
   the same identity is reused; one with another identity is refused unless `overwrite`.
+  `pool`: a `classify.ClassifierPool` shared by a batch of runs (None: a model of its own).
   """
   from poem_cvmim.action import classify  # pylint: disable=g-import-not-at-top
   directory = classify.run_dir(output_dir, name, protocol, train_view, f'fraction{fraction:g}',
@@ -80,7 +81,7 @@ def run_one(name, protocol, train, test, num_classes, config, seed, output_dir,
             f'{100 * result["all"]["top1"]:.1f}%)')
         return result
     classifier = classify.train_classifier(config, train, num_classes, seed=seed,
-                                           output_dir=directory, verbose=verbose)
+                                           output_dir=directory, verbose=verbose, pool=pool)
     scores = classify.evaluate(classifier, test)
     result = {'name': name, 'protocol': protocol, 'train_view': train_view, 'seed': seed,
               'fraction': fraction, 'num_train_clips': len(train),
@@ -110,18 +111,22 @@ def check_fractions(fractions) -> list:
 
 
 def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_views=None,
-                 fractions=(1.0,), log=print, verbose=False, overwrite=False) -> list:
+                 fractions=(1.0,), log=print, verbose=False, overwrite=False,
+                 pool=None) -> list:
   """Every run of a protocol on one feature table; returns the result dicts.
 
   `verbose` shows progress lines for each classifier's training; `overwrite` replaces runs
-  made with other settings or other features (otherwise they are refused).
+  made with other settings or other features (otherwise they are refused). The runs share
+  `pool` (a `classify.ClassifierPool`; by default one of their own).
   """
+  from poem_cvmim.action import classify  # pylint: disable=g-import-not-at-top
   if protocol not in PROTOCOLS:
     raise errors.InputError(f'Unknown protocol {protocol!r}; valid: {", ".join(PROTOCOLS)}.')
   fractions = check_fractions(fractions)
   manifest = shards.read_manifest(feature_dir)
   features = run_dirs.dataset_identity(feature_dir)
-  common = dict(log=log, verbose=verbose, features=features, overwrite=overwrite)
+  common = dict(log=log, verbose=verbose, features=features, overwrite=overwrite,
+                pool=pool or classify.ClassifierPool())
   num_classes = len(manifest['classes'])
   train_all = feature_tables.load_feature_set(feature_dir, 'train')
   test = feature_tables.load_feature_set(feature_dir, 'test')
