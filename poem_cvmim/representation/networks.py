@@ -185,7 +185,7 @@ class SimpleModel(_OrderedSublayers, keras.Model):
     return self._ordered()
 
   def call(self, inputs, training=None, seed=None, groups=1):
-    """`seed`: an optional key of the dropout masks (`StepDropout`); one per block is folded
+    """`seed`: an optional key of the dropout masks (`kernels.StepDropout`); one per block is folded
     in. Without it, dropout draws from the layers' own seed generators.
 
     `groups` > 1: the batch is that many equal parts (the views of a batch of pairs, stacked)
