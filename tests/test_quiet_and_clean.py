@@ -143,3 +143,27 @@ def test_nan_in_pair_records_is_blamed_on_the_records(smoke_dir, tmp_path):
   with pytest.raises(errors.InputError, match=r'Non-finite loss at step 1: .* the input holds '
                      f'NaN or Inf \\({shard}: record 0, keypoints_2d\\)'):
     trainer.Trainer(config, log=lambda _: None, verbose=False).train()
+
+
+_IMPORT_PROBE = '''
+import importlib, pkgutil, random, sys
+import numpy as np
+import keras, tensorflow, scipy.signal, pandas  # their own imports draw; ours must not
+random.seed(0); np.random.seed(0)
+expected = (random.random(), float(np.random.random()))
+random.seed(0); np.random.seed(0)
+import poem_cvmim, data_prep, experiments
+for package in (poem_cvmim, data_prep, experiments):
+  for module in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):
+    importlib.import_module(module.name)
+print((random.random(), float(np.random.random())) == expected)
+'''
+
+
+def test_importing_any_module_draws_no_random_numbers():
+  """An import that draws from Python's or NumPy's global generator (an unseeded Keras
+  initializer made at module level) shifts every later draw of the process: the main job's
+  CV-MIM initialisation then depended on which modules it had imported before training."""
+  result = subprocess.run([sys.executable, '-c', _IMPORT_PROBE], cwd=_ROOT, capture_output=True,
+                          text=True, timeout=300)
+  assert result.stdout.strip().splitlines()[-1] == 'True', result.stdout + result.stderr[-2000:]

@@ -38,10 +38,17 @@ _STGCN_DROPOUT = 0.5
 _BATCH_NORM = dict(momentum=0.9, epsilon=1e-5)
 # The reference's `weights_init`: conv kernels N(0, 0.02) with zero biases, batch-norm scales
 # N(1, 0.02) with zero offsets (its head is a 1x1 conv, initialised the same way).
-_CONV_INIT = dict(kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
-                  bias_initializer='zeros')
-_STGCN_BATCH_NORM = dict(_BATCH_NORM,
-                         gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
+# Initializers are made per layer, when the model is built: one made at import would draw its
+# seed from Python's `random` before a run seeds it (shifting every later draw of the process,
+# e.g. the main job's CV-MIM initialisation), and one instance shared by several layers gives
+# every layer of the same shape the same initial values.
+def _conv_init() -> dict:
+  return dict(kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+              bias_initializer='zeros')
+
+
+def _stgcn_batch_norm() -> dict:
+  return dict(_BATCH_NORM, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
 # HCN: the paper's widths; clips resampled to 32 frames (50-100 % random crop in training,
 # centre 90 % at test).
 HCN_FRAMES = 32
@@ -78,7 +85,7 @@ class GraphConvolution(keras.layers.Layer):
     self.filters = filters
     self.adjacency = np.asarray(adjacency, np.float32)  # [K, V, V]
     num_subsets = self.adjacency.shape[0]
-    self.conv = keras.layers.Conv2D(filters * num_subsets, 1, name='conv', **_CONV_INIT)
+    self.conv = keras.layers.Conv2D(filters * num_subsets, 1, name='conv', **_conv_init())
 
   def build(self, input_shape):
     self.conv.build(input_shape)
@@ -100,26 +107,26 @@ def _temporal_conv(filters, stride, name):
   return keras.Sequential([
       keras.layers.ZeroPadding2D(((pad, pad), (0, 0))),
       keras.layers.Conv2D(filters, (_STGCN_TEMPORAL_KERNEL, 1), strides=(stride, 1),
-                          **_CONV_INIT)],
+                          **_conv_init())],
       name=name)
 
 
 def _stgcn_block(x, filters, stride, adjacency, residual, dropout, index):
   name = f'stgcn{index}'
   y = GraphConvolution(filters, adjacency, name=f'{name}_gcn')(x)
-  y = keras.layers.BatchNormalization(name=f'{name}_tcn_bn0', **_STGCN_BATCH_NORM)(y)
+  y = keras.layers.BatchNormalization(name=f'{name}_tcn_bn0', **_stgcn_batch_norm())(y)
   y = keras.layers.ReLU()(y)
   y = _temporal_conv(filters, stride, f'{name}_tcn_conv')(y)
-  y = keras.layers.BatchNormalization(name=f'{name}_tcn_bn1', **_STGCN_BATCH_NORM)(y)
+  y = keras.layers.BatchNormalization(name=f'{name}_tcn_bn1', **_stgcn_batch_norm())(y)
   y = keras.layers.Dropout(dropout)(y)
   if residual:
     if x.shape[-1] == filters and stride == 1:
       shortcut = x
     else:
       shortcut = keras.layers.Conv2D(filters, 1, strides=(stride, 1), name=f'{name}_res',
-                                     **_CONV_INIT)(x)
+                                     **_conv_init())(x)
       shortcut = keras.layers.BatchNormalization(name=f'{name}_res_bn',
-                                                 **_STGCN_BATCH_NORM)(shortcut)
+                                                 **_stgcn_batch_norm())(shortcut)
     y = keras.layers.Add()([y, shortcut])
   return keras.layers.ReLU()(y)
 
@@ -129,14 +136,14 @@ def _stgcn(inputs, num_classes, shape):
   adjacency = graph_partition.spatial_partition(keypoints.graph_for_joints(joints))
   # Data batch norm over (joint, channel): statistics per joint and coordinate.
   x = keras.layers.Reshape((frames, joints * channels))(inputs)
-  x = keras.layers.BatchNormalization(name='data_bn', **_STGCN_BATCH_NORM)(x)
+  x = keras.layers.BatchNormalization(name='data_bn', **_stgcn_batch_norm())(x)
   x = keras.layers.Reshape((frames, joints, channels))(x)
   for index, (filters, stride) in enumerate(_STGCN_BLOCKS):
     first = index == 0
     x = _stgcn_block(x, filters, stride, adjacency, residual=not first,
                      dropout=0.0 if first else _STGCN_DROPOUT, index=index)
   x = keras.layers.GlobalAveragePooling2D()(x)
-  return keras.layers.Dense(num_classes, name='logits', **_CONV_INIT)(x)
+  return keras.layers.Dense(num_classes, name='logits', **_conv_init())(x)
 
 
 class TemporalCropResize(keras.layers.Layer):
