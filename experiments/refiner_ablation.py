@@ -28,7 +28,7 @@ import numpy as np
 from data_prep import synthetic_dataset
 from data_prep import synthetic_tracks
 from poem_cvmim.core import cli
-from poem_cvmim.core import keypoints
+from poem_cvmim.core import detections
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import tracks as tracks_lib
 from poem_cvmim.temporal import configs
@@ -102,10 +102,11 @@ def run(output_dir: str, seeds: list, num_steps: int, smoke: bool = False,
   rows, settings = {}, {}
   motion = synthetic_tracks.HELDOUT_MOTION
   # Held-out motion as each method leaves it, for the downstream retrieval (--encoder).
+  filled = {part: [filters.filled(p, s) for p, s in noisy[part]] for part in PARTS}
   inputs = {'clean (no detector)': [tests[motion].track(k) for k in range(len(tests[motion]))],
-            'raw (interpolated)': [filters.filled(p, s) for p, s in noisy[motion]]}
-  rows['raw (interpolated)'] = {part: _row([evaluation.summarize(tests[part], [
-      filters.filled(p, s) for p, s in noisy[part]])]) for part in PARTS}
+            'raw (interpolated)': filled[motion]}
+  rows['raw (interpolated)'] = {part: _row([evaluation.summarize(tests[part], filled[part])])
+                                for part in PARTS}
   tuning = evaluation.subset(tracks_lib.load(paths[synthetic_tracks.TRAIN]), tune_tracks)
   tuning_noisy = evaluation.corrupt_tracks(tuning, base.noise, eval_seed + 1)
   for name, label in FILTER_NAMES.items():
@@ -151,13 +152,12 @@ def run(output_dir: str, seeds: list, num_steps: int, smoke: bool = False,
 def frames_by_view(tracks: tracks_lib.TrackSet, estimates: list, stride: int) -> dict:
   """Retrieval's frames by view from per-track pixel estimates: every `stride`-th frame,
   profile-normalised, clips named by the performance (the same across cameras)."""
-  profile = keypoints.get_profile(keypoints.LEGACY_2DCOCO13)
   parts = {}
   for k, estimate in enumerate(estimates):
     kept = np.arange(0, len(estimate), stride)
-    poses, _, _ = profile.normalize(np.asarray(estimate, np.float64)[kept])
     view = parts.setdefault(str(tracks.views[k]), {'poses': [], 'clips': [], 'frames': []})
-    view['poses'].append(poses.astype(np.float32))
+    view['poses'].append(detections.normalize(np.asarray(estimate)[kept],
+                                              source=tracks.names[k]))
     view['clips'].append(np.full(len(kept), tracks.clips[k]))
     view['frames'].append(kept)
   return {v: {key: np.concatenate(values) for key, values in d.items()}

@@ -503,7 +503,7 @@ def rig_cameras(directory: str) -> dict:
 
 
 # Left/right joint pairs of the 13 joints (a detector's whole-body flip swaps them all).
-_SWAPS = [(TARGET_NAMES.index(n), TARGET_NAMES.index(n.replace('LEFT', 'RIGHT')))
+LEFT_RIGHT_PAIRS = [(TARGET_NAMES.index(n), TARGET_NAMES.index(n.replace('LEFT', 'RIGHT')))
           for n in TARGET_NAMES if n.startswith('LEFT')]
 
 
@@ -517,7 +517,7 @@ def add_detector_noise(frames_by_view: dict, rng: np.random.Generator, miss_rate
   for view, data in frames_by_view.items():
     poses = data['poses'].astype(np.float64) + rng.normal(0.0, jitter, data['poses'].shape)
     flip = rng.uniform(size=len(poses)) < swap_rate
-    for left, right in _SWAPS:
+    for left, right in LEFT_RIGHT_PAIRS:
       poses[flip, left], poses[flip, right] = poses[flip, right], poses[flip, left].copy()
     scores = (rng.uniform(size=poses.shape[:2]) >= miss_rate).astype(np.float64)
     filled = np.zeros_like(poses)

@@ -20,16 +20,14 @@ import dataclasses
 
 import numpy as np
 
+from poem_cvmim.core import detections
 from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 
 _PROFILE = keypoints.get_profile(keypoints.LEGACY_2DCOCO13)
-_NAMES = _PROFILE.keypoint_names
-# Left/right joint pairs of the 13 joints.
-SWAPS = tuple((_NAMES.index(n), _NAMES.index(n.replace('LEFT', 'RIGHT')))
-              for n in _NAMES if n.startswith('LEFT'))
-SWAP_ORDER = np.arange(len(_NAMES))
-for _left, _right in SWAPS:
+# The 13 joints' order with every left joint exchanged with its right counterpart.
+SWAP_ORDER = np.arange(_PROFILE.keypoint_num)
+for _left, _right in detections.LEFT_RIGHT_PAIRS:
   SWAP_ORDER[_left], SWAP_ORDER[_right] = _right, _left
 
 

@@ -127,7 +127,7 @@ def train(config: RefinerConfig, tracks_path: str, output_dir: Optional[str],
                                     config.steps_per_loop),
       checkpoint_manager=manager,
       summary_dir=os.path.join(output_dir, 'train') if output_dir else None,
-      progress_term='refiner/mean_error', verbose=verbose).train()
+      progress_term='refiner/error_loss', verbose=verbose).train()
   return TrainedRefiner(config, session.refiner)
 
 

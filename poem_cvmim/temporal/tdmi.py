@@ -188,12 +188,12 @@ def build(config: TdmiConfig, dtype: str = 'float32') -> tuple:
 def losses(refiner, estimator, config: TdmiConfig, windows, targets, training=True) -> dict:
   """{'refiner/error_loss': the mean Euclidean joint error (window units; robust to the
   outliers and swaps a squared error would chase; sqrt(d^2 + 1e-8) keeps its gradient
-  finite), 'refiner/mean_error' (the same, for the progress line), 'refiner/mi_bound': CLUB's bound of
+  finite), 'refiner/mi_bound': CLUB's bound of
   I(M_u; M_n) (weighted in the total), 'refiner/total_loss', 'estimator/likelihood_loss'}."""
   joints, useful, noisy = refiner.parts(windows)
   squared = tf.reduce_sum(tf.square(joints - targets), axis=-1)
   error = tf.reduce_mean(tf.sqrt(squared + ERROR_EPSILON))
-  terms = {'refiner/error_loss': error, 'refiner/mean_error': error}
+  terms = {'refiner/error_loss': error}
   total = terms['refiner/error_loss']
   if estimator is not None:
     mean, logvar = estimator(useful, training=training)
