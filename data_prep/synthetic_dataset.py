@@ -43,7 +43,7 @@ _NUM_CAMERA_PAIRS = len(views.PAIR_CAMERAS) * (len(views.PAIR_CAMERAS) - 1)
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticConfig:
-  """What to generate. `smoke()` is the tiny twin the tests use."""
+  """What to generate. `smoke_config()` is the tiny twin the tests use."""
   seed: int = 0
   num_subjects: int = 8
   num_test_subjects: int = 2

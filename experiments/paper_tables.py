@@ -108,14 +108,12 @@ class Preset:
 PRESETS = {
     'smoke': Preset(
         'smoke', synthetic.smoke_config(),
-        configs.smoke(num_steps=4, seed=0, deterministic=True),
+        configs.smoke_config(num_steps=4, seed=0, deterministic=True),
         {PENN: classifier_configs.PRESETS['smoke'], NTU: classifier_configs.PRESETS['smoke']},
         seeds=(0,), fractions=(0.5, 1.0)),
     'synthetic': Preset(
         'synthetic', synthetic.SyntheticConfig(),
-        configs.TrainConfig(batch_size=128, num_steps=2000, checkpoint_interval=1000,
-                            summary_interval=200, shuffle_buffer_size=8192, seed=0,
-                            deterministic=True),
+        configs.synthetic_schedule(),
         {PENN: classifier_configs.PRESETS['synthetic'],
          NTU: classifier_configs.PRESETS['synthetic']},
         seeds=(0, 1, 2, 3, 4), fractions=(0.05, 0.1, 0.25, 0.5, 1.0)),
@@ -205,27 +203,17 @@ def build(table: Table, preset: Preset, inputs: Inputs, plan: run_plan.Plan, row
         continue
       feature_run = _features(plan, preset, inputs, dataset, row, method, encoder_seed)
       config = _classifier_config(preset, dataset, method)
-      for seed in seeds:
-        if table.kind == 'single_shot':
-          for view in views_of(inputs, dataset):
-            runs[row].append(plan.classifier(row, feature_run, config,
-                                             protocols.SINGLE_SHOT, seed, train_view=view))
-        elif table.kind == 'fully_supervised':
-          runs[row].append(plan.classifier(row, feature_run, config,
-                                           protocols.FULLY_SUPERVISED, seed))
-        elif table.kind == 'cross':
-          runs[row].append(plan.classifier(row, feature_run, config,
-                                           protocols.FULLY_SUPERVISED, seed))
-          runs[row].append(plan.classifier(row, feature_run, config,
-                                           protocols.FULLY_SUPERVISED, seed,
-                                           train_views=CROSS_VIEW_TRAIN,
-                                           test_views=CROSS_VIEW_TEST))
-        else:  # fractions
-          for fraction in preset.fractions:
-            runs[row].append(plan.classifier(
-                row, feature_run, config,
-                protocols.LIMITED if fraction < 1.0 else protocols.FULLY_SUPERVISED, seed,
-                fraction=fraction))
+      if table.kind == 'single_shot':
+        specs = protocols.plan_runs(protocols.SINGLE_SHOT, seeds, views_of(inputs, dataset))
+      elif table.kind == 'fractions':
+        specs = protocols.plan_runs(protocols.LIMITED, seeds, fractions=preset.fractions)
+      else:  # fully supervised; 'cross' adds the cross-view runs
+        specs = protocols.plan_runs(protocols.FULLY_SUPERVISED, seeds)
+      runs[row] += [plan.classifier(row, feature_run, config, spec) for spec in specs]
+      if table.kind == 'cross':
+        runs[row] += [plan.classifier(row, feature_run, config, spec,
+                                      train_views=CROSS_VIEW_TRAIN, test_views=CROSS_VIEW_TEST)
+                      for spec in specs]
   return runs
 
 

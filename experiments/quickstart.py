@@ -37,27 +37,31 @@ from poem_cvmim.evaluation import retrieval
 CVMIM, RAW = 'CV-MIM', 'Raw keypoints'
 
 
+_SCHEDULE = configs.synthetic_schedule()  # the encoder schedule of every synthetic-set run
+
+
 @dataclasses.dataclass(frozen=True)
 class QuickstartConfig:
   """Sizes of the main job (the default fits in 15 minutes on 2 CPU cores)."""
   data: synthetic.SyntheticConfig = synthetic.SyntheticConfig()
   view_set: str = 'penn_like'
-  cvmim_batch_size: int = 128
-  # 2,800: the time the faster step freed, spent on a longer training (README, "How many encoder
-  # steps"); retrieval and the table still improve past 2,000.
+  cvmim_batch_size: int = _SCHEDULE.batch_size
+  # 2,800: the time the faster step freed, spent on a longer training (docs/results.md, "How
+  # many encoder steps"); retrieval and the table still improve past 2,000.
   cvmim_steps: int = 2800
-  cvmim_shuffle_buffer_size: int = 8192  # the synthetic set holds 13,264 pair records
+  cvmim_shuffle_buffer_size: int = _SCHEDULE.shuffle_buffer_size
   classifier: classifier_configs.ClassifierConfig = classifier_configs.PRESETS['synthetic']
   seeds: tuple = (0, 1, 2)
   downsample_rate: int = 2  # Penn's rate
   retrieval_frame_stride: int = 4  # every 4th frame of each test clip is a query
-  seed: int = 0  # the encoder's seed (weights, input order, augmentation); data have their own
+  # The encoder's seed (weights, input order, augmentation); the data have their own.
+  seed: int = _SCHEDULE.seed
   # Temporal hard negatives (docs/mining.md): clip-grouped batches of `instants_per_clip`
   # instants, the clip's far frames weighted `hard_negative_weight` in the cross-view term.
   temporal_negatives: bool = False
   hard_negative_weight: float = 8.0
   instants_per_clip: int = configs.DEFAULT_INSTANTS_PER_CLIP
-  deterministic: bool = True  # op determinism: the same table on every re-run here
+  deterministic: bool = _SCHEDULE.deterministic  # the same table on every re-run here
 
   def __post_init__(self):
     if self.view_set not in self.data.view_sets:

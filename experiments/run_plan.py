@@ -54,6 +54,9 @@ class Plan:
     self.root = root
     self.runs = {}  # directory -> Run, insertion order = execution order
     self._classifier_pool = None
+    # The feature table the last classifier run read: (directory, train, test, classes). One
+    # table at a time, so memory does not grow with the plan; runs are added table by table.
+    self._loaded_features = None
 
   def classifier_pool(self):
     """The traced classifier models the plan's classifier runs share (made on first use)."""
@@ -99,11 +102,26 @@ class Plan:
                          f'features {name} of {os.path.basename(sequence_dir)}', work,
                          os.path.join(directory, DONE_NAME)))
 
+  def feature_sets(self, directory, train_views=None, test_views=None):
+    """(train, test, number of classes) of a feature table, restricted to views."""
+    if self._loaded_features is None or self._loaded_features[0] != directory:
+      self._loaded_features = None  # let the previous table go before loading the next
+      manifest = shards.read_manifest(directory)
+      self._loaded_features = (directory, feature_tables.load_feature_set(directory, 'train'),
+                               feature_tables.load_feature_set(directory, 'test'),
+                               len(manifest['classes']))
+    _, train, test, num_classes = self._loaded_features
+    if train_views:
+      train = train.select(np.isin(train.views, list(train_views)))
+    if test_views:
+      test = test.select(np.isin(test.views, list(test_views)))
+    return train, test, num_classes
+
   def classifier(self, row: str, feature_run: Run, config: classifier_configs.ClassifierConfig,
-                 protocol: str, seed: int, train_view: str = protocols.ALL_VIEWS,
-                 fraction: float = 1.0, train_views=None, test_views=None) -> Run:
-    """One classifier run: `protocol` on `train_view` (single-shot) or on `train_views` of the
-    training split (all by default), scored on `test_views` of the test split (all)."""
+                 spec: protocols.RunSpec, train_views=None, test_views=None) -> Run:
+    """The classifier run `spec` (from `protocols.plan_runs`) on `train_views` of the training
+    split (all by default), scored on `test_views` of the test split (all)."""
+    protocol, seed, train_view, fraction = spec.protocol, spec.seed, spec.train_view, spec.fraction
     key = {'kind': 'classifier', 'features': feature_run.key,
            'config': dataclasses.asdict(config), 'protocol': protocol, 'seed': seed,
            'train_view': train_view, 'fraction': fraction,
@@ -117,13 +135,10 @@ class Plan:
                              f'seed{seed}')
 
     def work(run):
-      train, test, num_classes = _feature_sets(feature_run.directory, train_views, test_views)
-      if protocol == protocols.SINGLE_SHOT:
-        train = train.select(train.views == train_view)
-      elif fraction < 1.0:
-        train = protocols.sample_fraction(train, fraction, seed)
-      protocols.run_one(row, protocol, train, test, num_classes, config, seed, base,
-                        train_view=train_view, fraction=fraction, log=lambda _: None,
+      train, test, num_classes = self.feature_sets(feature_run.directory, train_views,
+                                                   test_views)
+      protocols.run_one(row, spec, spec.training_set(train), test, num_classes, config, base,
+                        log=lambda _: None,
                         features=run_dirs.dataset_identity(feature_run.directory),
                         pool=self.classifier_pool())
     where = train_view if protocol == protocols.SINGLE_SHOT else f'{fraction:g}'
@@ -151,24 +166,6 @@ class Plan:
       ran += 1
       log(f'[run {number} of {total}] done in {time.time() - start:.0f} s')
     return ran
-
-
-_FEATURE_CACHE = {}
-
-
-def _feature_sets(directory, train_views, test_views):
-  """(train, test, number of classes) of a feature table, restricted to views (cached)."""
-  if directory not in _FEATURE_CACHE:
-    manifest = shards.read_manifest(directory)
-    _FEATURE_CACHE[directory] = (feature_tables.load_feature_set(directory, 'train'),
-                                 feature_tables.load_feature_set(directory, 'test'),
-                                 len(manifest['classes']))
-  train, test, num_classes = _FEATURE_CACHE[directory]
-  if train_views:
-    train = train.select(np.isin(train.views, list(train_views)))
-  if test_views:
-    test = test.select(np.isin(test.views, list(test_views)))
-  return train, test, num_classes
 
 
 def _slug(name: str) -> str:

@@ -51,7 +51,7 @@ def load_lifter(run_dir: str):
   if config.profile_3d != lifting.PROFILE_3D:
     raise errors.InputError(f'{run_dir}: its 3D head predicts {config.profile_3d}; the frames\' '
                             f'3D is {lifting.PROFILE_3D}.')
-  tf = lazy_tensorflow.tf
+  tf = lazy_tensorflow.deferred
   return tf.function(algorithm.lift, reduce_retracing=True), step
 
 

@@ -46,7 +46,7 @@ def config_from_flags(flag_values) -> configs.TrainConfig:
   names (`configs.algorithm_defaults`), then every flag given on the command line applied."""
   if flag_values['smoke'].value and flag_values['general'].value:
     raise app.UsageError('--smoke and --general are two presets: give one.')
-  base = (configs.smoke() if flag_values['smoke'].value else
+  base = (configs.smoke_config() if flag_values['smoke'].value else
           configs.general() if flag_values['general'].value else configs.TrainConfig())
   algorithm = (configs.algorithm_defaults(flag_values['algorithm_type'].value)
                if flag_values['algorithm_type'].present else base.algorithm)

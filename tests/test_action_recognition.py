@@ -13,6 +13,7 @@ import tensorflow as tf
 from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import classifiers
 from poem_cvmim.action import classify
+from poem_cvmim.core import errors
 from poem_cvmim.core import feature_tables
 from poem_cvmim.evaluation import embedders
 from poem_cvmim.evaluation import features
@@ -230,3 +231,32 @@ def test_train_action_settings_without_parsing_flags():
   assert train_action.run_name(None, 'out/features/cvmim/') == 'cvmim'
   with pytest.raises(ValueError, match='one path component'):
     train_action.run_name('a/b', 'x')
+
+
+def test_plan_runs_expands_each_protocol_in_run_order():
+  single = protocols.plan_runs(protocols.SINGLE_SHOT, [0, 1], views=['a', 'b'])
+  assert [(s.train_view, s.seed) for s in single] == [('a', 0), ('a', 1), ('b', 0), ('b', 1)]
+  assert {s.protocol for s in single} == {protocols.SINGLE_SHOT}
+  full = protocols.plan_runs(protocols.FULLY_SUPERVISED, [3], views=['ignored'])
+  assert full == [protocols.RunSpec(protocols.FULLY_SUPERVISED, 3)]
+  limited = protocols.plan_runs(protocols.LIMITED, [0, 1], fractions=['0.5', '1'])
+  assert [(s.protocol, s.fraction, s.seed) for s in limited] == [
+      (protocols.LIMITED, 0.5, 0), (protocols.LIMITED, 0.5, 1),
+      (protocols.FULLY_SUPERVISED, 1.0, 0), (protocols.FULLY_SUPERVISED, 1.0, 1)]
+  with pytest.raises(errors.InputError, match='training view'):
+    protocols.plan_runs(protocols.SINGLE_SHOT, [0])
+  with pytest.raises(errors.InputError, match='outside'):
+    protocols.plan_runs(protocols.LIMITED, [0], fractions=[1.5])
+
+
+def test_run_spec_picks_its_training_clips():
+  data = feature_tables.FeatureSet(np.arange(24.0).reshape(12, 2, 1), np.repeat(np.arange(3), 4),
+                                   np.array(['a', 'b'] * 6), np.array(['s'] * 12))
+  one_view = protocols.RunSpec(protocols.SINGLE_SHOT, 0, train_view='b').training_set(data)
+  np.testing.assert_array_equal(one_view.features, data.features[1::2])
+  everything = protocols.RunSpec(protocols.FULLY_SUPERVISED, 0).training_set(data)
+  np.testing.assert_array_equal(everything.features, data.features)
+  half = protocols.RunSpec(protocols.LIMITED, 4, fraction=0.5).training_set(data)
+  np.testing.assert_array_equal(
+      half.features, protocols.sample_fraction(data, 0.5, 4).features)
+  assert list(np.bincount(half.labels)) == [2, 2, 2]

@@ -152,3 +152,56 @@ def test_every_command_module_imports_together_and_the_package_sets_no_environme
                           text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'IMPORTED' in result.stdout
+
+
+# Floors inside subpackages: a module on the left never imports one on the right (networks and
+# losses are what methods are made of; a method never reaches the trainer that drives it).
+_FLOORS = (
+    ('poem_cvmim.representation.networks', ('poem_cvmim.representation.algorithms',
+                                            'poem_cvmim.representation.trainer',
+                                            'poem_cvmim.representation.pipeline')),
+    ('poem_cvmim.representation.losses', ('poem_cvmim.representation.algorithms',
+                                          'poem_cvmim.representation.trainer')),
+    ('poem_cvmim.representation.kernels', ('poem_cvmim.representation.networks',
+                                           'poem_cvmim.representation.losses',
+                                           'poem_cvmim.representation.algorithms',
+                                           'poem_cvmim.representation.trainer')),
+    ('poem_cvmim.representation.mining', ('poem_cvmim.representation.algorithms',
+                                          'poem_cvmim.representation.trainer',
+                                          'poem_cvmim.representation.networks')),
+    ('poem_cvmim.representation.algorithms', ('poem_cvmim.representation.trainer',
+                                              'poem_cvmim.representation.restore',
+                                              'poem_cvmim.representation.export')),
+    ('poem_cvmim.action.classifiers', ('poem_cvmim.action.classify',
+                                       'poem_cvmim.action.protocols')),
+    ('poem_cvmim.action.skeleton_classifiers', ('poem_cvmim.action.classify',
+                                                'poem_cvmim.action.protocols')),
+    ('poem_cvmim.temporal.tdmi', ('poem_cvmim.temporal.refiner',
+                                  'poem_cvmim.temporal.evaluation')),
+)
+# Configuration modules: commands read them to define their flags, so they load no TensorFlow.
+_TENSORFLOW_FREE = ('poem_cvmim.representation.configs', 'poem_cvmim.action.classifier_configs',
+                    'poem_cvmim.temporal.configs', 'poem_cvmim.core.protocol_names',
+                    'experiments.paper_tables')
+
+
+def test_floors_inside_subpackages():
+  for path in _python_files():
+    module = _module(path)
+    for lower, higher in _FLOORS:
+      if module == lower or module.startswith(lower + '.'):
+        bad = {m for m in _internal_imports(path) if m.startswith(higher)}
+        assert not bad, f'{path} imports {sorted(bad)}, a floor above it'
+
+
+def test_configuration_modules_load_no_tensorflow():
+  code = textwrap.dedent(f'''
+      import importlib, sys
+      for name in {_TENSORFLOW_FREE!r}:
+        importlib.import_module(name)
+      print('LOADED' if 'tensorflow' in sys.modules else 'FREE')
+  ''')
+  result = subprocess.run([sys.executable, '-c', code], cwd=_ROOT, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip() == 'FREE', 'a configuration module imports TensorFlow'

@@ -121,9 +121,9 @@ def test_temporal_negatives_train_from_the_command(smoke_dir, tmp_path):
 
 def test_init_from_starts_from_the_other_runs_networks(smoke_dir, tmp_path):
   source = str(tmp_path / 'source')
-  trainer_lib.Trainer(configs.smoke(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
+  trainer_lib.Trainer(configs.smoke_config(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
                                     output_dir=source), log=_QUIET).train()
-  adapted = trainer_lib.Trainer(configs.smoke(
+  adapted = trainer_lib.Trainer(configs.smoke_config(
       input_table=os.path.join(smoke_dir, 'pairs', 'train-*'), output_dir=str(tmp_path / 'a'),
       init_from=source, num_steps=1), log=_QUIET)
   trained, _, _ = restore.load_algorithm(source)
@@ -133,7 +133,7 @@ def test_init_from_starts_from_the_other_runs_networks(smoke_dir, tmp_path):
     pairs = zip(network.variables, adapted.algorithm.networks()[name].variables)
     for a, b in [(a, b) for a, b in pairs if 'seed_generator' not in a.path]:  # dropout state
       np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f'{name}/{a.path}')
-  other = trainer_lib.Trainer(configs.smoke(
+  other = trainer_lib.Trainer(configs.smoke_config(
       input_table=os.path.join(smoke_dir, 'pairs', 'train-*'), output_dir=str(tmp_path / 'b'),
       init_from=source, algorithm=configs.AlgorithmConfig(pose_embedding_dim=16,
                                                            view_embedding_dim=16)), log=_QUIET)
@@ -148,7 +148,7 @@ def test_records_without_clip_metadata_are_refused_in_one_line(tmp_path):
                                  keypoints_3d=np.ones((2, 17, 3)))
   with records_writer(path) as writer:
     writer.write(records.serialize(example))
-  config = configs.smoke(input_table=path, output_dir=str(tmp_path / 'run'),
+  config = configs.smoke_config(input_table=path, output_dir=str(tmp_path / 'run'),
                          instants_per_clip=2,
                          algorithm=configs.AlgorithmConfig(temporal_negatives=True))
   with pytest.raises(errors.InputError, match=r"record 0 lacks 3 required keys: .*image/"

@@ -28,7 +28,7 @@ _FLAG_DEFAULTS = textwrap.dedent('''
     assert train.config_from_flags(flags.FLAGS) == configs.TrainConfig()
     flags.FLAGS(['train', '--smoke', '--batch_size=32'])
     given = train.config_from_flags(flags.FLAGS)
-    assert given.batch_size == 32 and given.num_steps == configs.smoke().num_steps, given
+    assert given.batch_size == 32 and given.num_steps == configs.smoke_config().num_steps, given
     # --algorithm_type=PR_VIPE starts from Pr-VIPE's own defaults; given flags still win.
     flags.FLAGS.unparse_flags()
     flags.FLAGS(['train', '--algorithm_type=PR_VIPE'])
@@ -54,7 +54,7 @@ def test_every_flag_takes_its_config_default_and_given_flags_beat_the_smoke_pres
 
 
 def test_a_config_written_before_pr_vipe_fields_existed_reads_with_their_defaults(tmp_path):
-  config = configs.smoke(output_dir=str(tmp_path))
+  config = configs.smoke_config(output_dir=str(tmp_path))
   restore.write_config(str(tmp_path), config)
   data = json.loads((tmp_path / restore.CONFIG_NAME).read_text())
   for name in configs.ADDED_ALGORITHM_FIELDS:
@@ -64,7 +64,7 @@ def test_a_config_written_before_pr_vipe_fields_existed_reads_with_their_default
 
 
 def test_a_run_config_is_read_strictly(tmp_path):
-  config = configs.smoke(output_dir=str(tmp_path))
+  config = configs.smoke_config(output_dir=str(tmp_path))
   restore.write_config(str(tmp_path), config)
   assert restore.read_config(str(tmp_path)) == config
   data = json.loads((tmp_path / restore.CONFIG_NAME).read_text())
@@ -82,7 +82,7 @@ def test_a_run_config_is_read_strictly(tmp_path):
 def test_restart_with_other_model_flags_is_refused_before_anything_is_written(smoke_dir,
                                                                               tmp_path):
   pairs = os.path.join(smoke_dir, 'pairs', 'train-*')
-  first = configs.smoke(input_table=pairs, output_dir=str(tmp_path), num_steps=2)
+  first = configs.smoke_config(input_table=pairs, output_dir=str(tmp_path), num_steps=2)
   trainer_lib.Trainer(first, log=_QUIET, verbose=False).train()
   written = (tmp_path / restore.CONFIG_NAME).read_text()
   result = subprocess.run(
@@ -98,7 +98,7 @@ def test_restart_with_other_model_flags_is_refused_before_anything_is_written(sm
   assert (tmp_path / restore.CONFIG_NAME).read_text() == written
   assert not (tmp_path / 'flags.json').exists()
   # A schedule change continues the run.
-  longer = configs.smoke(input_table=pairs, output_dir=str(tmp_path), num_steps=4)
+  longer = configs.smoke_config(input_table=pairs, output_dir=str(tmp_path), num_steps=4)
   resumed = trainer_lib.Trainer(longer, log=_QUIET, verbose=False)
   resumed.train()
   assert resumed.step == 4

@@ -226,7 +226,7 @@ def test_train_then_evaluate_lifting_from_the_commands(smoke_dir, tmp_path):
   # cli.guarded's rendering of this InputError).
   from poem_cvmim import evaluate_lifting  # pylint: disable=g-import-not-at-top
   other = str(tmp_path / 'cvmim')
-  trainer_lib.Trainer(configs.smoke(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
+  trainer_lib.Trainer(configs.smoke_config(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
                                     output_dir=other, num_steps=1), log=lambda _: None).train()
   with pytest.raises(errors.InputError) as refused:
     evaluate_lifting.load_lifter(other)

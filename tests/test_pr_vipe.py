@@ -318,7 +318,7 @@ def _summary_tags(directory):
 
 
 def test_trains_on_synthetic_pairs_and_logs_every_term(smoke_dir, tmp_path):
-  config = configs.smoke(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
+  config = configs.smoke_config(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
                          output_dir=str(tmp_path), num_steps=4, algorithm=configs.pr_vipe())
   trainer = trainer_lib.Trainer(config, log=lambda _: None)
   terms = trainer.train()
@@ -347,7 +347,7 @@ def test_pairs_without_3d_are_refused_before_anything_is_written(tmp_path):
     for _ in range(4):
       writer.write(records.serialize(records.make_example(
           [[100, 100]] * 2, rng.uniform(size=(2, 13, 2)), np.ones((2, 13)))))
-  config = configs.smoke(input_table=str(directory / 'train-*'), input_type='2D_INPUT',
+  config = configs.smoke_config(input_table=str(directory / 'train-*'), input_type='2D_INPUT',
                          output_dir=str(tmp_path / 'run'), algorithm=configs.pr_vipe())
   with pytest.raises(ValueError, match=r"train-00000-of-00001.tfrecord: record 0 lacks "
                      r"51 required keys: 'image/object/part_3d/Hip/center/y'.*"

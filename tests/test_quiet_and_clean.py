@@ -138,7 +138,7 @@ def test_nan_in_pair_records_is_blamed_on_the_records(smoke_dir, tmp_path):
 
   test_reliability._rewrite_shard(shard, keep=10_000, edit=poison)
   test_reliability._rehash(pairs)
-  config = dataclasses.replace(configs.smoke(), input_table=os.path.join(pairs, 'train-*'),
+  config = dataclasses.replace(configs.smoke_config(), input_table=os.path.join(pairs, 'train-*'),
                                output_dir=str(tmp_path / 'run'), input_type='2D_INPUT')
   with pytest.raises(errors.InputError, match=r'Non-finite loss at step 1: .* the input holds '
                      f'NaN or Inf \\({shard}: record 0, keypoints_2d\\)'):

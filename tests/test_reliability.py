@@ -392,7 +392,7 @@ def test_training_checks_its_shards_against_the_manifest(smoke_dir, tmp_path):
   pairs = _copy(os.path.join(smoke_dir, 'pairs'), tmp_path / 'pairs')
   shard = sorted(n for n in os.listdir(pairs) if n.endswith('.tfrecord'))[0]
   _rewrite_shard(os.path.join(pairs, shard), keep=3)  # cut at a record boundary
-  trainer = trainer_lib.Trainer(configs.smoke(input_table=os.path.join(pairs, 'train-*'),
+  trainer = trainer_lib.Trainer(configs.smoke_config(input_table=os.path.join(pairs, 'train-*'),
                                               output_dir=str(tmp_path / 'run')),
                                 log=lambda _: None, verbose=False)
   with pytest.raises(ValueError, match=f'{shard} does not match the SHA-256'):
@@ -406,7 +406,7 @@ def test_training_on_data_that_changed_under_the_run_is_refused(smoke_dir, tmp_p
   from poem_cvmim.representation import configs  # pylint: disable=g-import-not-at-top
   from poem_cvmim.representation import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
   pairs = _copy(os.path.join(smoke_dir, 'pairs'), tmp_path / 'pairs')
-  config = configs.smoke(input_table=os.path.join(pairs, 'train-*'),
+  config = configs.smoke_config(input_table=os.path.join(pairs, 'train-*'),
                          output_dir=str(tmp_path / 'run'), num_steps=2)
   trainer_lib.Trainer(config, log=lambda _: None, verbose=False).train()
   shard = sorted(n for n in os.listdir(pairs) if n.endswith('.tfrecord'))[0]

@@ -134,7 +134,7 @@ _RESTORE_IN_FRESH_PROCESS = textwrap.dedent('''
 
 @pytest.mark.parametrize('name', ['cvmim', 'pr_vipe'])
 def test_restored_and_exported_encoders_equal_the_trained_one(smoke_dir, tmp_path, name):
-  config = configs.smoke(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
+  config = configs.smoke_config(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
                          output_dir=str(tmp_path / 'run'), num_steps=50,
                          checkpoint_interval=50, summary_interval=25,
                          algorithm=ALGORITHM_CONFIGS[name])
@@ -164,12 +164,12 @@ def test_restored_and_exported_encoders_equal_the_trained_one(smoke_dir, tmp_pat
 
 def test_resume_continues_with_the_saved_batch_norm_statistics(smoke_dir, tmp_path):
   pairs = os.path.join(smoke_dir, 'pairs', 'train-*')
-  first = trainer_lib.Trainer(configs.smoke(input_table=pairs, output_dir=str(tmp_path),
+  first = trainer_lib.Trainer(configs.smoke_config(input_table=pairs, output_dir=str(tmp_path),
                                             num_steps=3, checkpoint_interval=3),
                               log=_QUIET)
   first.train()
   saved = _variables_by_path(first.algorithm.networks())
-  resumed = trainer_lib.Trainer(configs.smoke(input_table=pairs, output_dir=str(tmp_path),
+  resumed = trainer_lib.Trainer(configs.smoke_config(input_table=pairs, output_dir=str(tmp_path),
                                               num_steps=5, checkpoint_interval=5),
                                 log=_QUIET)
   assert resumed.restore() == 3

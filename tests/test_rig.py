@@ -153,7 +153,7 @@ def _command(module, *argv):
 def test_three_commands_from_a_rig_to_an_adapted_encoder_and_its_table(smoke_dir, tmp_path):
   folders = write_rig(os.path.join(smoke_dir, 'penn_like'), str(tmp_path / 'rigs'))
   general = str(tmp_path / 'general')
-  trainer_lib.Trainer(configs.smoke(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
+  trainer_lib.Trainer(configs.smoke_config(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
                                     output_dir=general), log=lambda _: None).train()
   pairs, adapted, table = (str(tmp_path / n) for n in ('pairs', 'adapted', 'table'))
   converted = _command('data_prep.detections', f'--rig={",".join(folders)}',

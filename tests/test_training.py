@@ -30,7 +30,7 @@ def _optimizer_state(trainer):
 
 
 def test_smoke_run_then_resume_with_step_and_accumulators(smoke_dir, tmp_path):
-  config = configs.smoke(input_table=_pairs(smoke_dir), output_dir=str(tmp_path), num_steps=2)
+  config = configs.smoke_config(input_table=_pairs(smoke_dir), output_dir=str(tmp_path), num_steps=2)
   first = trainer_lib.Trainer(config, log=lambda _: None)
   terms = first.train()
   assert first.step == 2
@@ -44,7 +44,7 @@ def test_smoke_run_then_resume_with_step_and_accumulators(smoke_dir, tmp_path):
     assert json.load(f)['algorithm']['fusion'] == 'MOE'
   assert glob.glob(str(tmp_path / 'train' / 'events.out.tfevents.*'))
 
-  resumed = trainer_lib.Trainer(configs.smoke(input_table=_pairs(smoke_dir),
+  resumed = trainer_lib.Trainer(configs.smoke_config(input_table=_pairs(smoke_dir),
                                               output_dir=str(tmp_path), num_steps=4),
                                 log=lambda _: None)
   assert resumed.restore() == 2
@@ -70,7 +70,7 @@ def test_non_finite_loss_stops_with_step_and_term(tmp_path, monkeypatch):
       points[0, 3] = np.nan
       writer.write(records.serialize(records.make_example(
           [[100, 100]] * 2, points, np.ones((2, 13)), rng.normal(size=(2, 17, 3)))))
-  config = configs.smoke(input_table=str(directory / 'train-*'),
+  config = configs.smoke_config(input_table=str(directory / 'train-*'),
                          output_dir=str(tmp_path / 'run'), input_type='2D_INPUT',
                          algorithm=configs.AlgorithmConfig(algorithm='ALIGN'))
   # The loss went bad because the data hold NaN: the message says both, and where the NaN is.

@@ -6,6 +6,11 @@
 - limited supervision: fully supervised with a fraction of training clips per class.
 Each run writes a JSON file; `poem_cvmim.evaluation.tables` rebuilds tables from them.
 
+`plan_runs` is the one place that expands a protocol into its runs (`RunSpec`: protocol,
+training view, fraction, seed) and `RunSpec.training_set` the one place that picks a run's
+training clips: `run_protocol` (train_action), the paper tables' run plan and the main job all
+go through them.
+
 The protocols' names and checks load no TensorFlow (commands read them to define their flags);
 the functions that train or restore a classifier import `classify` when they run.
 """
@@ -43,6 +48,40 @@ def sample_fraction(train: feature_tables.FeatureSet, fraction: float, seed: int
   return train.select(np.sort(np.array(keep)))
 
 
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+  """One classifier run of a protocol: its training clips (one view, or a fraction of every
+  view's) and its seed. A fraction of 1.0 is the fully supervised run (so a limited-supervision
+  plan and a fully supervised one share it)."""
+  protocol: str
+  seed: int
+  train_view: str = ALL_VIEWS
+  fraction: float = 1.0
+
+  def training_set(self, train_all: feature_tables.FeatureSet) -> feature_tables.FeatureSet:
+    """The clips this run trains on, from the whole training split."""
+    if self.protocol == SINGLE_SHOT:
+      return train_all.select(train_all.views == self.train_view)
+    if self.fraction < 1.0:
+      return sample_fraction(train_all, self.fraction, self.seed)
+    return train_all
+
+
+def plan_runs(protocol: str, seeds, views=(), fractions=(1.0,)) -> list:
+  """The runs of `protocol`, in the order they run: single-shot, each training view in `views`
+  with every seed; fully supervised, every seed; limited, each of `fractions` with every seed
+  (fraction 1.0 is the fully supervised run). Pure: reads no file."""
+  if protocol not in PROTOCOLS:
+    raise errors.InputError(f'Unknown protocol {protocol!r}; valid: {", ".join(PROTOCOLS)}.')
+  if protocol == SINGLE_SHOT:
+    if not views:
+      raise errors.InputError('The single-shot protocol needs at least one training view.')
+    return [RunSpec(SINGLE_SHOT, seed, train_view=view) for view in views for seed in seeds]
+  fractions = check_fractions(fractions) if protocol == LIMITED else [1.0]
+  return [RunSpec(LIMITED if fraction < 1.0 else FULLY_SUPERVISED, seed, fraction=fraction)
+          for fraction in fractions for seed in seeds]
+
+
 RESULT_NAME = 'result.json'
 # Classifier fields that only schedule the run: a finished run asked for more steps continues.
 _SCHEDULE_FIELDS = ('config.num_steps', 'config.checkpoint_interval', 'config.steps_per_loop')
@@ -55,16 +94,17 @@ def run_identity(name, protocol, train_view, fraction, seed, config, features) -
           'config': dataclasses.asdict(config), 'features': features}
 
 
-def run_one(name, protocol, train, test, num_classes, config, seed, output_dir,
-            train_view=ALL_VIEWS, fraction=1.0, log=print, verbose=False, features=None,
-            overwrite=False, pool=None) -> dict:
-  """Trains and evaluates one classifier; writes and returns its result JSON.
+def run_one(name, spec: RunSpec, train, test, num_classes, config, output_dir, log=print,
+            verbose=False, features=None, overwrite=False, pool=None) -> dict:
+  """Trains and evaluates the classifier of `spec` on `train` (its training set); writes and
+  returns its result JSON.
 
   `features` identifies the feature table (`run_dirs.dataset_identity`). A finished run with
   the same identity is reused; one with another identity is refused unless `overwrite`.
   `pool`: a `classify.ClassifierPool` shared by a batch of runs (None: a model of its own).
   """
   from poem_cvmim.action import classify  # pylint: disable=g-import-not-at-top
+  protocol, seed, train_view, fraction = spec.protocol, spec.seed, spec.train_view, spec.fraction
   directory = classify.run_dir(output_dir, name, protocol, train_view, f'fraction{fraction:g}',
                                f'seed{seed}')
   where = f'[{name}] {protocol} train={train_view} fraction={fraction:g} seed={seed}'
@@ -122,35 +162,25 @@ def run_protocol(name, feature_dir, protocol, config, seeds, output_dir, train_v
   from poem_cvmim.action import classify  # pylint: disable=g-import-not-at-top
   if protocol not in PROTOCOLS:
     raise errors.InputError(f'Unknown protocol {protocol!r}; valid: {", ".join(PROTOCOLS)}.')
-  fractions = check_fractions(fractions)
+  if protocol == LIMITED:
+    check_fractions(fractions)
   manifest = shards.read_manifest(feature_dir)
+  views = list(train_views or manifest['views']) if protocol == SINGLE_SHOT else ()
+  unknown = [v for v in views if v not in manifest['views']]
+  if unknown:
+    raise errors.InputError(f'Unknown training view(s) {unknown}; available views: '
+                            f'{manifest["views"]}.')
+  specs = plan_runs(protocol, seeds, views, fractions)
   features = run_dirs.dataset_identity(feature_dir)
-  common = dict(log=log, verbose=verbose, features=features, overwrite=overwrite,
-                pool=pool or classify.ClassifierPool())
-  num_classes = len(manifest['classes'])
   train_all = feature_tables.load_feature_set(feature_dir, 'train')
   test = feature_tables.load_feature_set(feature_dir, 'test')
-  results = []
-  if protocol == SINGLE_SHOT:
-    views = list(train_views or manifest['views'])
-    unknown = [v for v in views if v not in manifest['views']]
-    if unknown:
-      raise errors.InputError(f'Unknown training view(s) {unknown}; available views: '
-                       f'{manifest["views"]}.')
-    for view in views:
-      train = train_all.select(train_all.views == view)
-      if len(train) == 0:
-        raise errors.InputError(f'No training clips of view {view!r} in {feature_dir}.')
-      for seed in seeds:
-        results.append(run_one(name, protocol, train, test, num_classes, config, seed,
-                               output_dir, train_view=view, **common))
-    return results
-  for fraction in (fractions if protocol == LIMITED else (1.0,)):
-    for seed in seeds:
-      train = sample_fraction(train_all, fraction, seed) if fraction < 1.0 else train_all
-      results.append(run_one(name, protocol, train, test, num_classes, config, seed,
-                             output_dir, fraction=fraction, **common))
-  return results
+  for view in views:
+    if not np.any(train_all.views == view):
+      raise errors.InputError(f'No training clips of view {view!r} in {feature_dir}.')
+  pool = pool or classify.ClassifierPool()
+  return [run_one(name, spec, spec.training_set(train_all), test, len(manifest['classes']),
+                  config, output_dir, log=log, verbose=verbose, features=features,
+                  overwrite=overwrite, pool=pool) for spec in specs]
 
 
 def check_trained_on(run_dir: str, feature_dir: str) -> None:

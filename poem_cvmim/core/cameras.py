@@ -19,7 +19,7 @@ from poem_cvmim.core import keypoints
 from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import random_keys
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 # Smallest depth the pinhole projection divides by (step 5 of the projection).
 DEPTH_EPSILON = 1e-12

@@ -83,7 +83,7 @@ def expected_errors() -> tuple:
   """EXPECTED_ERRORS, with TensorFlow's file errors once TensorFlow is imported."""
   if 'tensorflow' not in sys.modules:
     return EXPECTED_ERRORS
-  return EXPECTED_ERRORS + tuple(getattr(lazy_tensorflow.tf.errors, name)
+  return EXPECTED_ERRORS + tuple(getattr(lazy_tensorflow.deferred.errors, name)
                                  for name in _EXPECTED_TF_ERRORS)
 
 

@@ -15,7 +15,7 @@ from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 # A feature table's manifest keys beside the shards' own (written by
 # `evaluation.features.write_feature_table`, read here and by the protocols).

@@ -17,7 +17,7 @@ import numpy as np
 from poem_cvmim.core import errors
 from poem_cvmim.core import lazy_tensorflow
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 # Smallest scale a normaliser divides by, so a degenerate pose gives no NaN.
 SCALE_EPSILON = 1e-12

@@ -11,7 +11,7 @@ TensorFlow, any leading shape `[...]`; points are `[..., J, D]` (D = 3 for poses
 
 from poem_cvmim.core import lazy_tensorflow
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 
 def standardize(points):

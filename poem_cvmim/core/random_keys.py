@@ -16,7 +16,7 @@ import os
 
 from poem_cvmim.core import lazy_tensorflow
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 
 def new_run_seed() -> int:

@@ -24,7 +24,7 @@ from poem_cvmim.core import example_wire
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import lazy_tensorflow
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 KEY_IMAGE_HEIGHT = 'image/height'
 KEY_IMAGE_WIDTH = 'image/width'

@@ -15,7 +15,7 @@ from poem_cvmim.core import errors
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import lazy_tensorflow
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 
 RAW = 'raw'

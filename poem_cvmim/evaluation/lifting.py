@@ -15,7 +15,7 @@ from poem_cvmim.core import keypoints
 from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import procrustes
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 PROFILE_3D = keypoints.LEGACY_3DH36M17  # what the retrieval loaders' 3D poses are in
 _BLOCK = 4096  # frames per call of the head

@@ -35,7 +35,7 @@ from poem_cvmim.core import procrustes
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 METRICS = ('l2', 'cosine')
 FRAME, POSE, MPJPE_MM = 'frame', 'pose', 'mpjpe'

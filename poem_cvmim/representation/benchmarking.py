@@ -30,7 +30,7 @@ from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import timing
 from poem_cvmim.representation import configs
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 _NUM_JOINTS = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).keypoint_num
 _HIDDEN, _EMBEDDING, _CRITIC, _LAYERS = 1024, 64, 32, 4  # the default E and critic

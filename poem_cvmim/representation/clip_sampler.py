@@ -20,7 +20,7 @@ from poem_cvmim.core import errors
 from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import records
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 _READ_BATCH = 4096
 # Random orders tried before a clip's instants are drawn from its evenly spaced ones.
 _ATTEMPTS = 4

@@ -24,7 +24,7 @@ from poem_cvmim.core import errors
 from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import procrustes
 
-tf = lazy_tensorflow.tf
+tf = lazy_tensorflow.deferred
 
 
 HARD_NEGATIVE_SCOPES = ('clip', 'camera')
