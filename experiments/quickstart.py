@@ -96,8 +96,8 @@ def run(config: QuickstartConfig, output_dir: str, log=print, overwrite: bool = 
 def cvmim_config(config: QuickstartConfig, output_dir: str) -> configs.TrainConfig:
   """The CV-MIM training of the main job (raises InputError on a bad size or step count)."""
   data_dir = os.path.join(output_dir, 'data')
-  algorithm = configs.AlgorithmConfig(temporal_negatives=config.temporal_negatives,
-                                      hard_negative_weight=config.hard_negative_weight)
+  algorithm = configs.algorithm_config(temporal_negatives=config.temporal_negatives,
+                                       hard_negative_weight=config.hard_negative_weight)
   return configs.TrainConfig(
       algorithm=algorithm, instants_per_clip=(config.instants_per_clip
                                               if config.temporal_negatives else 0),

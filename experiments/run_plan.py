@@ -70,7 +70,7 @@ class Plan:
 
   def encoder(self, name: str, config: configs.TrainConfig) -> Run:
     """A representation training (`config.output_dir` is set here)."""
-    key = {'kind': 'encoder', 'config': configs.to_dict(dataclasses.replace(
+    key = {'kind': 'encoder', 'config': configs.flat_dict(dataclasses.replace(
         config, output_dir=''))}
     directory = os.path.join(self.root, 'encoders', f'{_slug(name)}-{key_hash(key)}')
     config = dataclasses.replace(config, output_dir=directory)

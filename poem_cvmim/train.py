@@ -52,11 +52,11 @@ def config_from_flags(flag_values) -> configs.TrainConfig:
                if flag_values['algorithm_type'].present else base.algorithm)
   given = {path: flag_values[name].value for name, (path, _) in configs.FLAG_FIELDS.items()
            if flag_values[name].present}
-  clip_batches = (given.get('algorithm.temporal_negatives')
+  clip_batches = (given.get('algorithm.mining.temporal_negatives')
                   or given.get('algorithm.algorithm') == configs.ALGORITHM_MCSS)
   if clip_batches and 'instants_per_clip' not in given and not base.instants_per_clip:
     given['instants_per_clip'] = configs.DEFAULT_INSTANTS_PER_CLIP
-  fraction = given.get('algorithm.fraction_with_3d', algorithm.fraction_with_3d)
+  fraction = given.get('algorithm.mcss.fraction_with_3d', algorithm.mcss.fraction_with_3d)
   partial_3d = algorithm.algorithm == configs.ALGORITHM_PR_VIPE and fraction < 1.0
   if (algorithm.algorithm == configs.ALGORITHM_MCSS or partial_3d) and 'input_type' not in given:
     # Detected 2D only: projections of the 3D would hand every clip's 3D to the embedding.

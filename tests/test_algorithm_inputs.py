@@ -8,6 +8,7 @@ keypoints_3d])`). The same batch, weights and keys must give the same terms now.
 
 import json
 import os
+import types
 
 import keras
 import numpy as np
@@ -108,3 +109,14 @@ def test_a_projected_pose_has_no_known_camera():
   moved = np.abs(inputs[pipeline.ANCHOR].numpy() - detected[pipeline.ANCHOR].numpy()).max(
       axis=(1, 2)) > 1e-6
   np.testing.assert_array_equal(moved, projected[:, 0])
+
+
+def test_every_algorithm_name_has_exactly_one_class():
+  classes = registry.algorithm_classes()
+  assert set(classes) == set(configs.ALGORITHMS)
+  for name in configs.ALGORITHMS:
+    algorithm = registry.create_algorithm(
+        configs.algorithm_config(algorithm=name), pipeline.InputSpec())
+    assert type(algorithm).NAME == name and type(algorithm) is classes[name]
+  with pytest.raises(ValueError, match='Unknown algorithm'):
+    registry.create_algorithm(types.SimpleNamespace(algorithm='NOPE'))

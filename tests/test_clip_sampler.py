@@ -115,8 +115,8 @@ def test_temporal_negatives_train_from_the_command(smoke_dir, tmp_path):
   assert terms['step'] == 4 and terms['mining/temporal_pairs_per_anchor'] > 0
   assert '[input] 288 pair records of 18 clips' in output
   config = restore.read_config(whole)
-  assert config.instants_per_clip == 4 and config.algorithm.temporal_negatives
-  assert config.algorithm.hard_negative_weight == 4.0
+  assert config.instants_per_clip == 4 and config.algorithm.mining.temporal_negatives
+  assert config.algorithm.mining.hard_negative_weight == 4.0
 
 
 def test_init_from_starts_from_the_other_runs_networks(smoke_dir, tmp_path):
@@ -150,7 +150,7 @@ def test_records_without_clip_metadata_are_refused_in_one_line(tmp_path):
     writer.write(records.serialize(example))
   config = configs.smoke_config(input_table=path, output_dir=str(tmp_path / 'run'),
                          instants_per_clip=2,
-                         algorithm=configs.AlgorithmConfig(temporal_negatives=True))
+                         algorithm=configs.algorithm_config(temporal_negatives=True))
   with pytest.raises(errors.InputError, match=r"record 0 lacks 3 required keys: .*image/"
                      r"source_id.*\(clip-grouped batches and temporal negatives read each "
                      r"pair's clip, frame index and cameras"):
@@ -165,9 +165,9 @@ def records_writer(path):
 
 def test_temporal_negatives_need_clip_batches_and_cv_mim():
   with pytest.raises(errors.InputError, match='temporal_negatives needs clip-grouped batches'):
-    configs.TrainConfig(algorithm=configs.AlgorithmConfig(temporal_negatives=True))
+    configs.TrainConfig(algorithm=configs.algorithm_config(temporal_negatives=True))
   with pytest.raises(errors.InputError, match='temporal_negatives applies to DISENTANGLE, PR_VIPE, not '
                      'INFONCE'):
-    configs.AlgorithmConfig(algorithm='INFONCE', temporal_negatives=True)
+    configs.algorithm_config(algorithm='INFONCE', temporal_negatives=True)
   with pytest.raises(errors.InputError, match='ignore_gap <= negative_gap'):
-    configs.AlgorithmConfig(negative_gap=4, ignore_gap=6)
+    configs.algorithm_config(negative_gap=4, ignore_gap=6)

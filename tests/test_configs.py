@@ -1,5 +1,6 @@
 """One source of truth for configuration: flag defaults, strict run configs, refused restarts."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -53,14 +54,59 @@ def test_every_flag_takes_its_config_default_and_given_flags_beat_the_smoke_pres
   assert result.returncode == 0 and 'OK' in result.stdout, result.stderr[-2000:]
 
 
-def test_a_config_written_before_pr_vipe_fields_existed_reads_with_their_defaults(tmp_path):
+def test_a_config_written_before_the_option_groups_reads_as_written(tmp_path):
+  """Files of earlier versions: no option groups at all (before Pr-VIPE, temporal negatives
+  and MCSS existed), or their fields flat among the algorithm's own; no `added` fields."""
   config = configs.smoke_config(output_dir=str(tmp_path))
   restore.write_config(str(tmp_path), config)
   data = json.loads((tmp_path / restore.CONFIG_NAME).read_text())
-  for name in configs.ADDED_ALGORITHM_FIELDS:
-    del data['algorithm'][name]
-  (tmp_path / restore.CONFIG_NAME).write_text(json.dumps(data))
+  assert set(configs.OPTION_GROUPS) <= set(data['algorithm'])
+  oldest = json.loads(json.dumps(data))
+  for group in configs.OPTION_GROUPS:
+    del oldest['algorithm'][group]
+  del oldest['instants_per_clip'], oldest['init_from']
+  (tmp_path / restore.CONFIG_NAME).write_text(json.dumps(oldest))
   assert restore.read_config(str(tmp_path)) == config
+  # Flat, as files held the groups' fields before they were grouped, with other values.
+  flat = configs.flat_dict(configs.with_fields(config, {}, configs.replace_algorithm(
+      config.algorithm, negative_gap=12, fraction_with_3d=0.5, triplet_loss_margin=0.3)))
+  assert flat['algorithm']['negative_gap'] == 12 and 'mining' not in flat['algorithm']
+  (tmp_path / restore.CONFIG_NAME).write_text(json.dumps(flat))
+  read = restore.read_config(str(tmp_path)).algorithm
+  assert (read.mining.negative_gap, read.mcss.fraction_with_3d,
+          read.pr_vipe.triplet_loss_margin) == (12, 0.5, 0.3)
+  # A group that is present must be complete.
+  partial = json.loads(json.dumps(data))
+  del partial['algorithm']['mining']['ignore_gap']
+  (tmp_path / restore.CONFIG_NAME).write_text(json.dumps(partial))
+  with pytest.raises(ValueError, match=r"mining has unknown keys \[\] and lacks keys \['ignore_gap'\]"):
+    restore.read_config(str(tmp_path))
+
+
+def test_option_fields_are_named_by_themselves():
+  algorithm = configs.algorithm_config(algorithm='MCSS', fusion='CAT', negative_gap=6,
+                                       mcss_margin=0.3, num_embedding_samples=4)
+  assert (algorithm.fusion, algorithm.mining.negative_gap, algorithm.mcss.mcss_margin,
+          algorithm.pr_vipe.num_embedding_samples) == ('CAT', 6, 0.3, 4)
+  assert configs.replace_algorithm(algorithm, ignore_gap=2).mining == dataclasses.replace(
+      algorithm.mining, ignore_gap=2)
+  with pytest.raises(TypeError):
+    configs.algorithm_config(no_such_field=1)
+  with pytest.raises(ValueError, match='ignore_gap'):
+    configs.algorithm_config(negative_gap=4, ignore_gap=6)
+  # Every field of every group is reachable by its own name, and names are unique.
+  names = [f.name for cls in configs.OPTION_GROUPS.values() for f in dataclasses.fields(cls)]
+  own = {f.name for f in dataclasses.fields(configs.AlgorithmConfig)}
+  assert len(names) == len(set(names)) and not set(names) & own
+
+
+def test_the_run_plan_key_of_an_encoder_did_not_change_with_the_groups():
+  """flat_dict is the layout config files had before the groups: the paper tables' encoder
+  directories (named by a hash of it) stay theirs."""
+  flat = configs.flat_dict(configs.synthetic_schedule())
+  assert set(flat['algorithm']) == (
+      {f.name for f in dataclasses.fields(configs.AlgorithmConfig)} - set(configs.OPTION_GROUPS)
+      | {f.name for cls in configs.OPTION_GROUPS.values() for f in dataclasses.fields(cls)})
 
 
 def test_a_run_config_is_read_strictly(tmp_path):

@@ -106,7 +106,7 @@ def _numpy_semi_hard(anchors, positives, negatives, margin):
 
 def test_the_multiview_loss_is_semi_hard_triplets_over_the_clips_far_frames(float64):
   rng = np.random.default_rng(3)
-  config = configs.AlgorithmConfig(algorithm='MCSS', negative_gap=8, ignore_gap=4,
+  config = configs.algorithm_config(algorithm='MCSS', negative_gap=8, ignore_gap=4,
                                    periodic_guard_2d=1e-9)
   algorithm = registry.create_algorithm(config)
   # Two clips: frames 0, 8, 20 of clip 5 and 0, 3, 30 of clip 6 (3 is too close to 0).
@@ -118,7 +118,7 @@ def test_the_multiview_loss_is_semi_hard_triplets_over_the_clips_far_frames(floa
   far = np.array([[c == d and abs(f - g) >= 8 for d, g in zip(clips, frames)]
                   for c, f in zip(clips, frames)])
   anchors, positives = np.concatenate([z[0], z[1]]), np.concatenate([z[1], z[0]])
-  expected = _numpy_semi_hard(anchors, positives, np.tile(far, [2, 2]), config.mcss_margin)
+  expected = _numpy_semi_hard(anchors, positives, np.tile(far, [2, 2]), config.mcss.mcss_margin)
   np.testing.assert_allclose(terms['loss'].numpy(), expected, rtol=1e-10)
   # Rows 3 and 4 (frames 0 and 3 of clip 6) have each one far frame: every anchor has one.
   assert terms['anchors_with_negatives'].numpy() == 1.0
@@ -127,7 +127,7 @@ def test_the_multiview_loss_is_semi_hard_triplets_over_the_clips_far_frames(floa
 def test_the_lifting_loss_reads_only_the_clips_that_keep_their_3d(float64):
   rng = np.random.default_rng(4)
   clips = np.random.default_rng(5).integers(-2**62, 2**62, 40)
-  config = configs.AlgorithmConfig(algorithm='MCSS', fraction_with_3d=0.5, dropout_rate=0.0)
+  config = configs.algorithm_config(algorithm='MCSS', fraction_with_3d=0.5, dropout_rate=0.0)
   algorithm = registry.create_algorithm(config)
   algorithm.build()
   inputs = _batch(rng, clips, np.zeros(40), np.zeros((40, 2)))
@@ -187,7 +187,7 @@ def test_mcss_needs_clip_batches():
   with pytest.raises(errors.InputError, match='MCSS needs clip-grouped batches'):
     configs.TrainConfig(algorithm=configs.AlgorithmConfig(algorithm='MCSS'))
   with pytest.raises(errors.InputError, match=r'fraction_with_3d must be in \(0, 1\]'):
-    configs.AlgorithmConfig(algorithm='MCSS', fraction_with_3d=0.0)
+    configs.algorithm_config(algorithm='MCSS', fraction_with_3d=0.0)
 
 
 def _command(module, *flags):
@@ -206,7 +206,7 @@ def test_train_then_evaluate_lifting_from_the_commands(smoke_dir, tmp_path):
   config = restore.read_config(run)
   # The command's MCSS defaults: detected 2D only (no projections of the 3D), clip batches.
   assert config.input_type == configs.INPUT_2D and config.instants_per_clip == 4
-  assert config.algorithm.fraction_with_3d == 0.5
+  assert config.algorithm.mcss.fraction_with_3d == 0.5
   output = str(tmp_path / 'lifting')
   evaluated = _command('poem_cvmim.evaluate_lifting', f'--runs={run}',
                        f'--sequences={os.path.join(smoke_dir, "heldout_motion")}',

@@ -386,7 +386,7 @@ def test_partial_3d_negatives_come_from_3d_among_labelled_clips_and_from_time_ot
     for i in range(18):
       for j in range(18):
         if keep[i]:
-          expected[i, j] = keep[j] and aligned[i, j] >= config.min_negative_keypoint_mpjpe
+          expected[i, j] = keep[j] and aligned[i, j] >= config.pr_vipe.min_negative_keypoint_mpjpe
         elif temporal:
           expected[i, j] = clips[i] == clips[j] and abs(frames[i] - frames[j]) >= 8
     np.testing.assert_array_equal(mask, expected)

@@ -59,8 +59,87 @@ def _positive(**values):
 
 
 @dataclasses.dataclass(frozen=True)
+class PrVipeOptions:
+  """Pr-VIPE's own settings (the original's flag names; `pr_vipe()` also sets the shared
+  fields it changes: embedding 16, dropout 0.3, KL weight 0.001)."""
+  num_embedding_samples: int = 20
+  triplet_loss_margin: float = math.log(2.0)
+  min_negative_keypoint_mpjpe: float = 0.1
+  positive_pairwise_loss_weight: float = 0.005
+  sigmoid_raw_a_initial: float = -0.65
+  sigmoid_b_initial: float = -0.5
+
+  def __post_init__(self):
+    _positive(num_embedding_samples=self.num_embedding_samples,
+              min_negative_keypoint_mpjpe=self.min_negative_keypoint_mpjpe)
+    if self.triplet_loss_margin < 0.0:
+      raise errors.InputError(f'triplet_loss_margin must be >= 0, got {self.triplet_loss_margin}.')
+
+
+@dataclasses.dataclass(frozen=True)
+class MiningOptions:
+  """Temporal hard negatives (MCSS, Mitra et al. 2020; docs/mining.md), read by CV-MIM,
+  Pr-VIPE and MCSS.
+
+  With `temporal_negatives`, CV-MIM's cross-view term also contrasts each anchor with frames of
+  its own clip at least `negative_gap` frames away (weighted `hard_negative_weight` against the
+  batch's other negatives); frames of the clip closer than `ignore_gap` are no negatives.
+  Periodic motion repeats a pose far in time: a pair within NP-MPJPE `periodic_guard_mpjpe` (3D)
+  or, in records without 3D, seen by one camera within `periodic_guard_2d` (mean joint distance
+  of the normalised 2D poses) is no negative either."""
+  temporal_negatives: bool = False
+  hard_negative_weight: float = 8.0
+  # 'clip' (MCSS): the hard negatives are the anchor's clip's far frames seen by its camera;
+  # 'camera': also every other clip's frames seen by that camera (docs/mining.md).
+  hard_negative_scope: str = 'clip'
+  negative_gap: int = 8
+  ignore_gap: int = 4
+  periodic_guard_mpjpe: float = 0.1
+  periodic_guard_2d: float = PERIODIC_GUARD_2D
+
+  def __post_init__(self):
+    if not 1 <= self.negative_gap or not 0 <= self.ignore_gap <= self.negative_gap:
+      raise errors.InputError(f'Need 1 <= negative_gap and 0 <= ignore_gap <= negative_gap, got '
+                              f'negative_gap={self.negative_gap}, ignore_gap={self.ignore_gap}.')
+    if not self.hard_negative_weight >= 0.0:
+      raise errors.InputError(f'hard_negative_weight must be >= 0, got '
+                              f'{self.hard_negative_weight}.')
+    _choose('hard_negative_scope', self.hard_negative_scope, HARD_NEGATIVE_SCOPES)
+    _positive(periodic_guard_mpjpe=self.periodic_guard_mpjpe,
+              periodic_guard_2d=self.periodic_guard_2d)
+
+
+@dataclasses.dataclass(frozen=True)
+class McssOptions:
+  """MCSS (Mitra et al. 2020; docs/mcss.md): a triplet loss on the L2-normalised embedding
+  (positive: the same instant seen by the other camera; negatives: the clip's frames at least
+  `mining.negative_gap` away, periodic repeats left out) with margin `mcss_margin`, plus a 3D
+  head on the embedding trained with MPJPE (weight `lifting_loss_weight`) on the rows whose
+  clip is among the `fraction_with_3d` chosen to keep its 3D (Pr-VIPE reads the fraction too).
+  `multiview_loss_weight` 0: the head alone (the supervised baseline)."""
+  fraction_with_3d: float = 1.0
+  mcss_margin: float = 0.2
+  multiview_loss_weight: float = 1.0
+  lifting_loss_weight: float = 1.0
+
+  def __post_init__(self):
+    if not 0.0 < self.fraction_with_3d <= 1.0:
+      raise errors.InputError(f'fraction_with_3d must be in (0, 1], got {self.fraction_with_3d}.')
+    if self.mcss_margin < 0.0 or self.multiview_loss_weight < 0.0 or self.lifting_loss_weight < 0:
+      raise errors.InputError('mcss_margin, multiview_loss_weight and lifting_loss_weight must '
+                              f'be >= 0, got {self.mcss_margin}, {self.multiview_loss_weight}, '
+                              f'{self.lifting_loss_weight}.')
+
+
+# The option groups of AlgorithmConfig: {field name: its dataclass}. A method's own settings
+# live in its group, so a new method adds a group instead of fields every method carries.
+OPTION_GROUPS = {'pr_vipe': PrVipeOptions, 'mining': MiningOptions, 'mcss': McssOptions}
+
+
+@dataclasses.dataclass(frozen=True)
 class AlgorithmConfig:
-  """What is learned and how (defaults: the paper's CV-MIM)."""
+  """What is learned and how (defaults: the paper's CV-MIM); each method's own settings in its
+  option group (`pr_vipe`, `mining`, `mcss`)."""
   algorithm: str = ALGORITHM_DISENTANGLE
   pose_embedding_dim: int = 32
   view_embedding_dim: int = 32
@@ -75,45 +154,14 @@ class AlgorithmConfig:
   # Adagrad as in the original: initial accumulator 0.1, epsilon 1e-7.
   initial_accumulator_value: float = 0.1
   epsilon: float = 1e-7
-  # Pr-VIPE only (the original's flag names; `pr_vipe()` gives its defaults for the rest:
-  # embedding 16, dropout 0.3, KL weight 0.001 in `regularization_loss_weight`).
-  num_embedding_samples: int = 20
-  triplet_loss_margin: float = math.log(2.0)
-  min_negative_keypoint_mpjpe: float = 0.1
-  positive_pairwise_loss_weight: float = 0.005
-  sigmoid_raw_a_initial: float = -0.65
-  sigmoid_b_initial: float = -0.5
-  # Temporal hard negatives (MCSS, Mitra et al. 2020; docs/mining.md): CV-MIM's cross-view term
-  # also contrasts each anchor with frames of its own clip at least `negative_gap` frames away
-  # (weighted `hard_negative_weight` against the batch's other negatives); frames of the clip
-  # closer than `ignore_gap` are no negatives. Periodic motion repeats a pose far in time: a
-  # pair within NP-MPJPE `periodic_guard_mpjpe` (3D) or, in records without 3D, seen by one
-  # camera within `periodic_guard_2d` (mean joint distance of the normalised 2D poses) is no
-  # negative either.
-  temporal_negatives: bool = False
-  hard_negative_weight: float = 8.0
-  # 'clip' (MCSS): the hard negatives are the anchor's clip's far frames seen by its camera;
-  # 'camera': also every other clip's frames seen by that camera (docs/mining.md).
-  hard_negative_scope: str = 'clip'
-  negative_gap: int = 8
-  ignore_gap: int = 4
-  periodic_guard_mpjpe: float = 0.1
-  periodic_guard_2d: float = PERIODIC_GUARD_2D
-  # MCSS (Mitra et al. 2020; docs/mcss.md): a triplet loss on the L2-normalised embedding
-  # (positive: the same instant seen by the other camera; negatives: the clip's frames at least
-  # `negative_gap` away, periodic repeats left out) with margin `mcss_margin`, plus a 3D head on
-  # the embedding trained with MPJPE (weight `lifting_loss_weight`) on the rows whose clip is
-  # among the `fraction_with_3d` chosen to keep its 3D. `multiview_loss_weight` 0: the head
-  # alone (the supervised baseline).
-  fraction_with_3d: float = 1.0
-  mcss_margin: float = 0.2
-  multiview_loss_weight: float = 1.0
-  lifting_loss_weight: float = 1.0
+  pr_vipe: PrVipeOptions = PrVipeOptions()
+  mining: MiningOptions = MiningOptions()
+  mcss: McssOptions = McssOptions()
 
   @property
   def uses_clip_batches(self) -> bool:
     """Whether the loss compares instants of one clip (needs clip-grouped batches)."""
-    return self.temporal_negatives or self.algorithm == ALGORITHM_MCSS
+    return self.mining.temporal_negatives or self.algorithm == ALGORITHM_MCSS
 
   def __post_init__(self):
     _choose('algorithm', self.algorithm, ALGORITHMS)
@@ -129,29 +177,45 @@ class AlgorithmConfig:
                                 f'view_embedding_dim={self.view_embedding_dim}.')
     if not 0.0 <= self.dropout_rate < 1.0:
       raise errors.InputError(f'dropout_rate must be in [0, 1), got {self.dropout_rate}.')
-    _positive(num_embedding_samples=self.num_embedding_samples,
-              min_negative_keypoint_mpjpe=self.min_negative_keypoint_mpjpe)
-    if self.triplet_loss_margin < 0.0:
-      raise errors.InputError(f'triplet_loss_margin must be >= 0, got {self.triplet_loss_margin}.')
-    if self.temporal_negatives and self.algorithm not in ALGORITHMS_WITH_TEMPORAL_NEGATIVES:
+    if (self.mining.temporal_negatives
+        and self.algorithm not in ALGORITHMS_WITH_TEMPORAL_NEGATIVES):
       raise errors.InputError(f'temporal_negatives applies to '
                               f'{", ".join(ALGORITHMS_WITH_TEMPORAL_NEGATIVES)}, not '
                               f'{self.algorithm}.')
-    if not 1 <= self.negative_gap or not 0 <= self.ignore_gap <= self.negative_gap:
-      raise errors.InputError(f'Need 1 <= negative_gap and 0 <= ignore_gap <= negative_gap, got '
-                              f'negative_gap={self.negative_gap}, ignore_gap={self.ignore_gap}.')
-    if not self.hard_negative_weight >= 0.0:
-      raise errors.InputError(f'hard_negative_weight must be >= 0, got '
-                              f'{self.hard_negative_weight}.')
-    _choose('hard_negative_scope', self.hard_negative_scope, HARD_NEGATIVE_SCOPES)
-    _positive(periodic_guard_mpjpe=self.periodic_guard_mpjpe,
-              periodic_guard_2d=self.periodic_guard_2d)
-    if not 0.0 < self.fraction_with_3d <= 1.0:
-      raise errors.InputError(f'fraction_with_3d must be in (0, 1], got {self.fraction_with_3d}.')
-    if self.mcss_margin < 0.0 or self.multiview_loss_weight < 0.0 or self.lifting_loss_weight < 0:
-      raise errors.InputError('mcss_margin, multiview_loss_weight and lifting_loss_weight must '
-                              f'be >= 0, got {self.mcss_margin}, {self.multiview_loss_weight}, '
-                              f'{self.lifting_loss_weight}.')
+
+
+def _option_group_of(name: str) -> Optional[str]:
+  """The option group holding field `name`, or None for a field of AlgorithmConfig itself."""
+  for group, cls in OPTION_GROUPS.items():
+    if name in {f.name for f in dataclasses.fields(cls)}:
+      return group
+  return None
+
+
+def replace_algorithm(algorithm: 'AlgorithmConfig', /, **values) -> 'AlgorithmConfig':
+  """`algorithm` with fields replaced, each named by itself whichever group holds it
+  (`replace_algorithm(a, negative_gap=4, fusion='CAT')`); validated again."""
+  groups, own = {}, {}
+  for name, value in values.items():
+    group = _option_group_of(name)
+    if group is None:
+      own[name] = value
+    else:
+      groups.setdefault(group, {})[name] = value
+  for group, changed in groups.items():
+    own[group] = dataclasses.replace(getattr(algorithm, group), **changed)
+  return dataclasses.replace(algorithm, **own)
+
+
+def algorithm_config(**values) -> 'AlgorithmConfig':
+  """An AlgorithmConfig from fields named by themselves, e.g.
+  `algorithm_config(algorithm='MCSS', fraction_with_3d=0.1)`."""
+  return replace_algorithm(AlgorithmConfig(), **values)
+
+
+# Field metadata of a field added after config files were first written: a file without it
+# reads as written with the field's default (which leaves the older behaviour unchanged).
+_ADDED = {'added': True}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,10 +245,10 @@ class TrainConfig:
   # The clip-grouped sampler (docs/mining.md): batches of batch_size / instants_per_clip clips,
   # `instants_per_clip` instants of each at least `algorithm.negative_gap` frames apart (one
   # pair record each). 0: records are shuffled one by one (the original's input).
-  instants_per_clip: int = 0
+  instants_per_clip: int = dataclasses.field(default=0, metadata=_ADDED)
   # A run directory whose latest checkpoint initialises the networks (fine-tuning: optimizer
   # state and step start afresh).
-  init_from: str = ''
+  init_from: str = dataclasses.field(default='', metadata=_ADDED)
 
   def __post_init__(self):
     _choose('input_type', self.input_type, _INPUT_TYPES)
@@ -258,7 +322,7 @@ def pr_vipe(**overrides) -> AlgorithmConfig:
   values = dict(algorithm=ALGORITHM_PR_VIPE, pose_embedding_dim=16, dropout_rate=0.3,
                 regularization_loss_weight=0.001)
   values.update(overrides)
-  return AlgorithmConfig(**values)
+  return algorithm_config(**values)
 
 
 def algorithm_defaults(name: str) -> AlgorithmConfig:
@@ -292,16 +356,16 @@ FLAG_FIELDS = {
     'use_prior': ('algorithm.use_prior', 'Adversarial uniform prior (False: "w/o L_prior").'),
     'dropout_rate': ('algorithm.dropout_rate', 'Dropout of the encoder and critic '
                      '(PR_VIPE: 0.3).'),
-    'num_embedding_samples': ('algorithm.num_embedding_samples',
+    'num_embedding_samples': ('algorithm.pr_vipe.num_embedding_samples',
                               'PR_VIPE: samples drawn from each embedding in training.'),
-    'triplet_loss_margin': ('algorithm.triplet_loss_margin', 'PR_VIPE: triplet margin (ln 2).'),
-    'min_negative_keypoint_mpjpe': ('algorithm.min_negative_keypoint_mpjpe',
+    'triplet_loss_margin': ('algorithm.pr_vipe.triplet_loss_margin', 'PR_VIPE: triplet margin (ln 2).'),
+    'min_negative_keypoint_mpjpe': ('algorithm.pr_vipe.min_negative_keypoint_mpjpe',
                                     'PR_VIPE: aligned 3D MPJPE from which a pair is negative.'),
-    'positive_pairwise_loss_weight': ('algorithm.positive_pairwise_loss_weight',
+    'positive_pairwise_loss_weight': ('algorithm.pr_vipe.positive_pairwise_loss_weight',
                                       'PR_VIPE: weight of the positive-pair distance.'),
-    'sigmoid_raw_a_initial': ('algorithm.sigmoid_raw_a_initial',
+    'sigmoid_raw_a_initial': ('algorithm.pr_vipe.sigmoid_raw_a_initial',
                               'PR_VIPE: initial raw a of the matching sigmoid (a = ELU + 1).'),
-    'sigmoid_b_initial': ('algorithm.sigmoid_b_initial',
+    'sigmoid_b_initial': ('algorithm.pr_vipe.sigmoid_b_initial',
                           'PR_VIPE: initial b of the matching sigmoid.'),
     'learning_rate': ('algorithm.learning_rate', 'Adagrad learning rate of every player.'),
     'shuffle_buffer_size': ('shuffle_buffer_size', 'Records held for shuffling.'),
@@ -314,31 +378,31 @@ FLAG_FIELDS = {
     'jit_compile': ('jit_compile', 'XLA-compile the step (single device only).'),
     'peer_timeout_s': ('peer_timeout_s', 'Seconds to wait for the other workers.'),
     'deterministic': ('deterministic', 'Op determinism and a deterministic input order.'),
-    'temporal_negatives': ('algorithm.temporal_negatives', 'DISENTANGLE: frames of the '
+    'temporal_negatives': ('algorithm.mining.temporal_negatives', 'DISENTANGLE: frames of the '
                            "anchor's own clip far in time as hard negatives (MCSS); PR_VIPE: the "
                            'negatives of rows without 3D (sets '
                            f'--instants_per_clip={DEFAULT_INSTANTS_PER_CLIP} unless given).'),
-    'hard_negative_weight': ('algorithm.hard_negative_weight',
+    'hard_negative_weight': ('algorithm.mining.hard_negative_weight',
                              'Weight of a temporal negative against an ordinary one.'),
-    'hard_negative_scope': ('algorithm.hard_negative_scope', "clip: the anchor's clip's far "
+    'hard_negative_scope': ('algorithm.mining.hard_negative_scope', "clip: the anchor's clip's far "
                             'frames its camera saw (MCSS); camera: also other clips\' frames '
                             'of that camera.'),
-    'negative_gap': ('algorithm.negative_gap', 'Frames between two instants of one clip in a '
+    'negative_gap': ('algorithm.mining.negative_gap', 'Frames between two instants of one clip in a '
                      'batch (and from which they are temporal negatives).'),
-    'ignore_gap': ('algorithm.ignore_gap', 'Frames of one clip closer than this are no '
+    'ignore_gap': ('algorithm.mining.ignore_gap', 'Frames of one clip closer than this are no '
                    'negatives.'),
-    'periodic_guard_mpjpe': ('algorithm.periodic_guard_mpjpe', 'Pairs whose 3D poses are '
+    'periodic_guard_mpjpe': ('algorithm.mining.periodic_guard_mpjpe', 'Pairs whose 3D poses are '
                              'within this NP-MPJPE are no negatives (with temporal negatives).'),
-    'periodic_guard_2d': ('algorithm.periodic_guard_2d', 'Without 3D: pairs one camera saw '
+    'periodic_guard_2d': ('algorithm.mining.periodic_guard_2d', 'Without 3D: pairs one camera saw '
                           'within this normalised 2D distance are no negatives.'),
-    'fraction_with_3d': ('algorithm.fraction_with_3d', 'MCSS: fraction of the clips whose 3D '
+    'fraction_with_3d': ('algorithm.mcss.fraction_with_3d', 'MCSS: fraction of the clips whose 3D '
                          'trains the 3D head; PR_VIPE: whose 3D gives negatives (a fixed choice '
                          'by clip).'),
-    'mcss_margin': ('algorithm.mcss_margin', 'MCSS: triplet margin on the unit-length '
+    'mcss_margin': ('algorithm.mcss.mcss_margin', 'MCSS: triplet margin on the unit-length '
                     'embedding.'),
-    'multiview_loss_weight': ('algorithm.multiview_loss_weight', 'MCSS: weight of the '
+    'multiview_loss_weight': ('algorithm.mcss.multiview_loss_weight', 'MCSS: weight of the '
                               'multi-view triplet loss (0: the 3D head alone).'),
-    'lifting_loss_weight': ('algorithm.lifting_loss_weight', 'MCSS: weight of the 3D head\'s '
+    'lifting_loss_weight': ('algorithm.mcss.lifting_loss_weight', 'MCSS: weight of the 3D head\'s '
                             'MPJPE loss.'),
     'instants_per_clip': ('instants_per_clip', 'Clip-grouped batches: instants per clip '
                           '(0: records shuffled one by one).'),
@@ -358,12 +422,14 @@ def field_default(path: str):
 def with_fields(config: TrainConfig, values: dict,
                 algorithm: Optional[AlgorithmConfig] = None) -> TrainConfig:
   """`config` with {field path: value} replaced (validated again), its algorithm first
-  replaced by `algorithm` where given (all in one step: a field may need another's value)."""
+  replaced by `algorithm` where given (all in one step: a field may need another's value).
+  Paths are those of FLAG_FIELDS: 'batch_size', 'algorithm.fusion',
+  'algorithm.mining.negative_gap'."""
   top = {k: v for k, v in values.items() if '.' not in k}
-  nested = {k.split('.', 1)[1]: v for k, v in values.items() if k.startswith('algorithm.')}
+  nested = {k.rsplit('.', 1)[1]: v for k, v in values.items() if k.startswith('algorithm.')}
   algorithm = config.algorithm if algorithm is None else algorithm
   if nested or algorithm is not config.algorithm:
-    top['algorithm'] = dataclasses.replace(algorithm, **nested)
+    top['algorithm'] = replace_algorithm(algorithm, **nested)
   return dataclasses.replace(config, **top)
 
 
@@ -374,42 +440,65 @@ SCHEDULE_FIELDS = ('num_steps', 'checkpoint_interval', 'summary_interval', 'max_
 
 
 def to_dict(config: TrainConfig) -> dict:
+  """config.json: the fields, option groups as nested objects."""
   return dataclasses.asdict(config)
 
 
-# Fields added after configs were first written, with defaults that leave the algorithms that
-# existed then unchanged: a config.json without them reads as written with these defaults.
-ADDED_ALGORITHM_FIELDS = ('num_embedding_samples', 'triplet_loss_margin',
-                          'min_negative_keypoint_mpjpe', 'positive_pairwise_loss_weight',
-                          'sigmoid_raw_a_initial', 'sigmoid_b_initial', 'temporal_negatives',
-                          'hard_negative_weight', 'hard_negative_scope', 'negative_gap',
-                          'ignore_gap',
-                          'periodic_guard_mpjpe', 'periodic_guard_2d', 'fraction_with_3d',
-                          'mcss_margin', 'multiview_loss_weight', 'lifting_loss_weight')
-ADDED_TRAIN_FIELDS = ('instants_per_clip', 'init_from')
+def flat_dict(config: TrainConfig) -> dict:
+  """`to_dict` with the option groups' fields among the algorithm's own, as config files held
+  them before the groups existed: the run plan keys its encoders by it, so the directories of
+  encoders trained before stay theirs."""
+  data = to_dict(config)
+  algorithm = data['algorithm']
+  for group in OPTION_GROUPS:
+    algorithm.update(algorithm.pop(group))
+  return data
+
+
+def _read(cls, values: dict, where: str, source: str):
+  """`cls(**values)`, refusing unknown keys and missing ones. Absent keys that mean "written
+  before this existed" take their defaults: an option group (a method added later) and a field
+  whose metadata says it was `added` later."""
+  names = {f.name for f in dataclasses.fields(cls)}
+  may_lack = {f.name for f in dataclasses.fields(cls) if f.metadata.get('added')}
+  if cls is AlgorithmConfig:
+    may_lack |= set(OPTION_GROUPS)
+    values = dict(values)
+    flat = {k: values.pop(k) for k in list(values)
+            if k not in names and _option_group_of(k) is not None}
+  unknown = sorted(set(values) - names)
+  missing = sorted(names - set(values) - may_lack)
+  if unknown or missing:
+    raise errors.InputError(f'{source}: {where} has unknown keys {unknown} and lacks keys '
+                            f'{missing} (written by another version?).')
+  if cls is AlgorithmConfig:
+    for group, group_cls in OPTION_GROUPS.items():
+      values[group] = (_read(group_cls, values[group], f"the algorithm's {group}", source)
+                       if group in values else group_cls())
+    # A file written before the groups holds their fields flat among the algorithm's own.
+    return replace_algorithm(AlgorithmConfig(**values), **flat)
+  if cls is TrainConfig:
+    values = dict(values, algorithm=_read(AlgorithmConfig, values['algorithm'],
+                                          "the run config's algorithm", source))
+  return cls(**values)
 
 
 def from_dict(data: dict, source: str = 'the config') -> TrainConfig:
-  """A TrainConfig from `to_dict` output; unknown or missing keys are an error naming them
-  (except `ADDED_ALGORITHM_FIELDS`, which take their defaults)."""
-  def check(cls, values, where, may_lack=()):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    missing = sorted(names - set(values) - set(may_lack))
-    if unknown or missing:
-      raise errors.InputError(f'{source}: {where} has unknown keys {unknown} and lacks keys '
-                              f'{missing} (written by another version?).')
-  check(TrainConfig, data, 'the run config', ADDED_TRAIN_FIELDS)
-  check(AlgorithmConfig, data['algorithm'], "the run config's algorithm", ADDED_ALGORITHM_FIELDS)
-  return TrainConfig(**dict(data, algorithm=AlgorithmConfig(**data['algorithm'])))
+  """A TrainConfig from `to_dict` output (or an older config.json); unknown or missing keys
+  are an error naming them (see `_read` for the keys an older file may lack)."""
+  return _read(TrainConfig, data, 'the run config', source)
 
 
 def differing_fields(old: TrainConfig, new: TrainConfig, ignore=SCHEDULE_FIELDS) -> list:
-  """'field: old -> new' for every field that differs, nested fields as 'algorithm.x'."""
-  def flat(config):
-    data = to_dict(config)
-    algorithm = data.pop('algorithm')
-    data.update({f'algorithm.{k}': v for k, v in algorithm.items()})
-    return data
-  a, b = flat(old), flat(new)
+  """'field: old -> new' for every field that differs, nested fields as 'algorithm.x' and
+  'algorithm.mining.x'."""
+  def flat(data, prefix=''):
+    out = {}
+    for key, value in data.items():
+      if isinstance(value, dict):
+        out.update(flat(value, f'{prefix}{key}.'))
+      else:
+        out[prefix + key] = value
+    return out
+  a, b = flat(to_dict(old)), flat(to_dict(new))
   return [f'{k}: {a[k]!r} -> {b[k]!r}' for k in sorted(a) if k not in ignore and a[k] != b[k]]

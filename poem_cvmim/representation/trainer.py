@@ -98,7 +98,7 @@ class Trainer:
     if c.instants_per_clip:
       return self.strategy.distribute_datasets_from_function(
           lambda context: clip_sampler.clip_dataset(
-              c.input_table, c.batch_size, c.instants_per_clip, c.algorithm.negative_gap,
+              c.input_table, c.batch_size, c.instants_per_clip, c.algorithm.mining.negative_gap,
               c.profile_2d, profile_3d, seed=c.seed, input_context=context,
               start_step=self.step, log=self.log))
     # Records one by one; a loss that reads the clip (Pr-VIPE's partial 3D) gets the metadata.

@@ -1,6 +1,6 @@
 """ALIGN: one embedding, no view split (docs/losses.md)."""
 
-from poem_cvmim.representation import networks
+from poem_cvmim.representation import configs
 from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import base
 
@@ -8,12 +8,11 @@ from poem_cvmim.representation.algorithms import base
 class Align(base.Algorithm):
   """ALIGN: one embedding of width Dp, no view split."""
 
+  NAME = configs.ALGORITHM_ALIGN
+
   def __init__(self, config, inputs=None, synchronized_batch_norm=False):
     super().__init__(config, inputs, synchronized_batch_norm)
-    self.encoder = networks.create_encoder(config.pose_embedding_dim, config.embedder,
-                                         config.dropout_rate, self._sync)
-    self.critic = networks.create_critic(config.pose_embedding_dim, config.dropout_rate,
-                                       self._sync)
+    self._build_encoder_and_critic(config.pose_embedding_dim)
 
   @property
   def view_dim(self):

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from poem_cvmim.representation import configs
 from poem_cvmim.representation import networks
 from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import base
@@ -9,6 +10,8 @@ from poem_cvmim.representation.algorithms import base
 
 class AutoEncoder(base.Algorithm):
   """AE (POINT embedder), VAE (GAUSSIAN), beta-VAE (GAUSSIAN, weight beta)."""
+
+  NAME = configs.ALGORITHM_AUTOENCODER
 
   def __init__(self, config, inputs=None, synchronized_batch_norm=False):
     super().__init__(config, inputs, synchronized_batch_norm)

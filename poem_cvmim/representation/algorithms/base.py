@@ -25,6 +25,7 @@ from poem_cvmim.representation import configs
 from poem_cvmim.representation import kernels
 from poem_cvmim.representation import losses
 from poem_cvmim.representation import mining
+from poem_cvmim.representation import networks
 from poem_cvmim.representation import pipeline
 
 ENCODER, ESTIMATOR, DISCRIMINATOR = 'encoder', 'estimator', 'discriminator'
@@ -84,8 +85,8 @@ def jsd_with_own_side(local, other, other_weights, own_weights):
 
 def repeated_pose_pairs(inputs, config, clips, cameras, within_clip=True, use_3d=True):
   """[B, B] bool: pairs of rows whose poses repeat (the periodic guard of temporal negatives,
-  docs/mining.md): within `config.periodic_guard_mpjpe` NP-MPJPE where the inputs hold 3D,
-  else seen by one camera within `config.periodic_guard_2d`. Only pairs of one clip are
+  docs/mining.md): within `config.mining.periodic_guard_mpjpe` NP-MPJPE where the inputs hold 3D,
+  else seen by one camera within `config.mining.periodic_guard_2d`. Only pairs of one clip are
   judged (`within_clip`), or also pairs that share a camera. `use_3d` False: the 2D guard
   whatever the inputs hold.
 
@@ -97,11 +98,11 @@ def repeated_pose_pairs(inputs, config, clips, cameras, within_clip=True, use_3d
         for v in (0, 1):
           candidates |= mining.same_cameras(cameras[:, u], cameras[:, v])
     poses_3d = gather(inputs[pipeline.POSES_3D])
-    return mining.close_poses_3d(poses_3d[:, 0], poses_3d[:, 1], config.periodic_guard_mpjpe,
+    return mining.close_poses_3d(poses_3d[:, 0], poses_3d[:, 1], config.mining.periodic_guard_mpjpe,
                                  candidates=candidates)
   return mining.close_poses_2d(
       gather(inputs[pipeline.ANCHOR]), gather(inputs[pipeline.POSITIVE]), cameras, clips,
-      config.periodic_guard_2d, within_clip=within_clip)
+      config.mining.periodic_guard_2d, within_clip=within_clip)
 
 
 def nce(local, global_):
@@ -109,7 +110,13 @@ def nce(local, global_):
 
 
 class Algorithm(abc.ABC):
-  """Base class: players, the train step, building and checkpointable parts."""
+  """Base class: players, the train step, building and checkpointable parts.
+
+  A subclass answers to the `--algorithm_type` in its `NAME`; `registry.create_algorithm` finds
+  it there, so a new method is one module with one class.
+  """
+
+  NAME: Optional[str] = None  # the configs.ALGORITHMS entry this class implements
 
   def __init__(self, config: configs.AlgorithmConfig,
                inputs: Optional[pipeline.InputSpec] = None, synchronized_batch_norm=False):
@@ -124,6 +131,14 @@ class Algorithm(abc.ABC):
     # Keys every random draw of a step (poem_cvmim.core.random_keys); the trainer sets it
     # from the run's seed and checkpoints save it.
     self.run_seed = tf.Variable(0, dtype=tf.int64, trainable=False, name='run_seed')
+
+  def _build_encoder_and_critic(self, embedding_dim: int, critic_dim: Optional[int] = None):
+    """E with `embedding_dim` outputs (the config's embedder) and the critic that scores E's
+    first layer against an embedding of `critic_dim` (default `embedding_dim`): the networks
+    of the contrastive methods (CV-MIM, DIM, InfoNCE, ALIGN)."""
+    c = self.config
+    self.encoder = networks.create_encoder(embedding_dim, c.embedder, c.dropout_rate, self._sync)
+    self.critic = networks.create_critic(critic_dim or embedding_dim, c.dropout_rate, self._sync)
 
   # -- what subclasses define ---------------------------------------------------------------
   def _player_names(self) -> tuple:

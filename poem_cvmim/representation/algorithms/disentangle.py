@@ -6,6 +6,7 @@ The losses are written out in docs/losses.md ("The CV-MIM step").
 import tensorflow as tf
 
 from poem_cvmim.core import random_keys
+from poem_cvmim.representation import configs
 from poem_cvmim.representation import losses
 from poem_cvmim.representation import mining
 from poem_cvmim.representation import networks
@@ -16,13 +17,13 @@ from poem_cvmim.representation.algorithms import base
 class Disentangle(base.Algorithm):
   """CV-MIM: cross-view MI, CLUB disentanglement, adversarial uniform prior."""
 
+  NAME = configs.ALGORITHM_DISENTANGLE
+
   def __init__(self, config, inputs=None, synchronized_batch_norm=False):
     super().__init__(config, inputs, synchronized_batch_norm)
     dims = config.pose_embedding_dim + config.view_embedding_dim
-    sub_dim = networks.critic_dim(config.fusion, config.pose_embedding_dim,
-                                config.view_embedding_dim)
-    self.encoder = networks.create_encoder(dims, config.embedder, config.dropout_rate, self._sync)
-    self.critic = networks.create_critic(sub_dim, config.dropout_rate, self._sync)
+    self._build_encoder_and_critic(dims, networks.critic_dim(
+        config.fusion, config.pose_embedding_dim, config.view_embedding_dim))
     if self._uses_estimators():
       self.intra_estimator = networks.LikelihoodEstimator(
           config.view_embedding_dim, self._sync, name='intra_estimator')
@@ -69,7 +70,7 @@ class Disentangle(base.Algorithm):
 
   @property
   def features(self):
-    if not self.config.temporal_negatives:
+    if not self.config.mining.temporal_negatives:
       return ()
     # The periodic guard compares 3D poses where the records hold them, else the 2D poses one
     # camera saw.
@@ -87,19 +88,19 @@ class Disentangle(base.Algorithm):
     clips, frames = base.gather(inputs[pipeline.CLIPS]), base.gather(inputs[pipeline.FRAMES])
     cameras = base.gather(inputs[pipeline.CAMERAS])
     repeated = base.repeated_pose_pairs(inputs, c, clips, cameras,
-                                        within_clip=c.hard_negative_scope == 'clip')
+                                        within_clip=c.mining.hard_negative_scope == 'clip')
     def weights(local, global_, others):
       return mining.temporal_negative_weights(
-          clips, frames, cameras[:, local], cameras[:, global_], c.negative_gap, c.ignore_gap,
-          repeated, c.hard_negative_weight, others, anchor_pose.dtype, c.hard_negative_scope)
+          clips, frames, cameras[:, local], cameras[:, global_], c.mining.negative_gap, c.mining.ignore_gap,
+          repeated, c.mining.hard_negative_weight, others, anchor_pose.dtype, c.mining.hard_negative_scope)
     loss = (base.jsd_with_own_side(anchor_pose, positive_pose, weights(0, 1, 1.0),
                                    weights(0, 0, 0.0))
             + base.jsd_with_own_side(positive_pose, anchor_pose, weights(1, 0, 1.0),
                                      weights(1, 1, 0.0)))
-    far = mining.temporal_negatives(clips, frames, c.negative_gap)
-    kept = ~repeated & ~mining.ignored(clips, frames, c.ignore_gap)
+    far = mining.temporal_negatives(clips, frames, c.mining.negative_gap)
+    kept = ~repeated & ~mining.ignored(clips, frames, c.mining.ignore_gap)
     hard = lambda u, v: kept & mining.hard_negatives(clips, frames, cameras[:, u], cameras[:, v],
-                                                     c.negative_gap, c.hard_negative_scope)
+                                                     c.mining.negative_gap, c.mining.hard_negative_scope)
     per_anchor = lambda mask: tf.reduce_mean(tf.reduce_sum(tf.cast(mask, loss.dtype), axis=1))
     statistics = {
         'mining/temporal_pairs_per_anchor': per_anchor(far),
@@ -125,7 +126,7 @@ class Disentangle(base.Algorithm):
         + base.jsd(positive_s, networks.fuse(positive_pose, positive_view, c.fusion)))
     t['encoder/regularization_loss'] = c.regularization_loss_weight * (anchor_kl + positive_kl)
     statistics = {}
-    if c.temporal_negatives:
+    if c.mining.temporal_negatives:
       t['encoder/view_loss'], statistics = self._temporal_view_loss(inputs, anchor_pose,
                                                                     positive_pose)
     else:

@@ -1,21 +1,25 @@
 """INFOMAX (the "DIM" row) and INFONCE (docs/losses.md)."""
 
+from poem_cvmim.representation import configs
 from poem_cvmim.representation import networks
 from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import base
 
 
 class InfoMax(base.Algorithm):
-  """INFOMAX (the "DIM" row) and, with `mi_bound=base.nce`, INFONCE."""
+  """INFOMAX (the "DIM" row): JSD estimates of the MI and of the swapped-view MI."""
 
-  def __init__(self, config, inputs=None, synchronized_batch_norm=False, mi_bound=base.jsd):
+  NAME = configs.ALGORITHM_INFOMAX
+
+  def __init__(self, config, inputs=None, synchronized_batch_norm=False):
     super().__init__(config, inputs, synchronized_batch_norm)
-    self._mi_bound = mi_bound
     dims = config.pose_embedding_dim + config.view_embedding_dim
-    sub_dim = networks.critic_dim(config.fusion, config.pose_embedding_dim,
-                                config.view_embedding_dim)
-    self.encoder = networks.create_encoder(dims, config.embedder, config.dropout_rate, self._sync)
-    self.critic = networks.create_critic(sub_dim, config.dropout_rate, self._sync)
+    self._build_encoder_and_critic(dims, networks.critic_dim(
+        config.fusion, config.pose_embedding_dim, config.view_embedding_dim))
+
+  @staticmethod
+  def _mi_bound(local, global_):
+    return base.jsd(local, global_)
 
   def networks(self):
     return {'encoder': self.encoder, 'critic': self.critic}
@@ -40,3 +44,13 @@ class InfoMax(base.Algorithm):
              anchor_kl + positive_kl)}
     t['encoder/total_loss'] = sum(t.values())
     return t, {base.ENCODER: t['encoder/total_loss']}
+
+
+class InfoNce(InfoMax):
+  """INFONCE: InfoMax with InfoNCE estimates in place of JSD."""
+
+  NAME = configs.ALGORITHM_INFONCE
+
+  @staticmethod
+  def _mi_bound(local, global_):
+    return base.nce(local, global_)

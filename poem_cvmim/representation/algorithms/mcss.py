@@ -10,6 +10,7 @@ from poem_cvmim.core import keypoints
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import lifting
 from poem_cvmim.representation import mining
+from poem_cvmim.representation import configs
 from poem_cvmim.representation import networks
 from poem_cvmim.representation import pipeline
 from poem_cvmim.representation import triplet_losses
@@ -22,6 +23,8 @@ _HEAD_RESIDUAL_BLOCKS = 1
 class Mcss(base.Algorithm):
   """Encoder E (the project's residual MLP, embedding of width `pose_embedding_dim`, used at
   unit length) and a 3D head H on the embedding; one optimizer for both."""
+
+  NAME = configs.ALGORITHM_MCSS
 
   def __init__(self, config, inputs=None, synchronized_batch_norm=False):
     super().__init__(config, inputs, synchronized_batch_norm)
@@ -67,15 +70,15 @@ class Mcss(base.Algorithm):
     # The 2D guard even where records hold 3D: the clips without 3D labels must not
     # learn from it.
     repeated = base.repeated_pose_pairs(inputs, c, clips, cameras, use_3d=False)
-    negatives = (mining.temporal_negatives(clips, frames, c.negative_gap) & ~repeated
-                 & ~mining.ignored(clips, frames, c.ignore_gap))
+    negatives = (mining.temporal_negatives(clips, frames, c.mining.negative_gap) & ~repeated
+                 & ~mining.ignored(clips, frames, c.mining.ignore_gap))
     negatives = tf.tile(negatives, [2, 2])  # anchors [views 0; 1] x matches [views 0; 1]
     anchors = tf.concat([anchor_z, positive_z], axis=0)
     positives = tf.concat([positive_z, anchor_z], axis=0)
     positive_distances = tf.norm(anchors - positives, axis=-1)
     distances = _euclidean_matrix(anchors, anchors)
     terms = triplet_losses.triplet_terms(positive_distances, distances, negatives,
-                                         c.mcss_margin)
+                                         c.mcss.mcss_margin)
     has_negative = tf.reduce_any(negatives, axis=1)
     terms['anchors_with_negatives'] = tf.reduce_mean(tf.cast(has_negative, anchors.dtype))
     return terms
@@ -86,7 +89,7 @@ class Mcss(base.Algorithm):
     c = self.config
     poses_3d = base.gather(inputs[pipeline.POSES_3D])  # [B, 2, J3, 3]
     clips = base.gather(inputs[pipeline.CLIPS])
-    labelled = lifting.keeps_3d(clips, c.fraction_with_3d)[:, tf.newaxis] & lifting.has_3d(poses_3d)
+    labelled = lifting.keeps_3d(clips, c.mcss.fraction_with_3d)[:, tf.newaxis] & lifting.has_3d(poses_3d)
     labelled = tf.reshape(tf.transpose(labelled), [-1])  # [views 0; views 1]
     targets = tf.concat([poses_3d[:, 0], poses_3d[:, 1]], axis=0)
     # Unlabelled rows get a harmless target (their error is masked out, and must not be NaN).
@@ -114,8 +117,8 @@ class Mcss(base.Algorithm):
     triplet = self._multiview_loss(inputs, anchor_z, positive_z)
     lifting_loss, labelled = self._lifting_loss(
         inputs, tf.concat([anchor_z, positive_z], axis=0))
-    t = {'encoder/multiview_loss': c.multiview_loss_weight * triplet['loss'],
-         'encoder/lifting_loss': c.lifting_loss_weight * lifting_loss}
+    t = {'encoder/multiview_loss': c.mcss.multiview_loss_weight * triplet['loss'],
+         'encoder/lifting_loss': c.mcss.lifting_loss_weight * lifting_loss}
     t['encoder/total_loss'] = sum(t.values())
     t['lifting/mpjpe'] = lifting_loss
     t['lifting/rows_with_3d'] = labelled

@@ -13,6 +13,7 @@ from poem_cvmim.core import errors
 from poem_cvmim.core import random_keys
 from poem_cvmim.representation import lifting
 from poem_cvmim.representation import mining
+from poem_cvmim.representation import configs
 from poem_cvmim.representation import networks
 from poem_cvmim.representation import pipeline
 from poem_cvmim.representation import triplet_losses
@@ -22,14 +23,16 @@ from poem_cvmim.representation.algorithms import base
 class PrVipe(base.Algorithm):
   """One Gaussian embedding N(mean, stddev²) per pose; the mean is the pose embedding z_p."""
 
+  NAME = configs.ALGORITHM_PR_VIPE
+
   def __init__(self, config, inputs=None, synchronized_batch_norm=False):
     super().__init__(config, inputs, synchronized_batch_norm)
     if not self.inputs.profile_3d:
       raise errors.InputError('PR_VIPE mines negatives from 3D poses and needs a 3D profile.')
     self.encoder = networks.create_probabilistic_encoder(
         config.pose_embedding_dim, config.dropout_rate, self._sync)
-    self.matching = networks.MatchingSigmoid(config.sigmoid_raw_a_initial,
-                                             config.sigmoid_b_initial, name='matching_sigmoid')
+    self.matching = networks.MatchingSigmoid(config.pr_vipe.sigmoid_raw_a_initial,
+                                             config.pr_vipe.sigmoid_b_initial, name='matching_sigmoid')
 
   @property
   def view_dim(self):
@@ -37,7 +40,7 @@ class PrVipe(base.Algorithm):
 
   @property
   def features(self):
-    if self.config.fraction_with_3d < 1.0 or self.config.temporal_negatives:
+    if self.config.mcss.fraction_with_3d < 1.0 or self.config.mining.temporal_negatives:
       return (pipeline.POSES_3D, pipeline.CLIPS, pipeline.FRAMES, pipeline.CAMERAS)
     return (pipeline.POSES_3D,)
 
@@ -47,18 +50,18 @@ class PrVipe(base.Algorithm):
     poses_3d = base.gather(inputs[pipeline.POSES_3D])
     # Negatives: pairs whose 3D poses differ by at least the threshold after alignment.
     negatives = mining.pose_negatives(poses_3d[:, 0], poses_3d[:, 1],
-                                      c.min_negative_keypoint_mpjpe)
+                                      c.pr_vipe.min_negative_keypoint_mpjpe)
     if pipeline.CLIPS not in self.features:
       return negatives
     clips = base.gather(inputs[pipeline.CLIPS])
-    labelled = lifting.keeps_3d(clips, c.fraction_with_3d) & lifting.has_3d(poses_3d[:, 0])
+    labelled = lifting.keeps_3d(clips, c.mcss.fraction_with_3d) & lifting.has_3d(poses_3d[:, 0])
     both = labelled[:, tf.newaxis] & labelled[tf.newaxis]
     from_time = tf.zeros_like(negatives)
-    if c.temporal_negatives:
+    if c.mining.temporal_negatives:
       frames, cameras = base.gather(inputs[pipeline.FRAMES]), base.gather(inputs[pipeline.CAMERAS])
       repeated = base.repeated_pose_pairs(inputs, c, clips, cameras, use_3d=False)
-      from_time = (mining.temporal_negatives(clips, frames, c.negative_gap) & ~repeated
-                   & ~mining.ignored(clips, frames, c.ignore_gap))
+      from_time = (mining.temporal_negatives(clips, frames, c.mining.negative_gap) & ~repeated
+                   & ~mining.ignored(clips, frames, c.mining.ignore_gap))
     return tf.where(labelled[:, tf.newaxis], negatives & both, from_time)
 
   def networks(self):
@@ -73,7 +76,7 @@ class PrVipe(base.Algorithm):
     the global batch (so that any number of replicas draws the same samples)."""
     outputs, _ = self.encoder(inputs, training=True)
     means, stddevs = tf.split(outputs, 2, axis=-1)
-    shape = tf.concat([tf.shape(means)[:1], [self.config.num_embedding_samples],
+    shape = tf.concat([tf.shape(means)[:1], [self.config.pr_vipe.num_embedding_samples],
                        tf.shape(means)[1:]], axis=0)
     noise = random_keys.global_normal(shape, random_keys.derive(
         self.global_step_key(base.PURPOSE_SAMPLES), purpose), means.dtype)
@@ -96,14 +99,14 @@ class PrVipe(base.Algorithm):
     distances = matrix(anchor_samples, positive_samples)
     mined = matrix(anchor_means[:, tf.newaxis], positive_means[:, tf.newaxis])
     triplet = triplet_losses.triplet_terms(
-        tf.linalg.diag_part(distances), distances, negatives, c.triplet_loss_margin,
+        tf.linalg.diag_part(distances), distances, negatives, c.pr_vipe.triplet_loss_margin,
         anchor_positive_mining_distances=tf.linalg.diag_part(mined),
         anchor_match_mining_distances=mined)
     kl = tf.reduce_mean(triplet_losses.gaussian_kl_divergence(
         tf.concat([anchor_means, positive_means], 0),
         tf.concat([anchor_stddevs, positive_stddevs], 0)))
     t = {'encoder/triplet_loss': triplet['loss'],
-         'encoder/positive_pairwise_loss': (c.positive_pairwise_loss_weight
+         'encoder/positive_pairwise_loss': (c.pr_vipe.positive_pairwise_loss_weight
                                             * triplet['positive_distance']),
          'encoder/kl_regularization_loss': c.regularization_loss_weight * kl}
     t['encoder/total_loss'] = sum(t.values())
