@@ -58,31 +58,29 @@ def draw_pose(axis, pose, title, highlight=False):
       spine.set_linewidth(2.5)
 
 
-def flatten(frames_by_view: dict) -> dict:
-  """All views' frames as one list: poses, cameras, clips, frames."""
+def flatten(frames_by_view: dict) -> tuple:
+  """All views' frames as one `Frames` (2D only) and the camera of each row."""
   views = sorted(frames_by_view)
-  return {'poses': np.concatenate([frames_by_view[v]['poses'] for v in views]),
-          'cameras': np.concatenate([np.full(len(frames_by_view[v]['frames']), v)
-                                     for v in views]),
-          'clips': np.concatenate([frames_by_view[v]['clips'] for v in views]),
-          'frames': np.concatenate([frames_by_view[v]['frames'] for v in views])}
+  merged = retrieval.Frames.concat(
+      frames_by_view[v].replace(filled=None, poses_3d=None, poses_3d_mm=None) for v in views)
+  return merged, np.concatenate([np.full(len(frames_by_view[v]), v) for v in views])
 
 
-def neighbours(embeddings, frames, query, k=5, space='pose'):
+def neighbours(embeddings, frames, cameras, query, k=5, space='pose'):
   """Indices of the k nearest frames (L2) to frame `query` among the other cameras' frames
   (`pose`) or the other clips' frames (`view`; all of them when there is one clip)."""
   distances = np.linalg.norm(embeddings - embeddings[query], axis=-1)
   if space == 'pose':
-    excluded = frames['cameras'] == frames['cameras'][query]
+    excluded = cameras == cameras[query]
   else:
-    excluded = frames['clips'] == frames['clips'][query]
+    excluded = frames.clips == frames.clips[query]
     if excluded.all():  # one recording: the query's own neighbourhood in time is excluded
       excluded = np.arange(len(distances)) == query
   distances[excluded] = np.inf
   return np.argsort(distances, kind='stable')[:k]
 
 
-def figure(frames, pose_embeddings, view_embeddings, queries, k=5):
+def figure(frames, cameras, pose_embeddings, view_embeddings, queries, k=5):
   """The matplotlib figure and a description {query: {'pose': [...], 'view': [...]}}."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
@@ -92,15 +90,15 @@ def figure(frames, pose_embeddings, view_embeddings, queries, k=5):
   axes = np.atleast_2d(axes)
   described = []
   def label(i):
-    return f'{frames["cameras"][i]}\n{frames["clips"][i]} f{frames["frames"][i]}'
+    return f'{cameras[i]}\n{frames.clips[i]} f{frames.frames[i]}'
   for row, query in enumerate(queries):
     entry = {'query': label(query).replace('\n', ' ')}
     for space, embeddings in enumerate((pose_embeddings, view_embeddings)):
       axis_row = axes[2 * row + space]
-      draw_pose(axis_row[0], frames['poses'][query], 'query\n' + label(query), highlight=True)
-      found = neighbours(embeddings, frames, query, k, 'pose' if space == 0 else 'view')
+      draw_pose(axis_row[0], frames.poses[query], 'query\n' + label(query), highlight=True)
+      found = neighbours(embeddings, frames, cameras, query, k, 'pose' if space == 0 else 'view')
       for column, index in enumerate(found, start=1):
-        draw_pose(axis_row[column], frames['poses'][index], f'#{column} ' + label(index))
+        draw_pose(axis_row[column], frames.poses[index], f'#{column} ' + label(index))
       axis_row[0].set_ylabel('pose space (z_p)' if space == 0 else 'view space (z_v)',
                              fontsize=8)
       entry['pose' if space == 0 else 'view'] = [label(i).replace('\n', ' ') for i in found]
@@ -141,12 +139,12 @@ def main(argv):
   embedder = embedders.load_embedder(FLAGS.embedder)
   if embedder.view_fn is None:
     raise errors.InputError(f'{FLAGS.embedder} has no view embedding (z_v): Figure 4 needs one.')
-  frames = flatten(by_view)
-  points = frames['poses'].astype(np.float32)
+  frames, cameras = flatten(by_view)
+  points = frames.poses.astype(np.float32)
   pose, view = np.asarray(embedder.fn(points)), np.asarray(embedder.view_fn(points))
   queries = np.random.default_rng(FLAGS.seed).choice(len(points), FLAGS.num_queries,
                                                      replace=False)
-  fig, described = figure(frames, pose, view, queries, FLAGS.k)
+  fig, described = figure(frames, cameras, pose, view, queries, FLAGS.k)
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
   fig.savefig(FLAGS.output, dpi=120)
   with open(os.path.splitext(FLAGS.output)[0] + '.json', 'w') as f:

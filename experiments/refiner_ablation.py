@@ -29,6 +29,7 @@ from data_prep import synthetic_dataset
 from data_prep import synthetic_tracks
 from poem_cvmim.core import cli
 from poem_cvmim.core import detections
+from poem_cvmim.core import frames as frames_lib
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import tracks as tracks_lib
 from poem_cvmim.temporal import configs
@@ -160,7 +161,7 @@ def frames_by_view(tracks: tracks_lib.TrackSet, estimates: list, stride: int) ->
                                               source=tracks.names[k]))
     view['clips'].append(np.full(len(kept), tracks.clips[k]))
     view['frames'].append(kept)
-  return {v: {key: np.concatenate(values) for key, values in d.items()}
+  return {v: frames_lib.Frames(**{key: np.concatenate(values) for key, values in d.items()})
           for v, d in parts.items()}
 
 

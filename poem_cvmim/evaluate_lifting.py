@@ -70,7 +70,7 @@ def main(argv):
   lifters = {run: load_lifter(run) for run in FLAGS.runs}  # every run checked first
   results = {}
   for run, (lift, step) in lifters.items():
-    print(f'lifting {sum(len(d["poses"]) for d in frames.values())} poses with {run}@{step}')
+    print(f'lifting {sum(len(d) for d in frames.values())} poses with {run}@{step}')
     results[run] = lifting.evaluate(lift, frames)
   table = lifting.markdown(results)
   print(table)

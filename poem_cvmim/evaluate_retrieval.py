@@ -111,7 +111,7 @@ def load_frames(detections_dirs, sequences, pairs, split, frame_stride, criteria
   if sum(sources) != 1:
     raise app.UsageError('Give exactly one of --detections, --sequences and --pairs.')
   if sequences:
-    with_3d = bool(criteria) and bool(set(criteria) & set(retrieval.KEYS_3D))
+    with_3d = bool(criteria) and bool(set(criteria) & set(retrieval.CRITERIA_3D))
     if criteria is None:
       with_3d = retrieval.sequences_have_3d(sequences, split)
     return retrieval.load_multiview_frames(sequences, split, frame_stride, with_3d=with_3d)
@@ -137,10 +137,10 @@ def main(argv):
     frames = detections.add_detector_noise(frames, np.random.default_rng(FLAGS.noise_seed),
                                            miss, jitter, swap)
   criteria = FLAGS.criteria or [retrieval.FRAME] + (
-      [retrieval.POSE] if all('poses_3d' in d for d in frames.values()) else [])
+      [retrieval.POSE] if all(d.has_3d for d in frames.values()) else [])
   loaded = {}
   for source in FLAGS.embedders:
-    print(f'embedding {sum(len(d["frames"]) for d in frames.values())} poses with {source}')
+    print(f'embedding {sum(len(d) for d in frames.values())} poses with {source}')
     loaded[source] = embedders.load_embedder(source)
   summary = retrieval.evaluate_embedders(loaded, frames, ks, FLAGS.tolerance, FLAGS.metric,
                                          criteria, FLAGS.mpjpe_threshold,
@@ -148,9 +148,9 @@ def main(argv):
   if FLAGS.detector_noise:
     summary['detector_noise'] = dict(zip(('miss_rate', 'jitter', 'swap_rate'),
                                          (float(v) for v in FLAGS.detector_noise)))
-  if 'filled' in next(iter(frames.values())):
+  if next(iter(frames.values())).filled is not None:
     summary['filled_joint_fraction'] = {
-        camera: float(data['filled'].mean()) for camera, data in frames.items()}
+        camera: float(data.filled.mean()) for camera, data in frames.items()}
   table = retrieval.markdown(summary, ks)
   print(table)
   if FLAGS.output_dir:

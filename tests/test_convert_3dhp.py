@@ -107,12 +107,12 @@ def test_training_and_test_sets_become_records_the_loaders_read(tmp_path):
   frames_by_view = retrieval.load_pair_frames(os.path.join(output, 'pairs', 'test-*'))
   assert sorted(frames_by_view) == ['cam0', 'cam2', 'cam5']
   cam5 = frames_by_view['cam5']
-  np.testing.assert_array_equal(cam5['frames'], [0, 2, 4])
-  assert set(cam5['clips']) == {os.path.join('S8', 'Seq1')}
-  np.testing.assert_allclose(cam5['poses_3d'], retrieval.normalized_3d(
+  np.testing.assert_array_equal(cam5.frames, [0, 2, 4])
+  assert set(cam5.clips) == {os.path.join('S8', 'Seq1')}
+  np.testing.assert_allclose(cam5.poses_3d, retrieval.normalized_3d(
       truth['S8'][1][5, [0, 2, 4]][:, mpi.TRAIN_TO_H36M17][..., [1, 0, 2]]), rtol=1e-4, atol=1e-5)
   strided = retrieval.load_pair_frames(os.path.join(output, 'pairs', 'test-*'), frame_stride=4)
-  np.testing.assert_array_equal(strided['cam0']['frames'], [0, 4])
+  np.testing.assert_array_equal(strided['cam0'].frames, [0, 4])
   assert sorted(retrieval.select_views(frames_by_view, ['cam5', 'cam0'])) == ['cam0', 'cam5']
   with pytest.raises(ValueError, match='--cameras=cam5,cam9: give at least 2 of cam0, cam2, cam5'):
     retrieval.select_views(frames_by_view, ['cam5', 'cam9'])
@@ -123,11 +123,11 @@ def test_training_and_test_sets_become_records_the_loaders_read(tmp_path):
   # (padded by replay, which the loader leaves out).
   loaded = retrieval.load_multiview_frames(os.path.join(output, 'test_sequences'), 'test',
                                            with_3d=True)
-  np.testing.assert_array_equal(loaded['TS1']['frames'], [0, 1, 2])
+  np.testing.assert_array_equal(loaded['TS1'].frames, [0, 1, 2])
   kept = np.flatnonzero(valid)[::2]
   assert kept.tolist() == [0, 3, 5]
   expected = retrieval.normalized_3d(test_3d[kept][:, mpi.TEST_TO_H36M17][..., [1, 0, 2]])
-  np.testing.assert_allclose(loaded['TS1']['poses_3d'], expected, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(loaded['TS1'].poses_3d, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_a_malformed_sequence_is_skipped_and_listed_or_a_one_line_error(tmp_path):

@@ -9,7 +9,6 @@ import pytest
 from data_prep import h36m_dataset as h36m
 from data_prep import ntu_rgbd_dataset as ntu
 from data_prep import penn_action_dataset as penn
-from poem_cvmim.core import feature_tables
 from poem_cvmim.evaluation import embedders
 from poem_cvmim.evaluation import features
 from poem_cvmim.core import keypoints
@@ -66,10 +65,10 @@ def test_human36m_pairs_give_the_retrieval_protocol_by_camera(tmp_path):
       fx.HERE, fx.H36M, 'h5')), log=_QUIET)
   frames = retrieval.load_pair_frames(str(tmp_path / 'train-*'))
   assert len(frames) == 4 and all(name.isdigit() for name in frames)  # the camera ids
-  counts = {len(d['frames']) for d in frames.values()}
+  counts = {len(d.frames) for d in frames.values()}
   assert len(counts) == 1
   for data in frames.values():
-    instants = list(zip(data['clips'], data['frames']))
+    instants = list(zip(data.clips, data.frames))
     assert len(set(instants)) == len(instants)
   summary = retrieval.evaluate_embedders(
       {'raw': embedders.load_embedder('raw')}, frames, ks=(1, 100000),

@@ -2,12 +2,12 @@
 (a few frames, two people, a missing joint, malformed files), and what becomes of them."""
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 from poem_cvmim.core import detections
+from poem_cvmim.core import frames as frames_lib
 
 # A person in pixels: joint name -> (x, y); the 13 joints only.
 _BODY = {'NOSE_TIP': (500, 100), 'LEFT_SHOULDER': (540, 200), 'RIGHT_SHOULDER': (460, 200),
@@ -177,10 +177,10 @@ def test_rig_normalises_and_asks_for_the_image_size_of_unit_coordinates(tmp_path
   assert list(cameras) == ['left', 'right']
   frames = detections.read_rig(cameras, clip='take1')
   # Translation does not change a normalised pose; hips are centred, the torso's side is 0.5.
-  np.testing.assert_allclose(frames['left']['poses'], frames['right']['poses'], atol=1e-6)
+  np.testing.assert_allclose(frames['left'].poses, frames['right'].poses, atol=1e-6)
   hips = [detections.TARGET_NAMES.index(n) for n in ('LEFT_HIP', 'RIGHT_HIP')]
-  np.testing.assert_allclose(frames['left']['poses'][:, hips].mean(axis=1), 0.0, atol=1e-6)
-  assert frames['left']['clips'].tolist() == ['take1', 'take1']
+  np.testing.assert_allclose(frames['left'].poses[:, hips].mean(axis=1), 0.0, atol=1e-6)
+  assert frames['left'].clips.tolist() == ['take1', 'take1']
   unit = tmp_path / 'unit'
   unit.mkdir()
   scaled = np.array(_layout_values(detections.BODY25)).reshape(-1, 3) / [1000, 1000, 1]
@@ -191,7 +191,7 @@ def test_rig_normalises_and_asks_for_the_image_size_of_unit_coordinates(tmp_path
     detections.normalize(detections.fill_missing(track)[0], None, str(unit))
   np.testing.assert_allclose(
       detections.normalize(detections.fill_missing(track)[0], (1000, 1000)),
-      frames['left']['poses'][:1], atol=1e-5)
+      frames['left'].poses[:1], atol=1e-5)
   lonely = tmp_path / 'lonely'
   (lonely / 'only_camera').mkdir(parents=True)
   with pytest.raises(ValueError, match='1 camera.* needs at least two'):
@@ -203,15 +203,33 @@ def test_detector_noise_is_seeded_and_keeps_normalised_poses():
   poses = rng.normal(size=(40, 13, 2)).astype(np.float32)
   from poem_cvmim.core import keypoints
   poses = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).normalize(poses)[0]
-  frames = {'a': {'poses': poses, 'clips': np.array(['c'] * 20 + ['d'] * 20),
-                  'frames': np.tile(np.arange(20), 2)}}
+  frames = {'a': frames_lib.Frames(poses=poses, clips=np.array(['c'] * 20 + ['d'] * 20),
+                                   frames=np.tile(np.arange(20), 2))}
   noisy = detections.add_detector_noise(frames, np.random.default_rng(1))
   again = detections.add_detector_noise(frames, np.random.default_rng(1))
-  np.testing.assert_array_equal(noisy['a']['poses'], again['a']['poses'])
+  np.testing.assert_array_equal(noisy['a'].poses, again['a'].poses)
   clean = detections.add_detector_noise(frames, np.random.default_rng(1), 0.0, 0.0, 0.0)
-  np.testing.assert_allclose(clean['a']['poses'], poses, atol=1e-6)
-  assert 0.0 < np.abs(noisy['a']['poses'] - poses).mean() < 0.2
+  np.testing.assert_allclose(clean['a'].poses, poses, atol=1e-6)
+  assert 0.0 < np.abs(noisy['a'].poses - poses).mean() < 0.2
   flipped = detections.add_detector_noise(frames, np.random.default_rng(1), 0.0, 0.0, 1.0)
   left, right = detections.TARGET_NAMES.index('LEFT_WRIST'), detections.TARGET_NAMES.index(
       'RIGHT_WRIST')
-  np.testing.assert_allclose(flipped['a']['poses'][:, left], poses[:, right], atol=1e-6)
+  np.testing.assert_allclose(flipped['a'].poses[:, left], poses[:, right], atol=1e-6)
+
+
+def test_frames_select_stride_and_concat_keep_rows_aligned():
+  a = frames_lib.Frames(poses=np.arange(12.0).reshape(3, 2, 2), clips=np.array(['x'] * 3),
+                        frames=np.array([0, 1, 2]), filled=np.zeros((3, 2), bool))
+  b = frames_lib.Frames(poses=np.arange(12.0, 20.0).reshape(2, 2, 2), clips=np.array(['y'] * 2),
+                        frames=np.array([0, 2]), filled=np.ones((2, 2), bool))
+  both = frames_lib.Frames.concat([a, b])
+  assert len(both) == 5 and both.clips.tolist() == ['x', 'x', 'x', 'y', 'y']
+  even = both.stride(2)
+  assert even.frames.tolist() == [0, 2, 0, 2] and even.clips.tolist() == ['x', 'x', 'y', 'y']
+  np.testing.assert_array_equal(even.poses, both.poses[[0, 2, 3, 4]])
+  np.testing.assert_array_equal(even.filled, both.filled[[0, 2, 3, 4]])
+  assert not both.has_3d
+  with pytest.raises(ValueError, match='unequal lengths'):
+    frames_lib.Frames(poses=np.zeros((2, 2, 2)), clips=np.array(['x']), frames=np.array([0]))
+  with pytest.raises(ValueError, match='different arrays'):
+    frames_lib.Frames.concat([a, b.replace(filled=None)])

@@ -15,9 +15,7 @@ from poem_cvmim.representation.algorithms import registry
 from poem_cvmim.representation import configs
 from poem_cvmim.evaluation import pose_files
 from poem_cvmim.representation import export
-from poem_cvmim.core import feature_tables
 from poem_cvmim.evaluation import embedders
-from poem_cvmim.evaluation import features
 from poem_cvmim.core import keypoints
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -20,7 +20,6 @@ from poem_cvmim.representation.algorithms import base
 from poem_cvmim.representation.algorithms import registry
 from poem_cvmim.action import classify
 from poem_cvmim.representation import configs
-from poem_cvmim.representation import restore
 from poem_cvmim.representation import export
 from poem_cvmim.core import keypoints
 from poem_cvmim.representation import pipeline

@@ -132,8 +132,8 @@ def test_nearest_indices_equal_a_stable_full_sort(k):
 
 
 def test_same_view_rate_and_clip_ids():
-  frames = {v: {'clips': np.array(['c0', 'c1']), 'frames': np.array([0, 0])}
-            for v in ('back', 'front')}
+  frames = {v: retrieval.Frames(poses=np.zeros((2, 13, 2)), clips=np.array(['c0', 'c1']),
+                                frames=np.array([0, 0])) for v in ('back', 'front')}
   # The view embedding separates views perfectly: every nearest other-clip frame shares it.
   embeddings = {'back': np.array([[0.0], [0.1]]), 'front': np.array([[5.0], [5.1]])}
   assert retrieval.same_view_rate(embeddings, frames) == 1.0
@@ -200,8 +200,9 @@ def test_evaluate_embedders_and_markdown_on_a_tiny_rig():
   from poem_cvmim.evaluation import embedders
   rng = np.random.default_rng(5)
   poses = rng.normal(size=(8, 13, 2)).astype(np.float32)
-  frames = {camera: {'poses': poses + (0.0 if camera == 'a' else 0.01),
-                     'clips': np.array(['c0'] * 4 + ['c1'] * 4), 'frames': np.arange(8) % 4}
+  frames = {camera: retrieval.Frames(poses=poses + (0.0 if camera == 'a' else 0.01),
+                                     clips=np.array(['c0'] * 4 + ['c1'] * 4),
+                                     frames=np.arange(8) % 4)
             for camera in ('a', 'b')}
   raw = embedders.load_embedder('raw')
   viewed = embedders.Embedder('viewed', 26, raw.fn,

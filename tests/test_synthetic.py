@@ -94,10 +94,10 @@ def test_broad_prior_and_retrieval_parts(smoke_dir):
                                            'test', with_3d=True)
   views = list(frames)
   # The same instant seen by two cameras: the same 3D pose, different 2D.
-  np.testing.assert_array_equal(frames[views[0]]['poses_3d'], frames[views[1]]['poses_3d'])
-  assert not np.allclose(frames[views[0]]['poses'], frames[views[1]]['poses'])
-  assert retrieval.aligned_mpjpe(frames[views[0]]['poses_3d'][:5],
-                                 frames[views[1]]['poses_3d'][:5]).max() < 1e-6
+  np.testing.assert_array_equal(frames[views[0]].poses_3d, frames[views[1]].poses_3d)
+  assert not np.allclose(frames[views[0]].poses, frames[views[1]].poses)
+  assert retrieval.aligned_mpjpe(frames[views[0]].poses_3d[:5],
+                                 frames[views[1]].poses_3d[:5]).max() < 1e-6
   with pytest.raises(ValueError, match="lacks 51 required keys.*pose criterion"):
     retrieval.load_multiview_frames(os.path.join(smoke_dir, 'penn_like'), 'test',
                                     with_3d=True)

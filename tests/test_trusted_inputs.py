@@ -47,7 +47,9 @@ def test_one_recording_has_no_same_camera_rate_and_says_why(tmp_path):
 
 def test_same_camera_rate_counts_only_frames_with_another_performance():
   embeddings = {'a': np.array([[0.0], [10.0], [20.0]]), 'b': np.array([[0.1], [10.1], [30.0]])}
-  frames = {'a': {'clips': np.array(['x', 'x', 'y'])}, 'b': {'clips': np.array(['x', 'x', 'x'])}}
+  frames = {v: retrieval.Frames(poses=np.zeros((3, 13, 2)), clips=np.array(clips),
+                                frames=np.arange(3))
+            for v, clips in (('a', ['x', 'x', 'y']), ('b', ['x', 'x', 'x']))}
   # Frames of clip x see only y's frame (camera a); y's frame sees all x frames.
   rate = retrieval.same_view_rate(embeddings, frames)
   # a0 -> a2 (same), a1 -> a2 (same), a2 -> b1 (other), b0/b1/b2 -> a2 (other).
@@ -57,7 +59,7 @@ def test_same_camera_rate_counts_only_frames_with_another_performance():
 def test_recordings_sharing_a_folder_name_stay_two_performances(tmp_path):
   for day in ('day1', 'day2'):
     _openpose_rig(tmp_path / day / 'take', shift=0.0 if day == 'day1' else 7.0)
-  clips = {detections.read_rig_directory(str(tmp_path / d / 'take'))['cam_a']['clips'][0]
+  clips = {detections.read_rig_directory(str(tmp_path / d / 'take'))['cam_a'].clips[0]
            for d in ('day1', 'day2')}
   assert len(clips) == 2, clips
 

@@ -42,6 +42,7 @@ from typing import Optional
 import numpy as np
 
 from poem_cvmim.core import errors
+from poem_cvmim.core import frames as frames_lib
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import pose_inputs
 
@@ -466,17 +467,16 @@ def normalize(points: np.ndarray, image_size=None, source: str = '') -> np.ndarr
 def read_rig(camera_paths: dict, clip: str = 'rig', format: str = 'auto',
              layout: Optional[str] = None, person: str = 'most_confident',
              min_score: float = 0.0, image_size=None) -> dict:
-  """Synchronised cameras of one recording: {camera: path} -> frames by view, as
-  `retrieval.load_multiview_frames` gives them: {camera: {'poses' [N, 13, 2] normalised,
-  'clips' [N], 'frames' [N], 'filled' [N, 13] bool}}. Frame numbers must agree across the
-  cameras (the same number is the same instant)."""
+  """Synchronised cameras of one recording: {camera: path} -> frames by view
+  ({camera: `frames.Frames`} with `filled`), as `retrieval.load_multiview_frames` gives them.
+  Frame numbers must agree across the cameras (the same number is the same instant)."""
   frames_by_view = {}
   for camera, path in camera_paths.items():
     track = read_track(path, format, layout, person)
     points, filled = fill_missing(track, min_score)
-    frames_by_view[camera] = {'poses': normalize(points, image_size, path),
-                              'clips': np.full(len(track), clip), 'frames': track.frames,
-                              'filled': filled}
+    frames_by_view[camera] = frames_lib.Frames(
+        poses=normalize(points, image_size, path), clips=np.full(len(track), clip),
+        frames=track.frames, filled=filled)
   return frames_by_view
 
 
@@ -515,17 +515,17 @@ def add_detector_noise(frames_by_view: dict, rng: np.random.Generator, miss_rate
   a left/right flip of the whole body in a frame with probability `swap_rate`."""
   noisy = {}
   for view, data in frames_by_view.items():
-    poses = data['poses'].astype(np.float64) + rng.normal(0.0, jitter, data['poses'].shape)
+    poses = data.poses.astype(np.float64) + rng.normal(0.0, jitter, data.poses.shape)
     flip = rng.uniform(size=len(poses)) < swap_rate
     for left, right in LEFT_RIGHT_PAIRS:
       poses[flip, left], poses[flip, right] = poses[flip, right], poses[flip, left].copy()
     scores = (rng.uniform(size=poses.shape[:2]) >= miss_rate).astype(np.float64)
     filled = np.zeros_like(poses)
-    for clip in np.unique(data['clips']):
-      rows = np.flatnonzero(data['clips'] == clip)
-      rows = rows[np.argsort(data['frames'][rows], kind='stable')]
-      track = Track(poses[rows], scores[rows], data['frames'][rows], f'{view}/{clip}')
+    for clip in np.unique(data.clips):
+      rows = np.flatnonzero(data.clips == clip)
+      rows = rows[np.argsort(data.frames[rows], kind='stable')]
+      track = Track(poses[rows], scores[rows], data.frames[rows], f'{view}/{clip}')
       filled[rows] = fill_missing(track)[0]
     normalized, _, _ = keypoints.get_profile(keypoints.LEGACY_2DCOCO13).normalize(filled)
-    noisy[view] = dict(data, poses=normalized.astype(np.float32))
+    noisy[view] = data.replace(poses=normalized.astype(np.float32))
   return noisy

@@ -42,8 +42,8 @@ def evaluate(lift, frames_by_view: dict) -> dict:
     frames = frames_by_view[view]
     if 'poses_3d' not in frames:
       raise errors.InputError(f'View {view!r} has no 3D poses to score the 3D against.')
-    result = lifting_errors(lift, frames['poses'], frames['poses_3d'])
-    views[view] = {'frames': int(len(frames['poses'])),
+    result = lifting_errors(lift, frames.poses, frames.poses_3d)
+    views[view] = {'frames': len(frames),
                    **{name: float(np.mean(values)) for name, values in result.items()}}
   mean = {name: float(np.mean([v[name] for v in views.values()]))
           for name in ('mpjpe', 'pa_mpjpe')}

@@ -28,6 +28,7 @@ import numpy as np
 
 from poem_cvmim.core import detections
 from poem_cvmim.core import errors
+from poem_cvmim.core import frames as frames_lib
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import lazy_tensorflow
 from poem_cvmim.core import pose_inputs
@@ -44,12 +45,17 @@ NP_MPJPE_THRESHOLD = 0.1  # Pr-VIPE's: aligned MPJPE in normalised 3D units
 # Root-relative MPJPE of a match in the records' unit: 50 mm, about NP-MPJPE 0.1 on a person
 # whose hip-spine-thorax length is 0.5 m (our default, not a published one).
 MPJPE_MM_THRESHOLD = 50.0
-# The 3D each 3D criterion compares (frames' keys).
-KEYS_3D = {POSE: 'poses_3d', MPJPE_MM: 'poses_3d_mm'}
+CRITERIA_3D = (POSE, MPJPE_MM)  # the criteria that compare 3D poses
+Frames = frames_lib.Frames
 _QUERY_BLOCK = 1024  # queries per distance matrix
 _POSE_VALUES = 2 ** 21  # query-gallery pairs x joints per block of the pose criterion's mAP
 NO_OTHER_CLIP = ('(not measured: every frame is of one recording, so no frame has a neighbour '
                  'from another performance to compare cameras on; give several recordings)')
+
+
+def _poses_3d(frames: Frames, criterion: str):
+  """The 3D a criterion compares (None for the frame criterion)."""
+  return {POSE: frames.poses_3d, MPJPE_MM: frames.poses_3d_mm}.get(criterion)
 
 
 def clip_id(source_id: str, view: str) -> str:
@@ -71,9 +77,8 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
                           with_3d: bool = False) -> dict:
   """Every `frame_stride`-th real (not replayed) frame of each view of one split.
 
-  Returns {view: {'poses': [N, J, 2] profile-normalised, 'clips': [N] str, 'frames': [N]}}
-  (and 'poses_3d' [N, 17, 3] normalised and 'poses_3d_mm' [N, 17, 3] root-relative in the
-  records' unit when `with_3d`: the records must hold 3D).
+  Returns {view: `Frames`} (with `poses_3d` and `poses_3d_mm` when `with_3d`: the records
+  must hold 3D).
   """
   manifest = shards.read_manifest(sequence_dir)
   length = manifest['sequence_length']
@@ -110,9 +115,9 @@ def load_multiview_frames(sequence_dir: str, split: str, frame_stride: int = 1,
           raw = parsed[records.KEYPOINTS_3D][i].numpy()[kept]
           parts['poses_3d'].append(normalized_3d(raw))
           parts['poses_3d_mm'].append(root_relative_3d(raw))
-    frames_by_view[view] = {k: np.concatenate(v) for k, v in parts.items()}
+    frames_by_view[view] = Frames(**{k: np.concatenate(v) for k, v in parts.items()})
     shards.check_count(sequence_dir, manifest, split, view,
-                       len(np.unique(frames_by_view[view]['clips'])), 'clips')
+                       len(np.unique(frames_by_view[view].clips)), 'clips')
   if not frames_by_view:
     raise errors.InputError(f'{sequence_dir} has no {split!r} sequences.')
   return frames_by_view
@@ -271,10 +276,10 @@ def cross_view_hit_rates(embeddings_by_view: dict, frames_by_view: dict, ks=(1, 
   for query_view, gallery_view in itertools.permutations(sorted(embeddings_by_view), 2):
     query, gallery = frames_by_view[query_view], frames_by_view[gallery_view]
     scores = retrieval_scores(
-        embeddings_by_view[query_view], query['clips'], query['frames'],
-        embeddings_by_view[gallery_view], gallery['clips'], gallery['frames'], ks,
-        tolerance, metric, criterion, query.get(KEYS_3D.get(criterion, '')),
-        gallery.get(KEYS_3D.get(criterion, '')),
+        embeddings_by_view[query_view], query.clips, query.frames,
+        embeddings_by_view[gallery_view], gallery.clips, gallery.frames, ks,
+        tolerance, metric, criterion, _poses_3d(query, criterion),
+        _poses_3d(gallery, criterion),
         mpjpe_mm_threshold if criterion == MPJPE_MM else mpjpe_threshold)
     pairs[f'{query_view}->{gallery_view}'] = scores['hit']
     maps[f'{query_view}->{gallery_view}'] = scores['map']
@@ -298,7 +303,7 @@ def same_view_rate(embeddings_by_view: dict, frames_by_view: dict,
   labels = np.concatenate([np.full(len(embeddings_by_view[v]), i) for i, v in enumerate(views)])
   # Clip names as integer codes: comparing a block of them with every frame's is then a
   # comparison of integers, not of strings.
-  _, clips = np.unique(np.concatenate([frames_by_view[v]['clips'] for v in views]),
+  _, clips = np.unique(np.concatenate([frames_by_view[v].clips for v in views]),
                        return_inverse=True)
   same = counted = 0
   for start in range(0, len(embeddings), _QUERY_BLOCK):
@@ -323,7 +328,7 @@ def load_pair_frames(pattern: str, frame_stride: int = 1,
   Records without: the two slots of each record are views 'camera_a' and 'camera_b', a record
   is an instant (clip 'pairs', frame = its index), every `frame_stride`-th record.
 
-  Returns frames by view as `load_multiview_frames` does, with 'poses_3d'.
+  Returns frames by view as `load_multiview_frames` does, with 3D.
   """
   files = records.expand_patterns(pattern)
   records.check_first_record(files[0], records.instance_feature_spec(
@@ -357,9 +362,9 @@ def load_pair_frames(pattern: str, frame_stride: int = 1,
   poses_3d_mm = np.concatenate(parts['poses_3d_mm'])
   frames = np.concatenate(parts['frames'])
   if not by_camera:
-    return {camera: {'poses': poses[:, slot], 'poses_3d': poses_3d[:, slot],
-                     'poses_3d_mm': poses_3d_mm[:, slot], 'frames': frames[:, slot],
-                     'clips': np.full(len(poses), 'pairs')}
+    return {camera: Frames(poses=poses[:, slot], poses_3d=poses_3d[:, slot],
+                           poses_3d_mm=poses_3d_mm[:, slot], frames=frames[:, slot],
+                           clips=np.full(len(poses), 'pairs'))
             for slot, camera in enumerate(('camera_a', 'camera_b'))}
   flat = lambda x: x.reshape((-1,) + x.shape[2:])
   poses, poses_3d, poses_3d_mm, frames = (flat(poses), flat(poses_3d), flat(poses_3d_mm),
@@ -372,9 +377,9 @@ def load_pair_frames(pattern: str, frame_stride: int = 1,
     _, first = np.unique(np.stack([clips[rows], frames[rows].astype(str)], 1), axis=0,
                          return_index=True)
     rows = rows[np.sort(first)]  # each instant once, in record order
-    frames_by_view[camera] = {'poses': poses[rows], 'poses_3d': poses_3d[rows],
-                              'poses_3d_mm': poses_3d_mm[rows], 'frames': frames[rows],
-                              'clips': clips[rows]}
+    frames_by_view[camera] = Frames(poses=poses[rows], poses_3d=poses_3d[rows],
+                                    poses_3d_mm=poses_3d_mm[rows], frames=frames[rows],
+                                    clips=clips[rows])
   return frames_by_view
 
 
@@ -402,18 +407,18 @@ def evaluate_embedders(embedders_by_name: dict, frames_by_view: dict, ks=(1, 5, 
   """
   for criterion in criteria:
     _check(metric, criterion)
-    if criterion != FRAME and any(KEYS_3D[criterion] not in d for d in frames_by_view.values()):
+    if criterion != FRAME and not all(d.has_3d for d in frames_by_view.values()):
       raise errors.InputError(f'The {criterion} criterion needs 3D poses; these frames have none.')
   summary = {'views': sorted(frames_by_view), 'metric': metric, 'tolerance': tolerance,
              'mpjpe_threshold': mpjpe_threshold, 'mpjpe_mm_threshold': mpjpe_mm_threshold,
              'criteria': list(criteria),
-             'num_queries_per_view': {v: int(len(d['frames'])) for v, d in
+             'num_queries_per_view': {v: len(d) for v, d in
                                       frames_by_view.items()},
              'chance': 1.0 / len(frames_by_view), 'embedders': {}}
   for name, embedder in embedders_by_name.items():
     pose, view = {}, {}
     for camera, data in frames_by_view.items():
-      points = tf.constant(data['poses'], tf.float32)
+      points = tf.constant(data.poses, tf.float32)
       pose[camera] = np.asarray(embedder.fn(points))
       if embedder.view_fn is not None:
         view[camera] = np.asarray(embedder.view_fn(points))
@@ -485,12 +490,7 @@ def load_recordings(directories, frame_stride: int = 1, format: str = 'auto', la
                               'recording needs the same cameras.')
     for camera, data in rig.items():
       frames.setdefault(camera, []).append(data)
-  merged = {}
-  for camera, parts in frames.items():
-    data = {key: np.concatenate([d[key] for d in parts]) for key in parts[0]}
-    keep = data['frames'] % frame_stride == 0
-    merged[camera] = {key: value[keep] for key, value in data.items()}
-  return merged
+  return {camera: Frames.concat(parts).stride(frame_stride) for camera, parts in frames.items()}
 
 
 def sequences_have_3d(directory: str, split: str) -> bool:
