@@ -416,3 +416,24 @@ def test_training_on_data_that_changed_under_the_run_is_refused(smoke_dir, tmp_p
   with pytest.raises(run_dirs.RunConflictError,
                      match=r'data\[0\]\.manifest_sha256: .*Use another --log_dir_path'):
     trainer_lib.Trainer(longer, log=lambda _: None, verbose=False).train()
+
+
+def test_an_encoders_initial_weights_depend_only_on_its_own_seed(smoke_dir, tmp_path):
+  """A table plan trains encoders between classifier runs, which seed Keras's global random
+  state with their own seeds: the encoder built after them must be the one its seed gives."""
+  import keras  # pylint: disable=g-import-not-at-top
+  import random  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import configs  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import trainer  # pylint: disable=g-import-not-at-top
+  config = configs.smoke_config(input_table=os.path.join(smoke_dir, 'pairs', 'train-*'),
+                                seed=3)
+  weights = []
+  for history in (11, 12):  # what ran before: another run's seeding and draws
+    keras.utils.set_random_seed(history)
+    random.random()
+    built = trainer.Trainer(dataclasses.replace(config, output_dir=str(tmp_path / str(history))),
+                            log=lambda _: None, verbose=False)
+    weights.append([w.numpy() for w in built.algorithm.encoder.weights])
+  assert len(weights[0]) > 4
+  for first, second in zip(*weights):
+    np.testing.assert_array_equal(first, second)

@@ -6,6 +6,7 @@ step, the loop owns checkpoints, summaries, progress and the stop on a non-finit
 import dataclasses
 import os
 
+import keras
 import tensorflow as tf
 
 from poem_cvmim.core import checkpointing
@@ -39,6 +40,11 @@ class Trainer:
       raise errors.InputError(f'batch_size {config.batch_size} is not divisible by the '
                               f'{replicas} replicas.')
     self.config, self.log, self.verbose = config, log, verbose
+    if config.seed is not None:
+      # The networks' initial weights come from Keras's global random state: seed it from this
+      # run's seed, so that an encoder does not depend on what ran before it in the process
+      # (a table plan trains encoders between classifier runs that seed it their own way).
+      keras.utils.set_random_seed(config.seed)
     with self.strategy.scope():
       self.algorithm = registry.create_algorithm(
           config.algorithm, self._input_spec(), synchronized_batch_norm=replicas > 1)
