@@ -40,7 +40,7 @@ def evaluate(lift, frames_by_view: dict) -> dict:
   views = {}
   for view in sorted(frames_by_view):
     frames = frames_by_view[view]
-    if 'poses_3d' not in frames:
+    if not frames.has_3d:
       raise errors.InputError(f'View {view!r} has no 3D poses to score the 3D against.')
     result = lifting_errors(lift, frames.poses, frames.poses_3d)
     views[view] = {'frames': len(frames),
