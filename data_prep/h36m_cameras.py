@@ -7,7 +7,6 @@ tangential (p1, p2) distortion, then focal length and principal point.
 """
 
 import dataclasses
-import functools
 import json
 import os
 from typing import Dict, Tuple
@@ -43,9 +42,9 @@ def quaternion_matrix(q) -> np.ndarray:
       [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
 
 
-@functools.lru_cache(maxsize=None)
 def load_cameras(path: str = CALIBRATION) -> Dict[str, Tuple[Camera, ...]]:
-  """{subject: four Cameras in CAMERA_IDS order} for the subjects with extrinsics."""
+  """{subject: four Cameras in CAMERA_IDS order} for the subjects with extrinsics (read each
+  time: 9 kB, about 0.1 ms, a few times per converted sequence)."""
   with open(path) as f:
     data = json.load(f)
   intrinsics = {entry['id']: entry for entry in data['intrinsics']}

@@ -26,8 +26,6 @@ MEMOISED = {
         'the feature keys of a named keypoint profile (constant per name)',
     'poem_cvmim/core/example_wire.py:_float_entry_prefix':
         'the wire bytes before a float list of a key and length (constant per pair)',
-    'data_prep/h36m_cameras.py:load_cameras':
-        'the released Human3.6M calibration shipped with the package, read once',
 }
 
 
