@@ -9,6 +9,7 @@ for a preset, and `render` reads the runs' result files â€” a missing run is 'â€
 import dataclasses
 import json
 import os
+import time
 from typing import Optional
 
 from data_prep import synthetic_dataset as synthetic
@@ -140,13 +141,22 @@ class Inputs:
 SYNTHETIC_VIEW_SETS = {PENN: synthetic_views.PENN_LIKE, NTU: synthetic_views.NTU_LIKE}
 
 
-def synthetic_inputs(preset: Preset, output_dir: str, log=print, generate: bool = True) -> Inputs:
-  """Generates the preset's synthetic set under output_dir/data once (deterministic); with
-  `generate` False (a dry run), only says where it is or would be."""
+def synthetic_inputs(preset: Preset, output_dir: str, log=print, generate: bool = True,
+                     poll_s: float = 5.0) -> Inputs:
+  """Generates the preset's synthetic set under output_dir/data once (deterministic; another
+  process generating it is waited for); with `generate` False (a dry run), only says where it
+  is or would be."""
   data_dir = os.path.join(output_dir, 'data')
   done = os.path.join(data_dir, run_plan.DONE_NAME)
   key = dataclasses.asdict(preset.data)
-  ready = os.path.exists(done) and json.load(open(done)).get('key') == json.loads(json.dumps(key))
+
+  def is_ready():
+    if not os.path.exists(done):
+      return False
+    with open(done) as f:
+      return json.load(f).get('key') == json.loads(json.dumps(key))
+
+  ready = is_ready()
   planned = None
   if not ready and not generate:
     log(f'[data] the synthetic set ({preset.name}) is not generated yet: a run generates it in '
@@ -154,10 +164,24 @@ def synthetic_inputs(preset: Preset, output_dir: str, log=print, generate: bool 
     planned = {dataset: list(synthetic_views.view_names(view_set))
                for dataset, view_set in SYNTHETIC_VIEW_SETS.items()}
   elif not ready:
-    with run_dirs.DirectoryLock(data_dir, beside=True):  # one generator per directory
-      log(f'[data] generating the synthetic set ({preset.name}) in {data_dir}')
-      synthetic.generate(preset.data, data_dir, overwrite=True, log=lambda _: None)
-      shards.write_json_atomic(done, {'key': key})
+    waiting = False
+    while not is_ready():
+      lock = run_dirs.DirectoryLock(data_dir, beside=True)  # one generator per directory
+      try:
+        lock.acquire()
+      except run_dirs.DirectoryLockedError:
+        if not waiting:
+          log(f'[data] another process is generating {data_dir}; waiting for it')
+          waiting = True
+        time.sleep(poll_s)
+        continue
+      try:
+        if not is_ready():
+          log(f'[data] generating the synthetic set ({preset.name}) in {data_dir}')
+          synthetic.generate(preset.data, data_dir, overwrite=True, log=lambda _: None)
+          shards.write_json_atomic(done, {'key': key})
+      finally:
+        lock.release()
   return Inputs(os.path.join(data_dir, synthetic.PAIRS_DIR, 'train-*'),
                 {dataset: os.path.join(data_dir, view_set)
                  for dataset, view_set in SYNTHETIC_VIEW_SETS.items()}, planned)

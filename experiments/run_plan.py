@@ -6,6 +6,12 @@ same encoder, the same features) is one directory and is done once. A run is don
 result file exists: `done.json` for encoders and feature tables, `result.json` for classifier
 runs; `execute` skips those, and a run that was killed resumes (an encoder from its latest
 checkpoint, a classifier from its own). Nothing here knows about tables.
+
+Several processes may execute plans on one output directory at once (two table commands, or N
+workers of one table on a cluster: `execute(shard=(k, n))`). Each run is claimed before it
+starts (an OS lock beside its directory, released however the process ends), so a run is done
+once; a process skips a run another holds, or whose inputs (`Run.needs`) are not done yet,
+takes other work, and waits for the rest.
 """
 
 import dataclasses
@@ -13,12 +19,13 @@ import hashlib
 import json
 import os
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
 from poem_cvmim.action import classifier_configs
 from poem_cvmim.action import protocols
+from poem_cvmim.core import errors
 from poem_cvmim.core import feature_tables
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import shards
@@ -42,9 +49,35 @@ class Run:
   description: str
   work: Callable
   result_path: str
+  needs: tuple = ()  # the runs whose results this one reads (an encoder, a feature table)
 
   def done(self) -> bool:
     return os.path.exists(self.result_path)
+
+  def ready(self) -> bool:
+    return all(run.done() for run in self.needs)
+
+  def claim(self) -> Optional[run_dirs.DirectoryLock]:
+    """The lock that makes this process the one doing the run, or None when another holds it."""
+    # `.<name>.claim.lock` beside the directory: not the lock a run's own work takes (inside
+    # the directory, or `.<name>.lock` beside it for a directory replaced as a whole).
+    lock = run_dirs.DirectoryLock(self.directory.rstrip(os.sep) + '.claim', beside=True)
+    try:
+      return lock.acquire()
+    except run_dirs.DirectoryLockedError:
+      return None
+
+
+def parse_shard(text: str) -> Tuple[int, int]:
+  """'K/N' (0 <= K < N) -> (K, N); a one-line error otherwise."""
+  try:
+    index, count = (int(part) for part in text.split('/'))
+  except ValueError:
+    index, count = -1, 0
+  if not 0 <= index < count:
+    raise errors.InputError(f'--shard={text}: give K/N with 0 <= K < N (e.g. 0/4 for the first '
+                            'of four workers).')
+  return index, count
 
 
 class Plan:
@@ -100,7 +133,7 @@ class Plan:
       run_dirs.write_json_atomic(run.result_path, {'key': key})
     return self._add(Run('features', key, directory,
                          f'features {name} of {os.path.basename(sequence_dir)}', work,
-                         os.path.join(directory, DONE_NAME)))
+                         os.path.join(directory, DONE_NAME), (encoder,) if encoder else ()))
 
   def feature_sets(self, directory, train_views=None, test_views=None):
     """(train, test, number of classes) of a feature table, restricted to views."""
@@ -144,7 +177,7 @@ class Plan:
     where = train_view if protocol == protocols.SINGLE_SHOT else f'{fraction:g}'
     return self._add(Run('classifier', key, directory,
                          f'{row}: {config.classifier} {protocol} {where} seed {seed}', work,
-                         os.path.join(directory, protocols.RESULT_NAME)))
+                         os.path.join(directory, protocols.RESULT_NAME), (feature_run,)))
 
   def describe(self) -> str:
     lines = []
@@ -153,19 +186,50 @@ class Plan:
       lines.append(f'{number:4d}. [{state:5s}] {run.description}  ({run.directory})')
     return '\n'.join(lines)
 
-  def execute(self, log=print) -> int:
-    """Runs every run not done yet, in order; returns how many ran."""
-    total, ran = len(self.runs), 0
-    for number, run in enumerate(self.runs.values(), start=1):
-      if run.done():
-        continue
-      start = time.time()
-      log(f'[run {number} of {total}] {run.description}')
-      os.makedirs(run.directory, exist_ok=True)
-      run.work(run)
-      ran += 1
-      log(f'[run {number} of {total}] done in {time.time() - start:.0f} s')
-    return ran
+  def execute(self, log=print, shard: Tuple[int, int] = (0, 1), poll_s: float = 10.0) -> int:
+    """Runs every run not done yet whose inputs are done, each claimed first; returns how many
+    this process ran. Runs another process holds (or whose inputs it is making) are left to it
+    and waited for: this returns when the whole plan is done.
+
+    `shard` (k, n): this process starts with the runs at positions k, k + n, ... of the plan
+    and then takes any other run nobody holds, so n workers share the plan (a SLURM array
+    runs `--shard=$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`) and no run waits on one
+    worker's share."""
+    index, count = shard
+    runs = list(self.runs.values())
+    numbers = {run.directory: number for number, run in enumerate(runs, start=1)}
+    order = runs[index::count] + [r for i, r in enumerate(runs) if i % count != index]
+    total, ran, waited = len(runs), 0, False
+    while True:
+      pending = [run for run in order if not run.done()]
+      if not pending:
+        return ran
+      progressed = False
+      for run in pending:
+        if run.done() or not run.ready():
+          continue
+        lock = run.claim()
+        if lock is None:
+          continue
+        try:
+          if run.done():  # finished by another process between our look and our claim
+            continue
+          number = numbers[run.directory]
+          start = time.time()
+          log(f'[run {number} of {total}] {run.description}')
+          os.makedirs(run.directory, exist_ok=True)
+          run.work(run)
+          ran += 1
+          progressed = True
+          log(f'[run {number} of {total}] done in {time.time() - start:.0f} s')
+        finally:
+          lock.release()
+      if not progressed:
+        if not waited:
+          log(f'waiting for {len(pending)} run(s) that other processes hold or prepare the '
+              'inputs of')
+          waited = True
+        time.sleep(poll_s)
 
 
 def _slug(name: str) -> str:

@@ -38,6 +38,10 @@ def define_flags():
   flags.DEFINE_list('rows', None, 'Only these rows (by name).')
   flags.DEFINE_boolean('dry_run', False, 'Print the plan and stop.')
   flags.DEFINE_boolean('with_paper', False, 'Add the paper\'s published numbers beside ours.')
+  flags.DEFINE_string('shard', '0/1', 'K/N: worker K of N sharing --output_dir (a SLURM array: '
+                      '$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT). Each run is done once, by '
+                      'whichever worker claims it; every worker returns when the plan is done.')
+  cli.register_check('shard', run_plan.parse_shard)
 
 
 def inputs_from_flags(preset, output_dir, dry_run=False):
@@ -54,7 +58,7 @@ def inputs_from_flags(preset, output_dir, dry_run=False):
 
 def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
         encoder_seed: int = 0, dry_run: bool = False, with_paper: bool = False, log=print,
-        inputs=None) -> dict:
+        inputs=None, shard=(0, 1)) -> dict:
   """Plans, runs what is missing and renders one table; returns {'plan', 'ran', 'table'}."""
   table = paper_tables.TABLES[name]
   preset = paper_tables.PRESETS[preset_name]
@@ -74,7 +78,7 @@ def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
     log(plan.describe())
     return {'plan': plan, 'ran': 0, 'table': None}
   start = time.time()
-  ran = plan.execute(log)
+  ran = plan.execute(log, shard=shard)
   shown = {row: runs.get(row) or [r for r in every_row[row] if r.done()] for row in every_row}
   rendered = paper_tables.render(table, shown, inputs, with_paper)
   stem = os.path.join(output_dir, preset.name, name)
@@ -143,7 +147,8 @@ def main_for(name: str):
     inputs = inputs_from_flags(preset, FLAGS.output_dir, FLAGS.dry_run)
     outcome = run(name, FLAGS.output_dir, FLAGS.preset, FLAGS.rows,
                   [int(s) for s in FLAGS.seeds] if FLAGS.seeds else None, FLAGS.encoder_seed,
-                  FLAGS.dry_run, FLAGS.with_paper, inputs=inputs)
+                  FLAGS.dry_run, FLAGS.with_paper, inputs=inputs,
+                  shard=run_plan.parse_shard(FLAGS.shard))
     if outcome['table'] is not None:
       print(f'\n{paper_tables.TABLES[name].title} ({FLAGS.preset} preset):\n')
       print(outcome['markdown'])

@@ -27,6 +27,9 @@ _COMMAND = re.compile(r'(?:\.venv/bin/)?python3? -m ([\w.]+)(.*)')
 # The packages whose commands run through `cli.run` (others, such as the set-up tools and
 # `tests.testdata.make_fixtures`, which writes the fixtures when run, are not parsed).
 _COMMAND_PACKAGES = ('poem_cvmim.', 'data_prep.', 'experiments.')
+# Shell variables the guides' scripts use, with the values a scheduler would give (any other
+# variable is a KeyError: a command the test cannot read as written).
+_EXAMPLE_ENVIRONMENT = {'SLURM_ARRAY_TASK_ID': '3', 'SLURM_ARRAY_TASK_COUNT': '8'}
 # Run only up to flag parsing: absl's app.run is replaced by one that parses and checks the
 # flags with the command's own parser and exits 0.
 _PARSE_ONLY = '''
@@ -70,7 +73,9 @@ def readme_commands(path=README):
     for part in re.split(r'&&|\|', line.split('#')[0] if not line.startswith('#') else ''):
       match = _COMMAND.search(part.strip())
       if match and match.group(1).startswith(_COMMAND_PACKAGES):
-        commands.append((match.group(1), shlex.split(match.group(2))))
+        arguments = re.sub(r'\$\{?(\w+)\}?', lambda m: _EXAMPLE_ENVIRONMENT[m.group(1)],
+                           match.group(2))
+        commands.append((match.group(1), shlex.split(arguments)))
   return commands
 
 
