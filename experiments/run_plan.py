@@ -33,6 +33,18 @@ from poem_cvmim.evaluation import embedders
 from poem_cvmim.representation import configs
 
 DONE_NAME = 'done.json'
+# Every run a plan executes appends its cost here ({class, units, seconds, date}), one JSON
+# line each: what `Plan.estimate` learns this machine's costs from.
+TIMINGS_NAME = 'timings.jsonl'
+# Seconds per unit (an encoder or classifier step, a feature table) where this output
+# directory has no measurement of a run's class yet: measured on the project's 2-core CPU
+# machine (docs/results.md, 2026-12-01 to 2026-12-06). Encoders are at batch 128 and scale
+# with the batch; the skeleton classifiers at their recipes' batch 64.
+DEFAULT_SECONDS_PER_UNIT = {
+    'encoder DISENTANGLE': 0.09, 'encoder PR_VIPE': 0.24, 'encoder': 0.09,
+    'features': 10.0,
+    'classifier STGCN': 3.0, 'classifier HCN': 0.17, 'classifier': 0.02,
+}
 RAW = embedders.RAW
 
 
@@ -50,6 +62,8 @@ class Run:
   work: Callable
   result_path: str
   needs: tuple = ()  # the runs whose results this one reads (an encoder, a feature table)
+  # What the run costs: (its cost class, how many units: steps, or 1 for a feature table).
+  cost: Tuple[str, float] = ('', 1.0)
 
   def done(self) -> bool:
     return os.path.exists(self.result_path)
@@ -114,7 +128,9 @@ class Plan:
       run_dirs.write_json_atomic(run.result_path, {'key': key, 'steps': config.num_steps})
     return self._add(Run('encoder', key, directory,
                          f'train {name} ({config.num_steps} steps)', work,
-                         os.path.join(directory, DONE_NAME)))
+                         os.path.join(directory, DONE_NAME),
+                         cost=(f'encoder {config.algorithm.algorithm} batch {config.batch_size}',
+                               float(config.num_steps))))
 
   def features(self, encoder: Optional[Run], sequence_dir: str, downsample_rate: int) -> Run:
     """Per-frame features of a sequence directory: z_p of `encoder`, or raw keypoints."""
@@ -133,7 +149,9 @@ class Plan:
       run_dirs.write_json_atomic(run.result_path, {'key': key})
     return self._add(Run('features', key, directory,
                          f'features {name} of {os.path.basename(sequence_dir)}', work,
-                         os.path.join(directory, DONE_NAME), (encoder,) if encoder else ()))
+                         os.path.join(directory, DONE_NAME), (encoder,) if encoder else (),
+                         (f'features {"encoder" if encoder else RAW} '
+                          f'{os.path.basename(sequence_dir)}', 1.0)))
 
   def feature_sets(self, directory, train_views=None, test_views=None):
     """(train, test, number of classes) of a feature table, restricted to views."""
@@ -177,7 +195,56 @@ class Plan:
     where = train_view if protocol == protocols.SINGLE_SHOT else f'{fraction:g}'
     return self._add(Run('classifier', key, directory,
                          f'{row}: {config.classifier} {protocol} {where} seed {seed}', work,
-                         os.path.join(directory, protocols.RESULT_NAME), (feature_run,)))
+                         os.path.join(directory, protocols.RESULT_NAME), (feature_run,),
+                         (f'classifier {config.classifier} batch {config.batch_size}',
+                          float(config.num_steps))))
+
+  def _measured(self) -> dict:
+    """{cost class: [seconds per unit, ...]} of the runs executed under this root."""
+    measured = {}
+    path = os.path.join(self.root, TIMINGS_NAME)
+    if os.path.exists(path):
+      with open(path) as f:
+        for line in f:
+          try:
+            entry = json.loads(line)
+            measured.setdefault(entry['class'], []).append(entry['seconds'] / entry['units'])
+          except (ValueError, KeyError, ZeroDivisionError):
+            continue  # a line cut by a killed writer
+    return measured
+
+  def estimate(self) -> dict:
+    """What the runs still to do will take on this machine: {'seconds', 'measured': runs
+    estimated from this directory's own timings, 'defaults': runs from
+    DEFAULT_SECONDS_PER_UNIT, 'by_kind': {kind: seconds}}. One process, one after another."""
+    measured = self._measured()
+    total, from_measured, from_defaults, by_kind = 0.0, 0, 0, {}
+    for run in self.runs.values():
+      if run.done():
+        continue
+      name, units = run.cost
+      if name in measured:
+        per_unit = float(np.median(measured[name]))
+        from_measured += 1
+      else:
+        words = name.split()
+        per_unit = next(DEFAULT_SECONDS_PER_UNIT[' '.join(words[:n])]
+                        for n in (2, 1) if ' '.join(words[:n]) in DEFAULT_SECONDS_PER_UNIT)
+        if run.kind == 'encoder':  # the defaults are at batch 128
+          per_unit *= int(words[-1]) / 128
+        from_defaults += 1
+      total += per_unit * units
+      by_kind[run.kind] = by_kind.get(run.kind, 0.0) + per_unit * units
+    return {'seconds': total, 'measured': from_measured, 'defaults': from_defaults,
+            'by_kind': by_kind}
+
+  def _record(self, run: 'Run', seconds: float) -> None:
+    name, units = run.cost
+    line = json.dumps({'class': name, 'units': units, 'seconds': round(seconds, 3),
+                       'date': time.strftime('%Y-%m-%d')})
+    os.makedirs(self.root, exist_ok=True)
+    with open(os.path.join(self.root, TIMINGS_NAME), 'a') as f:
+      f.write(line + '\n')  # one short append: whole lines even with several workers
 
   def describe(self) -> str:
     lines = []
@@ -221,6 +288,7 @@ class Plan:
           run.work(run)
           ran += 1
           progressed = True
+          self._record(run, time.time() - start)
           log(f'[run {number} of {total}] done in {time.time() - start:.0f} s')
         finally:
           lock.release()

@@ -56,6 +56,17 @@ def inputs_from_flags(preset, output_dir, dry_run=False):
   return paper_tables.Inputs(FLAGS.pairs, sequences)
 
 
+_KIND_NAMES = {'encoder': 'encoders', 'features': 'feature tables', 'classifier': 'classifier runs'}
+
+
+def format_duration(seconds: float) -> str:
+  if seconds < 120:
+    return f'{seconds:.0f} s'
+  if seconds < 2 * 3600:
+    return f'{seconds / 60:.0f} min'
+  return f'{seconds / 3600:.1f} h'
+
+
 def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
         encoder_seed: int = 0, dry_run: bool = False, with_paper: bool = False, log=print,
         inputs=None, shard=(0, 1)) -> dict:
@@ -76,7 +87,13 @@ def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
   log(f'{name}: {len(plan.runs)} runs, {sum(not r.done() for r in plan.runs.values())} to do')
   if dry_run:
     log(plan.describe())
-    return {'plan': plan, 'ran': 0, 'table': None}
+    estimate = plan.estimate()
+    log(f'{name}: the runs to do would take about {format_duration(estimate["seconds"])} in one '
+        'process here (' + ', '.join(f'{_KIND_NAMES[kind]} {format_duration(seconds)}'
+                                     for kind, seconds in estimate['by_kind'].items())
+        + f'; {estimate["measured"]} runs from the timings of runs done in this directory, '
+        f'{estimate["defaults"]} from the 2-core reference costs)')
+    return {'plan': plan, 'ran': 0, 'table': None, 'estimate': estimate}
   start = time.time()
   ran = plan.execute(log, shard=shard)
   shown = {row: runs.get(row) or [r for r in every_row[row] if r.done()] for row in every_row}

@@ -173,3 +173,28 @@ def test_a_shard_is_k_of_n():
   for bad in ('4/4', '-1/2', '1', 'a/b', '0/0'):
     with pytest.raises(ValueError, match='--shard'):
       run_plan.parse_shard(bad)
+
+
+def test_a_dry_run_estimates_from_reference_costs_then_from_this_directorys_timings(
+    inputs, tmp_path):
+  out = str(tmp_path)
+  first = table_command.run('table2', out, 'smoke', rows=('Res-TCN',), inputs=inputs,
+                            dry_run=True, log=lambda _: None)
+  plan, estimate = first['plan'], first['estimate']
+  runs = list(plan.runs.values())
+  assert estimate['defaults'] == len(runs) and estimate['measured'] == 0
+  expected = sum(run_plan.DEFAULT_SECONDS_PER_UNIT['features' if r.kind == 'features'
+                                                   else 'classifier'] * r.cost[1] for r in runs)
+  assert estimate['seconds'] == pytest.approx(expected)
+  # Timings recorded by executed runs of the same class replace the reference cost.
+  classifier_class = next(r.cost[0] for r in runs if r.kind == 'classifier')
+  plan._record(runs[-1], 60.0)  # pylint: disable=protected-access
+  with open(os.path.join(plan.root, run_plan.TIMINGS_NAME), 'a') as f:
+    f.write('{"class": "cut by a kill", "un')  # a torn last line is skipped
+  again = table_command.run('table2', out, 'smoke', rows=('Res-TCN',), inputs=inputs,
+                            dry_run=True, log=lambda _: None)['estimate']
+  per_step = 60.0 / runs[-1].cost[1]
+  classifiers = [r for r in runs if r.cost[0] == classifier_class]
+  assert again['measured'] == len(classifiers)
+  assert again['by_kind']['classifier'] == pytest.approx(
+      sum(per_step * r.cost[1] for r in classifiers))
