@@ -1,6 +1,7 @@
 """The paper-table commands on the smoke preset: each table's shape and cell format, runs
 shared between tables, a killed command that resumes with only the missing runs, and the plan."""
 
+import json
 import os
 import re
 
@@ -198,3 +199,24 @@ def test_a_dry_run_estimates_from_reference_costs_then_from_this_directorys_timi
   assert again['measured'] == len(classifiers)
   assert again['by_kind']['classifier'] == pytest.approx(
       sum(per_step * r.cost[1] for r in classifiers))
+
+
+def test_all_tables_and_figure3_share_their_encoders_and_feature_tables(tmp_path):
+  """One plan of every table and Figure 3: each representation is trained once (Table 1's
+  seven, and Table 5's four ablations beside its Mixture, which is Table 1's CV-MIM) and
+  each encoder's features of each sequence set are extracted once."""
+  preset = paper_tables.PRESETS['synthetic']
+  inputs = paper_tables.synthetic_inputs(preset, str(tmp_path), generate=False,
+                                         log=lambda _: None)
+  plan = run_plan.Plan(str(tmp_path / 'synthetic'))
+  added = {}
+  for name in ('table1', 'table2', 'table3', 'table4', 'table5', 'figure3'):
+    before = {r.directory for r in plan.runs.values() if r.kind == 'encoder'}
+    paper_tables.build(paper_tables.TABLES[name], preset, inputs, plan)
+    added[name] = {r.directory for r in plan.runs.values() if r.kind == 'encoder'} - before
+  assert [len(added[n]) for n in added] == [7, 0, 0, 0, 4, 0]
+  features = [r for r in plan.runs.values() if r.kind == 'features']
+  assert len({(json.dumps(r.key['encoder'], sort_keys=True), r.key['sequences'])
+              for r in features}) == len(features)
+  # 7 encoders + raw on both sets for Tables 1-4 and Figure 3; Table 5's four on penn only.
+  assert len(features) == 2 * 8 + 4
