@@ -39,11 +39,12 @@ TIMINGS_NAME = 'timings.jsonl'
 # Seconds per unit (an encoder or classifier step, a feature table) where this output
 # directory has no measurement of a run's class yet: measured on the project's 2-core CPU
 # machine (docs/results.md, 2026-12-01 to 2026-12-06). Encoders are at batch 128 and scale
-# with the batch; the skeleton classifiers at their recipes' batch 64.
+# with the batch; the skeleton classifiers at their recipes' batch 64, ST-GCN on the synthetic
+# NTU-like set's 160-frame clips; the other classifiers on the penn-like set's 80 frames.
 DEFAULT_SECONDS_PER_UNIT = {
     'encoder DISENTANGLE': 0.09, 'encoder PR_VIPE': 0.24, 'encoder': 0.09,
     'features': 10.0,
-    'classifier STGCN': 3.0, 'classifier HCN': 0.17, 'classifier': 0.02,
+    'classifier STGCN': 6.4, 'classifier HCN': 0.17, 'classifier': 0.02,
 }
 RAW = embedders.RAW
 
@@ -196,7 +197,8 @@ class Plan:
     return self._add(Run('classifier', key, directory,
                          f'{row}: {config.classifier} {protocol} {where} seed {seed}', work,
                          os.path.join(directory, protocols.RESULT_NAME), (feature_run,),
-                         (f'classifier {config.classifier} batch {config.batch_size}',
+                         (f'classifier {config.classifier} batch {config.batch_size} '
+                          f'{os.path.basename(feature_run.key["sequences"])}',
                           float(config.num_steps))))
 
   def _measured(self) -> dict:
