@@ -167,9 +167,7 @@ def synthetic_inputs(preset: Preset, output_dir: str, log=print, generate: bool 
     waiting = False
     while not is_ready():
       lock = run_dirs.DirectoryLock(data_dir, beside=True)  # one generator per directory
-      try:
-        lock.acquire()
-      except run_dirs.DirectoryLockedError:
+      if not lock.try_acquire():
         if not waiting:
           log(f'[data] another process is generating {data_dir}; waiting for it')
           waiting = True

@@ -77,10 +77,7 @@ class Run:
     # `.<name>.claim.lock` beside the directory: not the lock a run's own work takes (inside
     # the directory, or `.<name>.lock` beside it for a directory replaced as a whole).
     lock = run_dirs.DirectoryLock(self.directory.rstrip(os.sep) + '.claim', beside=True)
-    try:
-      return lock.acquire()
-    except run_dirs.DirectoryLockedError:
-      return None
+    return lock if lock.try_acquire() else None
 
 
 def parse_shard(text: str) -> Tuple[int, int]:

@@ -64,3 +64,13 @@ def test_the_second_holder_in_one_process_is_refused_by_name(tmp_path):
       assert 'already held by this process' in str(error)
     else:
       raise AssertionError('a second lock on a held directory was granted')
+
+
+def test_try_acquire_says_whether_the_lock_was_free(tmp_path):
+  first = run_dirs.DirectoryLock(str(tmp_path / 'run'), beside=True)
+  assert first.try_acquire()
+  second = run_dirs.DirectoryLock(str(tmp_path / 'run'), beside=True)
+  assert not second.try_acquire()
+  first.release()
+  assert second.try_acquire()
+  second.release()

@@ -74,6 +74,15 @@ class DirectoryLock:
     raise DirectoryLockedError(f'Could not take the lock {self.path}: it was replaced '
                                f'{_LOCK_ATTEMPTS} times while this process tried.')
 
+  def try_acquire(self) -> bool:
+    """`acquire`, but False instead of an error when another process holds the directory (a
+    process that waits for it, or takes other work meanwhile)."""
+    try:
+      self.acquire()
+      return True
+    except DirectoryLockedError:
+      return False
+
   def _busy_message(self) -> str:
     holder = self._holder() or {}
     if holder.get('pid') == os.getpid() and holder.get('host') == socket.gethostname():
