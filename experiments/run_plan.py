@@ -46,6 +46,21 @@ DEFAULT_SECONDS_PER_UNIT = {
     'features': 10.0,
     'classifier STGCN': 6.4, 'classifier HCN': 0.17, 'classifier': 0.02,
 }
+
+
+def reference_seconds(kind: str, method: str = '', scale: float = 1.0) -> float:
+  """DEFAULT_SECONDS_PER_UNIT of a kind and method (the kind's own where the method has none),
+  times `scale`."""
+  return scale * DEFAULT_SECONDS_PER_UNIT.get(f'{kind} {method}', DEFAULT_SECONDS_PER_UNIT[kind])
+
+
+@dataclasses.dataclass(frozen=True)
+class Cost:
+  """What a run costs: its class (runs of one class cost the same per unit), how many units
+  (steps; 1 for a feature table) and the reference seconds a unit takes on the 2-core machine."""
+  name: str
+  units: float
+  reference: float
 RAW = embedders.RAW
 
 
@@ -63,8 +78,7 @@ class Run:
   work: Callable
   result_path: str
   needs: tuple = ()  # the runs whose results this one reads (an encoder, a feature table)
-  # What the run costs: (its cost class, how many units: steps, or 1 for a feature table).
-  cost: Tuple[str, float] = ('', 1.0)
+  cost: Optional[Cost] = None
 
   def done(self) -> bool:
     return os.path.exists(self.result_path)
@@ -127,8 +141,10 @@ class Plan:
     return self._add(Run('encoder', key, directory,
                          f'train {name} ({config.num_steps} steps)', work,
                          os.path.join(directory, DONE_NAME),
-                         cost=(f'encoder {config.algorithm.algorithm} batch {config.batch_size}',
-                               float(config.num_steps))))
+                         cost=Cost(f'encoder {config.algorithm.algorithm} batch '
+                                   f'{config.batch_size}', float(config.num_steps),
+                                   reference_seconds('encoder', config.algorithm.algorithm,
+                                                     config.batch_size / 128))))
 
   def features(self, encoder: Optional[Run], sequence_dir: str, downsample_rate: int) -> Run:
     """Per-frame features of a sequence directory: z_p of `encoder`, or raw keypoints."""
@@ -148,8 +164,9 @@ class Plan:
     return self._add(Run('features', key, directory,
                          f'features {name} of {os.path.basename(sequence_dir)}', work,
                          os.path.join(directory, DONE_NAME), (encoder,) if encoder else (),
-                         (f'features {"encoder" if encoder else RAW} '
-                          f'{os.path.basename(sequence_dir)}', 1.0)))
+                         Cost(f'features {"encoder" if encoder else RAW} '
+                              f'{os.path.basename(sequence_dir)}', 1.0,
+                              reference_seconds('features'))))
 
   def feature_sets(self, directory, train_views=None, test_views=None):
     """(train, test, number of classes) of a feature table, restricted to views."""
@@ -194,9 +211,10 @@ class Plan:
     return self._add(Run('classifier', key, directory,
                          f'{row}: {config.classifier} {protocol} {where} seed {seed}', work,
                          os.path.join(directory, protocols.RESULT_NAME), (feature_run,),
-                         (f'classifier {config.classifier} batch {config.batch_size} '
-                          f'{os.path.basename(feature_run.key["sequences"])}',
-                          float(config.num_steps))))
+                         Cost(f'classifier {config.classifier} batch {config.batch_size} '
+                              f'{os.path.basename(feature_run.key["sequences"])}',
+                              float(config.num_steps),
+                              reference_seconds('classifier', config.classifier))))
 
   def _measured(self) -> dict:
     """{cost class: [seconds per unit, ...]} of the runs executed under this root."""
@@ -221,25 +239,20 @@ class Plan:
     for run in self.runs.values():
       if run.done():
         continue
-      name, units = run.cost
-      if name in measured:
-        per_unit = float(np.median(measured[name]))
+      if run.cost.name in measured:
+        per_unit = float(np.median(measured[run.cost.name]))
         from_measured += 1
       else:
-        words = name.split()
-        per_unit = next(DEFAULT_SECONDS_PER_UNIT[' '.join(words[:n])]
-                        for n in (2, 1) if ' '.join(words[:n]) in DEFAULT_SECONDS_PER_UNIT)
-        if run.kind == 'encoder':  # the defaults are at batch 128
-          per_unit *= int(words[-1]) / 128
+        per_unit = run.cost.reference
         from_defaults += 1
-      total += per_unit * units
-      by_kind[run.kind] = by_kind.get(run.kind, 0.0) + per_unit * units
+      total += per_unit * run.cost.units
+      by_kind[run.kind] = by_kind.get(run.kind, 0.0) + per_unit * run.cost.units
     return {'seconds': total, 'measured': from_measured, 'defaults': from_defaults,
             'by_kind': by_kind}
 
   def _record(self, run: 'Run', seconds: float) -> None:
-    name, units = run.cost
-    line = json.dumps({'class': name, 'units': units, 'seconds': round(seconds, 3),
+    line = json.dumps({'class': run.cost.name, 'units': run.cost.units,
+                       'seconds': round(seconds, 3),
                        'date': time.strftime('%Y-%m-%d')})
     os.makedirs(self.root, exist_ok=True)
     with open(os.path.join(self.root, TIMINGS_NAME), 'a') as f:

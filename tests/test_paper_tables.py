@@ -185,20 +185,21 @@ def test_a_dry_run_estimates_from_reference_costs_then_from_this_directorys_timi
   runs = list(plan.runs.values())
   assert estimate['defaults'] == len(runs) and estimate['measured'] == 0
   expected = sum(run_plan.DEFAULT_SECONDS_PER_UNIT['features' if r.kind == 'features'
-                                                   else 'classifier'] * r.cost[1] for r in runs)
+                                                   else 'classifier'] * r.cost.units
+                 for r in runs)
   assert estimate['seconds'] == pytest.approx(expected)
   # Timings recorded by executed runs of the same class replace the reference cost.
-  classifier_class = next(r.cost[0] for r in runs if r.kind == 'classifier')
+  classifier_class = next(r.cost.name for r in runs if r.kind == 'classifier')
   plan._record(runs[-1], 60.0)  # pylint: disable=protected-access
   with open(os.path.join(plan.root, run_plan.TIMINGS_NAME), 'a') as f:
     f.write('{"class": "cut by a kill", "un')  # a torn last line is skipped
   again = table_command.run('table2', out, 'smoke', rows=('Res-TCN',), inputs=inputs,
                             dry_run=True, log=lambda _: None)['estimate']
-  per_step = 60.0 / runs[-1].cost[1]
-  classifiers = [r for r in runs if r.cost[0] == classifier_class]
+  per_step = 60.0 / runs[-1].cost.units
+  classifiers = [r for r in runs if r.cost.name == classifier_class]
   assert again['measured'] == len(classifiers)
   assert again['by_kind']['classifier'] == pytest.approx(
-      sum(per_step * r.cost[1] for r in classifiers))
+      sum(per_step * r.cost.units for r in classifiers))
 
 
 def test_all_tables_and_figure3_share_their_encoders_and_feature_tables(tmp_path):
