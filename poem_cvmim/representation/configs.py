@@ -131,6 +131,11 @@ class McssOptions:
                               f'{self.lifting_loss_weight}.')
 
 
+# Field metadata of a field added after config files were first written: a file without it
+# reads as written with the field's default (which leaves the older behaviour unchanged).
+_ADDED = {'added': True}
+
+
 # The option groups of AlgorithmConfig: {field name: its dataclass}. A method's own settings
 # live in its group, so a new method adds a group instead of fields every method carries.
 OPTION_GROUPS = {'pr_vipe': PrVipeOptions, 'mining': MiningOptions, 'mcss': McssOptions}
@@ -154,9 +159,10 @@ class AlgorithmConfig:
   # Adagrad as in the original: initial accumulator 0.1, epsilon 1e-7.
   initial_accumulator_value: float = 0.1
   epsilon: float = 1e-7
-  pr_vipe: PrVipeOptions = PrVipeOptions()
-  mining: MiningOptions = MiningOptions()
-  mcss: McssOptions = McssOptions()
+  # Added after the first config files: absent from a file, they take their defaults.
+  pr_vipe: PrVipeOptions = dataclasses.field(default=PrVipeOptions(), metadata=_ADDED)
+  mining: MiningOptions = dataclasses.field(default=MiningOptions(), metadata=_ADDED)
+  mcss: McssOptions = dataclasses.field(default=McssOptions(), metadata=_ADDED)
 
   @property
   def uses_clip_batches(self) -> bool:
@@ -211,11 +217,6 @@ def algorithm_config(**values) -> 'AlgorithmConfig':
   """An AlgorithmConfig from fields named by themselves, e.g.
   `algorithm_config(algorithm='MCSS', fraction_with_3d=0.1)`."""
   return replace_algorithm(AlgorithmConfig(), **values)
-
-
-# Field metadata of a field added after config files were first written: a file without it
-# reads as written with the field's default (which leaves the older behaviour unchanged).
-_ADDED = {'added': True}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -456,31 +457,24 @@ def flat_dict(config: TrainConfig) -> dict:
 
 
 def _read(cls, values: dict, where: str, source: str):
-  """`cls(**values)`, refusing unknown keys and missing ones. Absent keys that mean "written
-  before this existed" take their defaults: an option group (a method added later) and a field
-  whose metadata says it was `added` later."""
-  names = {f.name for f in dataclasses.fields(cls)}
-  may_lack = {f.name for f in dataclasses.fields(cls) if f.metadata.get('added')}
-  if cls is AlgorithmConfig:
-    may_lack |= set(OPTION_GROUPS)
-    values = dict(values)
-    flat = {k: values.pop(k) for k in list(values)
-            if k not in names and _option_group_of(k) is not None}
-  unknown = sorted(set(values) - names)
-  missing = sorted(names - set(values) - may_lack)
+  """`cls(**values)` with nested configs read the same way, refusing unknown keys and missing
+  ones; a field marked `added` may be absent (the file predates it) and takes its default. A
+  file written before AlgorithmConfig's option groups holds their fields flat among the
+  algorithm's own: they are put in their groups by name."""
+  fields = {f.name: f for f in dataclasses.fields(cls)}
+  values = dict(values)
+  flat = {k: values.pop(k) for k in list(values)
+          if k not in fields and cls is AlgorithmConfig and _option_group_of(k) is not None}
+  unknown = sorted(set(values) - set(fields))
+  missing = sorted(n for n, f in fields.items() if n not in values and not f.metadata.get('added'))
   if unknown or missing:
     raise errors.InputError(f'{source}: {where} has unknown keys {unknown} and lacks keys '
                             f'{missing} (written by another version?).')
-  if cls is AlgorithmConfig:
-    for group, group_cls in OPTION_GROUPS.items():
-      values[group] = (_read(group_cls, values[group], f"the algorithm's {group}", source)
-                       if group in values else group_cls())
-    # A file written before the groups holds their fields flat among the algorithm's own.
-    return replace_algorithm(AlgorithmConfig(**values), **flat)
-  if cls is TrainConfig:
-    values = dict(values, algorithm=_read(AlgorithmConfig, values['algorithm'],
-                                          "the run config's algorithm", source))
-  return cls(**values)
+  for name, value in values.items():
+    if dataclasses.is_dataclass(fields[name].default):
+      values[name] = _read(type(fields[name].default), value, f'{where}\'s {name}', source)
+  config = cls(**values)
+  return replace_algorithm(config, **flat) if flat else config
 
 
 def from_dict(data: dict, source: str = 'the config') -> TrainConfig:
