@@ -24,6 +24,7 @@ from poem_cvmim.core import keypoints
 from poem_cvmim.core import pose_inputs
 from poem_cvmim.core import detections
 from poem_cvmim.evaluation import embedders
+from poem_cvmim.evaluation import frame_sources
 from poem_cvmim.evaluation import retrieval
 
 # Bones drawn: the skeleton graph's plus shoulder-shoulder and hip-hip.
@@ -132,7 +133,7 @@ def main(argv):
   if not FLAGS.embedder or bool(FLAGS.sequences) == bool(FLAGS.detections):
     raise app.UsageError('Give --embedder and one of --sequences and --detections.')
   if FLAGS.sequences:
-    by_view = retrieval.load_multiview_frames(FLAGS.sequences, FLAGS.split, FLAGS.frame_stride)
+    by_view = frame_sources.load_multiview_frames(FLAGS.sequences, FLAGS.split, FLAGS.frame_stride)
   else:
     by_view = detections.read_rig_directory(
         FLAGS.detections, FLAGS.format, image_size=pose_inputs.parse_image_size(FLAGS.image_size))

@@ -32,6 +32,7 @@ from poem_cvmim.representation import configs
 from poem_cvmim.evaluation import embedders
 from poem_cvmim.evaluation import tables
 from poem_cvmim.action import protocols
+from poem_cvmim.evaluation import frame_sources
 from poem_cvmim.evaluation import retrieval
 
 CVMIM, RAW = 'CV-MIM', 'Raw keypoints'
@@ -171,7 +172,7 @@ def cross_view_retrieval(run_dir: str, data_dir: str, view_set: str,
       sets[part] = (part, (retrieval.FRAME, retrieval.POSE))
   summaries = {}
   for name, (part, criteria) in sets.items():
-    frames = retrieval.load_multiview_frames(os.path.join(data_dir, part), 'test',
+    frames = frame_sources.load_multiview_frames(os.path.join(data_dir, part), 'test',
                                              frame_stride, with_3d=retrieval.POSE in criteria)
     summaries[name] = retrieval.evaluate_embedders(chosen, frames, criteria=criteria)
   return {'step': int(embedder.name.rsplit('@', 1)[1]), 'sets': summaries}

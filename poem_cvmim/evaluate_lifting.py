@@ -22,7 +22,7 @@ from absl import flags
 from poem_cvmim.core import cli
 from poem_cvmim.core import errors
 from poem_cvmim.evaluation import lifting
-from poem_cvmim.evaluation import retrieval
+from poem_cvmim.evaluation import frame_sources
 
 FLAGS = flags.FLAGS
 
@@ -62,11 +62,11 @@ def main(argv):
   if bool(FLAGS.sequences) == bool(FLAGS.pairs):
     raise app.UsageError('Give exactly one of --sequences and --pairs.')
   if FLAGS.sequences:
-    frames = retrieval.load_multiview_frames(FLAGS.sequences, FLAGS.split, FLAGS.frame_stride,
+    frames = frame_sources.load_multiview_frames(FLAGS.sequences, FLAGS.split, FLAGS.frame_stride,
                                              with_3d=True)
   else:
-    frames = retrieval.load_pair_frames(FLAGS.pairs, FLAGS.frame_stride)
-  frames = retrieval.select_views(frames, FLAGS.cameras, minimum=1)
+    frames = frame_sources.load_pair_frames(FLAGS.pairs, FLAGS.frame_stride)
+  frames = frame_sources.select_views(frames, FLAGS.cameras, minimum=1)
   lifters = {run: load_lifter(run) for run in FLAGS.runs}  # every run checked first
   results = {}
   for run, (lift, step) in lifters.items():

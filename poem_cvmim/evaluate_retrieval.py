@@ -34,6 +34,7 @@ from poem_cvmim.core import cli
 from poem_cvmim.core import errors
 from poem_cvmim.core import pose_inputs
 from poem_cvmim.core import detections
+from poem_cvmim.evaluation import frame_sources
 from poem_cvmim.evaluation import retrieval
 
 FLAGS = flags.FLAGS
@@ -113,11 +114,11 @@ def load_frames(detections_dirs, sequences, pairs, split, frame_stride, criteria
   if sequences:
     with_3d = bool(criteria) and bool(set(criteria) & set(retrieval.CRITERIA_3D))
     if criteria is None:
-      with_3d = retrieval.sequences_have_3d(sequences, split)
-    return retrieval.load_multiview_frames(sequences, split, frame_stride, with_3d=with_3d)
+      with_3d = frame_sources.sequences_have_3d(sequences, split)
+    return frame_sources.load_multiview_frames(sequences, split, frame_stride, with_3d=with_3d)
   if pairs:
-    return retrieval.load_pair_frames(pairs, frame_stride)
-  return retrieval.load_recordings(detections_dirs, frame_stride, image_size=image_size,
+    return frame_sources.load_pair_frames(pairs, frame_stride)
+  return frame_sources.load_recordings(detections_dirs, frame_stride, image_size=image_size,
                                    **reading)
 
 
@@ -128,7 +129,7 @@ def main(argv):
   ks = parse_ks(FLAGS.ks)
   reading = dict(format=FLAGS.format, layout=FLAGS.layout, person=FLAGS.person,
                  min_score=FLAGS.min_score)
-  frames = retrieval.select_views(
+  frames = frame_sources.select_views(
       load_frames(FLAGS.detections, FLAGS.sequences, FLAGS.pairs, FLAGS.split, FLAGS.frame_stride,
                   FLAGS.criteria, pose_inputs.parse_image_size(FLAGS.image_size), reading),
       FLAGS.cameras)

@@ -18,7 +18,7 @@ from data_prep import mpi_inf_3dhp_dataset as mpi
 from poem_cvmim.core import keypoints
 from poem_cvmim.core import records
 from poem_cvmim.core import shards
-from poem_cvmim.evaluation import retrieval
+from poem_cvmim.evaluation import frame_sources
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _H36M17 = keypoints.get_profile(keypoints.LEGACY_3DH36M17).keypoint_names
@@ -104,29 +104,29 @@ def test_training_and_test_sets_become_records_the_loaders_read(tmp_path):
   assert _H36M17[mpi.TRAIN_TO_H36M17.index(mpi.TRAIN_JOINTS.index('head_top'))] == 'Head'
   # The retrieval loader reads each camera's frames once (6 records hold each), with that
   # camera's 3D; --frame_stride keeps frame indices divisible by it.
-  frames_by_view = retrieval.load_pair_frames(os.path.join(output, 'pairs', 'test-*'))
+  frames_by_view = frame_sources.load_pair_frames(os.path.join(output, 'pairs', 'test-*'))
   assert sorted(frames_by_view) == ['cam0', 'cam2', 'cam5']
   cam5 = frames_by_view['cam5']
   np.testing.assert_array_equal(cam5.frames, [0, 2, 4])
   assert set(cam5.clips) == {os.path.join('S8', 'Seq1')}
-  np.testing.assert_allclose(cam5.poses_3d, retrieval.normalized_3d(
+  np.testing.assert_allclose(cam5.poses_3d, frame_sources.normalized_3d(
       truth['S8'][1][5, [0, 2, 4]][:, mpi.TRAIN_TO_H36M17][..., [1, 0, 2]]), rtol=1e-4, atol=1e-5)
-  strided = retrieval.load_pair_frames(os.path.join(output, 'pairs', 'test-*'), frame_stride=4)
+  strided = frame_sources.load_pair_frames(os.path.join(output, 'pairs', 'test-*'), frame_stride=4)
   np.testing.assert_array_equal(strided['cam0'].frames, [0, 4])
-  assert sorted(retrieval.select_views(frames_by_view, ['cam5', 'cam0'])) == ['cam0', 'cam5']
+  assert sorted(frame_sources.select_views(frames_by_view, ['cam5', 'cam0'])) == ['cam0', 'cam5']
   with pytest.raises(ValueError, match='--cameras=cam5,cam9: give at least 2 of cam0, cam2, cam5'):
-    retrieval.select_views(frames_by_view, ['cam5', 'cam9'])
+    frame_sources.select_views(frames_by_view, ['cam5', 'cam9'])
 
   sequences = manifests['test_sequences']
   assert sequences['views'] == ['TS1'] and sequences['sequence_length'] == 4
   # 6 valid frames of 7 (frame 2 is not), every 2nd: frames 0, 3, 5 -> one clip of 3 of 4
   # (padded by replay, which the loader leaves out).
-  loaded = retrieval.load_multiview_frames(os.path.join(output, 'test_sequences'), 'test',
+  loaded = frame_sources.load_multiview_frames(os.path.join(output, 'test_sequences'), 'test',
                                            with_3d=True)
   np.testing.assert_array_equal(loaded['TS1'].frames, [0, 1, 2])
   kept = np.flatnonzero(valid)[::2]
   assert kept.tolist() == [0, 3, 5]
-  expected = retrieval.normalized_3d(test_3d[kept][:, mpi.TEST_TO_H36M17][..., [1, 0, 2]])
+  expected = frame_sources.normalized_3d(test_3d[kept][:, mpi.TEST_TO_H36M17][..., [1, 0, 2]])
   np.testing.assert_allclose(loaded['TS1'].poses_3d, expected, rtol=1e-4, atol=1e-5)
 
 

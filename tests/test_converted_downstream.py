@@ -60,10 +60,11 @@ def test_human36m_pairs_give_the_retrieval_protocol_by_camera(tmp_path):
   one view per camera, each instant once; its world-frame 3D makes the same instant in every
   other camera a match by all three criteria."""
   from poem_cvmim.evaluation import embedders  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.evaluation import frame_sources  # pylint: disable=g-import-not-at-top
   from poem_cvmim.evaluation import retrieval  # pylint: disable=g-import-not-at-top
   h36m.convert(h36m.H36mConfig(output_dir=str(tmp_path), h5_dir=os.path.join(
       fx.HERE, fx.H36M, 'h5')), log=_QUIET)
-  frames = retrieval.load_pair_frames(str(tmp_path / 'train-*'))
+  frames = frame_sources.load_pair_frames(str(tmp_path / 'train-*'))
   assert len(frames) == 4 and all(name.isdigit() for name in frames)  # the camera ids
   counts = {len(d.frames) for d in frames.values()}
   assert len(counts) == 1

@@ -24,7 +24,7 @@ from poem_cvmim.core import shards
 from poem_cvmim.evaluation import embedders
 from poem_cvmim.evaluation import features
 from poem_cvmim.evaluation import pose_files
-from poem_cvmim.evaluation import retrieval
+from poem_cvmim.evaluation import frame_sources
 from tests.testdata import make_fixtures as fx
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -173,7 +173,7 @@ def test_nan_keypoints_in_sequence_records_name_the_clip(smoke_dir, tmp_path):
                                  embedders.load_embedder(embedders.RAW), log=lambda _: None)
   assert not os.path.exists(tmp_path / 'features')
   with pytest.raises(ValueError, match=r'\(test/left\) holds NaN or Inf keypoints at frame 5'):
-    retrieval.load_multiview_frames(directory, 'test')
+    frame_sources.load_multiview_frames(directory, 'test')
 
 
 def test_a_shard_cut_at_a_record_boundary_is_detected(smoke_dir, tmp_path):

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from poem_cvmim.core import keypoints
+from poem_cvmim.evaluation import frame_sources
 from poem_cvmim.evaluation import retrieval
 
 
@@ -139,7 +141,7 @@ def test_same_view_rate_and_clip_ids():
   assert retrieval.same_view_rate(embeddings, frames) == 1.0
   mixed = {'back': np.array([[0.0], [5.0]]), 'front': np.array([[5.1], [0.1]])}
   assert retrieval.same_view_rate(mixed, frames) == 0.0
-  assert retrieval.clip_id('S07_A03_001_front', 'front') == 'S07_A03_001'
+  assert frame_sources.clip_id('S07_A03_001_front', 'front') == 'S07_A03_001'
 
 
 def _numpy_aligned_mpjpe(target, source):
@@ -223,7 +225,7 @@ def test_the_mpjpe_criterion_compares_root_relative_3d_in_the_records_unit():
   gallery = rng.normal(size=(30, 3))
   query_3d = gallery_3d[:10] + rng.normal(scale=20.0, size=(10, 17, 3)) + 500.0  # moved
   queries = gallery[:10] + rng.normal(scale=0.1, size=(10, 3))
-  relative = lambda p: retrieval.root_relative_3d(p)
+  relative = lambda p: frame_sources.root_relative_3d(p)
   scores = retrieval.retrieval_scores(queries, np.zeros(10), np.zeros(10), gallery, np.ones(30),
                                       np.zeros(30), ks=(1, 3), criterion=retrieval.MPJPE_MM,
                                       query_3d=relative(query_3d), gallery_3d=relative(gallery_3d),
@@ -235,5 +237,5 @@ def test_the_mpjpe_criterion_compares_root_relative_3d_in_the_records_unit():
               for k in (1, 3)}
   assert scores['hit'] == pytest.approx(expected)
   assert 0 < expected[1]  # the moved copy of the same pose is a match: translation is removed
-  hip = list(retrieval.keypoints.get_profile('LEGACY_3DH36M17').keypoint_names).index('Hip')
+  hip = list(keypoints.get_profile('LEGACY_3DH36M17').keypoint_names).index('Hip')
   np.testing.assert_allclose(relative(gallery_3d)[:, hip], 0.0)

@@ -89,9 +89,10 @@ def test_broad_prior_and_retrieval_parts(smoke_dir):
     assert manifest['views'] == list(synthetic.RETRIEVAL_VIEWS)
     assert set(manifest['splits']['test']['views'].values()) == {
         len(synthetic_motion.HELDOUT_ACTIONS) * config.retrieval_clips_per_family}
+  from poem_cvmim.evaluation import frame_sources
   from poem_cvmim.evaluation import retrieval
-  frames = retrieval.load_multiview_frames(os.path.join(smoke_dir, synthetic.HELDOUT_DIR),
-                                           'test', with_3d=True)
+  frames = frame_sources.load_multiview_frames(os.path.join(smoke_dir, synthetic.HELDOUT_DIR),
+                                               'test', with_3d=True)
   views = list(frames)
   # The same instant seen by two cameras: the same 3D pose, different 2D.
   np.testing.assert_array_equal(frames[views[0]].poses_3d, frames[views[1]].poses_3d)
@@ -99,7 +100,7 @@ def test_broad_prior_and_retrieval_parts(smoke_dir):
   assert retrieval.aligned_mpjpe(frames[views[0]].poses_3d[:5],
                                  frames[views[1]].poses_3d[:5]).max() < 1e-6
   with pytest.raises(ValueError, match="lacks 51 required keys.*pose criterion"):
-    retrieval.load_multiview_frames(os.path.join(smoke_dir, 'penn_like'), 'test',
+    frame_sources.load_multiview_frames(os.path.join(smoke_dir, 'penn_like'), 'test',
                                     with_3d=True)
 
 

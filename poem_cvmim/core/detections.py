@@ -467,8 +467,8 @@ def normalize(points: np.ndarray, image_size=None, source: str = '') -> np.ndarr
 def read_rig(camera_paths: dict, clip: str = 'rig', format: str = 'auto',
              layout: Optional[str] = None, person: str = 'most_confident',
              min_score: float = 0.0, image_size=None) -> dict:
-  """Synchronised cameras of one recording: {camera: path} -> frames by view
-  ({camera: `frames.Frames`} with `filled`), as `retrieval.load_multiview_frames` gives them.
+  """Synchronised cameras of one recording: {camera: path} -> frames by view ({camera:
+  `frames.Frames`} with `filled`), as `evaluation.frame_sources` loads them from records.
   Frame numbers must agree across the cameras (the same number is the same instant)."""
   frames_by_view = {}
   for camera, path in camera_paths.items():
