@@ -53,7 +53,10 @@ def _first_step_terms(config):
 def test_every_algorithm_gives_the_losses_it_gave_before_the_input_redesign(name, float64):
   with open(_REFERENCE) as f:
     expected = json.load(f)[name]
-  terms = _first_step_terms(ALGORITHM_CONFIGS[name])
+  config = ALGORITHM_CONFIGS[name]
+  if config.algorithm == configs.ALGORITHM_PR_VIPE:  # the reference mined on the means
+    config = configs.replace_algorithm(config, mine_on_means=True)
+  terms = _first_step_terms(config)
   assert sorted(terms) == sorted(expected)
   for term, value in expected.items():
     assert terms[term] == pytest.approx(value, rel=1e-9, abs=1e-12), term
@@ -120,3 +123,53 @@ def test_every_algorithm_name_has_exactly_one_class():
     assert type(algorithm).NAME == name and type(algorithm) is classes[name]
   with pytest.raises(ValueError, match='Unknown algorithm'):
     registry.create_algorithm(types.SimpleNamespace(algorithm='NOPE'))
+
+
+def test_view_alignment_adds_its_term_and_changes_no_other(float64):
+  """`alignment_loss_weight` (not in the paper) adds w·mean‖z_p^a − z_p^p‖² to the encoder's
+  loss and leaves every term of the original's loss as it was."""
+  with open(_REFERENCE) as f:
+    expected = json.load(f)['cvmim']
+  one = _first_step_terms(configs.algorithm_config(alignment_loss_weight=1.0))
+  three = _first_step_terms(configs.algorithm_config(alignment_loss_weight=3.0))
+  assert sorted(one) == sorted([*expected, 'encoder/alignment_loss']) == sorted(three)
+  assert one['encoder/alignment_loss'] > 0
+  assert three['encoder/alignment_loss'] == pytest.approx(3 * one['encoder/alignment_loss'],
+                                                          rel=1e-12)
+  for term, value in expected.items():
+    added = one['encoder/alignment_loss'] if term == 'encoder/total_loss' else 0.0
+    assert one[term] == pytest.approx(value + added, rel=1e-9, abs=1e-12), term
+
+
+def test_alignment_is_the_mean_squared_distance():
+  from poem_cvmim.representation.algorithms import disentangle  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  a, p = rng.normal(size=(2, 5, 4))
+  expected = np.mean([np.sum((a[i] - p[i]) ** 2) for i in range(5)])
+  assert float(disentangle.alignment(tf.constant(a), tf.constant(p))) == pytest.approx(expected)
+  with pytest.raises(ValueError, match='alignment_loss_weight applies to DISENTANGLE'):
+    configs.pr_vipe(alignment_loss_weight=1.0)
+  with pytest.raises(ValueError, match='must be >= 0'):
+    configs.algorithm_config(alignment_loss_weight=-1.0)
+
+
+@pytest.mark.parametrize('on_means', [False, True])
+def test_pr_vipe_mines_on_the_distances_its_loss_uses(on_means, monkeypatch, float64):
+  """As the original's code: semi-hard negatives are mined on the sample distances of the
+  loss (so an active triplet's loss stays below the margin); `mine_on_means` mines on the
+  distances between the means."""
+  from poem_cvmim.representation import triplet_losses  # pylint: disable=g-import-not-at-top
+  seen = {}
+  original = triplet_losses.triplet_terms
+  def spy(anchor_positive, anchor_match, negatives, margin, **mining):
+    seen.update(anchor_match=anchor_match, **mining)
+    return original(anchor_positive, anchor_match, negatives, margin, **mining)
+  monkeypatch.setattr(triplet_losses, 'triplet_terms', spy)
+  _first_step_terms(configs.pr_vipe(mine_on_means=on_means))
+  loss_distances = seen['anchor_match'].numpy()
+  mined = seen['anchor_match_mining_distances'].numpy()
+  np.testing.assert_array_equal(np.diag(mined), seen['anchor_positive_mining_distances'].numpy())
+  if on_means:
+    assert np.abs(mined - loss_distances).max() > 1e-3
+  else:
+    np.testing.assert_array_equal(mined, loss_distances)

@@ -150,3 +150,38 @@ def test_guard_moves_the_camera_only_for_poses_reaching_towards_it():
   point = np.array([[[0.5, -1.9, 0.0], [0.0, 0.0, 0.0]]])  # (y, x, z): x' = -1.9
   projected = cameras.project_3d_to_2d(point, [0.0], [0.0], [0.0]).numpy()
   np.testing.assert_allclose(projected[0, 0], [0.0, -0.5 / 0.5], rtol=1e-6)
+
+
+def test_the_guard_and_depth_range_are_set_from_the_run_config(smoke_dir):
+  """`--min_joint_depth_fraction` and `--camera_depth_min/max` reach the virtual cameras of the
+  training inputs: 0 gives the original's unguarded projection."""
+  from poem_cvmim.representation import configs  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation import pipeline  # pylint: disable=g-import-not-at-top
+  from poem_cvmim.representation.algorithms import registry  # pylint: disable=g-import-not-at-top
+  files = sorted(glob.glob(os.path.join(smoke_dir, 'pairs', 'train-*')))
+  batch = next(iter(tf.data.TFRecordDataset(files).batch(100000).map(
+      lambda s: records.parse_pair_example(s, 'LEGACY_2DCOCO13', 'LEGACY_3DH36M17'))))
+  batch = {k: tf.tile(v, [40] + [1] * (v.shape.rank - 1)) for k, v in batch.items()}
+
+  def largest(**fields):
+    config = configs.smoke_config(input_type='3D_PROJECTION', **fields)
+    spec = pipeline.InputSpec.from_config(config)
+    assert spec.camera_depth_range == (config.camera_depth_min, config.camera_depth_max)
+    algorithm = registry.create_algorithm(config.algorithm, spec)
+    algorithm.run_seed.assign(5)
+    inputs, statistics = algorithm.preprocess(batch)
+    both = tf.stack([inputs[pipeline.ANCHOR], inputs[pipeline.POSITIVE]])
+    return float(tf.reduce_max(tf.abs(both))), float(
+        statistics[pipeline.GUARDED_VIEW_FRACTION])
+
+  guarded, fraction = largest()
+  assert guarded <= _GUARDED_COORDINATE_BOUND and fraction > 0
+  unguarded, _ = largest(min_joint_depth_fraction=0.0)
+  assert unguarded > 100.0
+  # A farther camera magnifies less: with depths 4-6 the guard acts on fewer views.
+  _, far_fraction = largest(camera_depth_min=4.0, camera_depth_max=6.0)
+  assert far_fraction < largest()[1]
+  with pytest.raises(ValueError, match='camera_depth_min <= camera_depth_max'):
+    configs.smoke_config(camera_depth_min=3.0, camera_depth_max=2.0)
+  with pytest.raises(ValueError, match=r'min_joint_depth_fraction must be in \[0, 1\)'):
+    configs.smoke_config(min_joint_depth_fraction=1.0)

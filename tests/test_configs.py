@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from experiments import run_plan
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import restore
 from poem_cvmim.representation import trainer as trainer_lib
@@ -104,9 +105,24 @@ def test_the_run_plan_key_of_an_encoder_did_not_change_with_the_groups():
   """flat_dict is the layout config files had before the groups: the paper tables' encoder
   directories (named by a hash of it) stay theirs."""
   flat = configs.flat_dict(configs.synthetic_schedule())
+  unkeyed = {'alignment_loss_weight', 'mine_on_means'}  # added later; keyed when they matter
   assert set(flat['algorithm']) == (
-      {f.name for f in dataclasses.fields(configs.AlgorithmConfig)} - set(configs.OPTION_GROUPS)
-      | {f.name for cls in configs.OPTION_GROUPS.values() for f in dataclasses.fields(cls)})
+      ({f.name for f in dataclasses.fields(configs.AlgorithmConfig)} - set(configs.OPTION_GROUPS)
+       | {f.name for cls in configs.OPTION_GROUPS.values() for f in dataclasses.fields(cls)})
+      - unkeyed)
+  # The hashes the encoders of the synthetic preset were stored under before the field existed.
+  key = lambda c: run_plan.key_hash({'kind': 'encoder', 'config': configs.flat_dict(
+      dataclasses.replace(c, output_dir=''))})
+  assert key(configs.synthetic_schedule()) == '21945ab406'
+  # Pr-VIPE mining on the means (as this port did then) keeps its key; the original's mining
+  # (the default now) trains another encoder.
+  assert key(configs.synthetic_schedule(algorithm=configs.pr_vipe(mine_on_means=True))) == (
+      '6f209ba894')
+  assert key(configs.synthetic_schedule(algorithm=configs.pr_vipe())) != '6f209ba894'
+  aligned = configs.synthetic_schedule(algorithm=configs.algorithm_config(
+      alignment_loss_weight=1.0))
+  assert configs.flat_dict(aligned)['algorithm']['alignment_loss_weight'] == 1.0
+  assert key(aligned) != '21945ab406'
 
 
 def test_a_run_config_is_read_strictly(tmp_path):
@@ -148,3 +164,17 @@ def test_restart_with_other_model_flags_is_refused_before_anything_is_written(sm
   resumed = trainer_lib.Trainer(longer, log=_QUIET, verbose=False)
   resumed.train()
   assert resumed.step == 4
+
+
+def test_a_pr_vipe_run_written_before_the_mining_choice_reads_as_mining_on_the_means(tmp_path):
+  """Pr-VIPE runs written before `mine_on_means` existed mined on the means; other runs'
+  files read with the default."""
+  for algorithm, expected in ((configs.pr_vipe(), True), (configs.AlgorithmConfig(), False)):
+    data = configs.to_dict(configs.smoke_config(algorithm=algorithm))
+    del data['algorithm']['pr_vipe']['mine_on_means']
+    assert configs.from_dict(data).algorithm.pr_vipe.mine_on_means is expected
+    flat = configs.flat_dict(configs.smoke_config(algorithm=algorithm))
+    flat['algorithm'].pop('mine_on_means', None)  # the layout before the groups
+    assert configs.from_dict(flat).algorithm.pr_vipe.mine_on_means is expected
+  data = configs.to_dict(configs.smoke_config(algorithm=configs.pr_vipe(mine_on_means=False)))
+  assert configs.from_dict(data).algorithm.pr_vipe.mine_on_means is False

@@ -47,6 +47,29 @@ def test_fused_batch_norm_equals_the_keras_layer(groups, rows):
                                atol=1e-6, err_msg=name)
 
 
+def test_batch_norm_with_an_epsilon_below_the_fused_floor_equals_the_keras_layer(monkeypatch):
+  """Fused batch-norm kernels may raise an epsilon below 1.001e-5 to that floor (cuDNN does;
+  TensorFlow's CPU kernel here does not): on features whose variance is about 1e-6, epsilon
+  1e-7 against 1.001e-5 changes the output about 3x. Such a layer takes the composite path."""
+  calls = []
+  fused = tf.compat.v1.nn.fused_batch_norm
+  monkeypatch.setattr(tf.compat.v1.nn, 'fused_batch_norm',
+                      lambda *a, **k: calls.append(k['epsilon']) or fused(*a, **k))
+  inputs = tf.constant(np.random.default_rng(0).normal(scale=1e-3, size=(64, 8)), tf.float32)
+  layer = keras.layers.BatchNormalization(epsilon=1e-7)
+  twin = keras.layers.BatchNormalization(epsilon=1e-7)
+  layer.build(inputs.shape)
+  twin.build(inputs.shape)
+  got = kernels.batch_norm_training(layer, inputs).numpy()
+  expected = twin(inputs, training=True).numpy()
+  np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
+  np.testing.assert_allclose(layer.moving_variance.numpy(), twin.moving_variance.numpy(),
+                             rtol=1e-4, atol=1e-12)
+  assert not calls
+  kernels.batch_norm_training(keras.layers.BatchNormalization(epsilon=1e-3), inputs)
+  assert calls == [1e-3]  # the spy sees the fused path where it applies
+
+
 def test_adagrad_is_the_original_update():
   """accum += g², var -= lr g / (sqrt(accum) + epsilon) (TF2 Keras' Adagrad, the original's),
   from the configured initial accumulator; Keras 3's own update would differ by ~1e-8."""

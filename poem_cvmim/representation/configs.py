@@ -68,6 +68,11 @@ class PrVipeOptions:
   positive_pairwise_loss_weight: float = 0.005
   sigmoid_raw_a_initial: float = -0.65
   sigmoid_b_initial: float = -0.5
+  # Semi-hard negatives are mined on the distances the loss uses (between the samples), as the
+  # original's code does; True mines on the distances between the means (what its flag
+  # `replace_samples_with_means` names, and this port did before: runs written then read so).
+  mine_on_means: bool = dataclasses.field(default=False, metadata={
+      'added': True, 'absent': True, 'unkeyed': True, 'only_for': (ALGORITHM_PR_VIPE,)})
 
   def __post_init__(self):
     _positive(num_embedding_samples=self.num_embedding_samples,
@@ -134,6 +139,11 @@ class McssOptions:
 # Field metadata of a field added after config files were first written: a file without it
 # reads as written with the field's default (which leaves the older behaviour unchanged).
 _ADDED = {'added': True}
+# More keys a field added later may carry: 'unkeyed', the value at which `flat_dict` leaves it
+# out of the run plan's key (the behaviour before the field existed), so that adding it renamed
+# no encoder directory; 'only_for', the algorithms it concerns (left out of the key for the
+# others); 'absent', what a file of one of those algorithms without the field reads as, where
+# that is not the default (runs written before it behaved otherwise).
 
 
 # The option groups of AlgorithmConfig: {field name: its dataclass}. A method's own settings
@@ -159,6 +169,10 @@ class AlgorithmConfig:
   # Adagrad as in the original: initial accumulator 0.1, epsilon 1e-7.
   initial_accumulator_value: float = 0.1
   epsilon: float = 1e-7
+  # Not in the paper: weight of the squared L2 distance between the two views' z_p (CV-MIM
+  # only; docs/losses.md, "View alignment"). 0: the original's loss.
+  alignment_loss_weight: float = dataclasses.field(default=0.0, metadata={
+      'added': True, 'unkeyed': 0.0})
   # Added after the first config files: absent from a file, they take their defaults.
   pr_vipe: PrVipeOptions = dataclasses.field(default=PrVipeOptions(), metadata=_ADDED)
   mining: MiningOptions = dataclasses.field(default=MiningOptions(), metadata=_ADDED)
@@ -183,6 +197,12 @@ class AlgorithmConfig:
                                 f'view_embedding_dim={self.view_embedding_dim}.')
     if not 0.0 <= self.dropout_rate < 1.0:
       raise errors.InputError(f'dropout_rate must be in [0, 1), got {self.dropout_rate}.')
+    if not self.alignment_loss_weight >= 0.0:
+      raise errors.InputError(f'alignment_loss_weight must be >= 0, got '
+                              f'{self.alignment_loss_weight}.')
+    if self.alignment_loss_weight and self.algorithm != ALGORITHM_DISENTANGLE:
+      raise errors.InputError(f'alignment_loss_weight applies to {ALGORITHM_DISENTANGLE}, not '
+                              f'{self.algorithm}.')
     if (self.mining.temporal_negatives
         and self.algorithm not in ALGORITHMS_WITH_TEMPORAL_NEGATIVES):
       raise errors.InputError(f'temporal_negatives applies to '
@@ -250,6 +270,19 @@ class TrainConfig:
   # A run directory whose latest checkpoint initialises the networks (fine-tuning: optimizer
   # state and step start afresh).
   init_from: str = dataclasses.field(default='', metadata=_ADDED)
+  # The virtual cameras of the projected inputs (docs/cameras.md): the camera depth is drawn
+  # from [camera_depth_min, camera_depth_max] per pose; the guard keeps every joint at least
+  # `min_joint_depth_fraction` of that depth in front of the camera (0: the original's
+  # projection, unguarded).
+  camera_depth_min: float = dataclasses.field(default=cameras.DEFAULT_CAMERA_DEPTH,
+                                              metadata={'added': True,
+                                                        'unkeyed': cameras.DEFAULT_CAMERA_DEPTH})
+  camera_depth_max: float = dataclasses.field(default=cameras.DEFAULT_CAMERA_DEPTH,
+                                              metadata={'added': True,
+                                                        'unkeyed': cameras.DEFAULT_CAMERA_DEPTH})
+  min_joint_depth_fraction: float = dataclasses.field(
+      default=cameras.MIN_JOINT_DEPTH_FRACTION,
+      metadata={'added': True, 'unkeyed': cameras.MIN_JOINT_DEPTH_FRACTION})
 
   def __post_init__(self):
     _choose('input_type', self.input_type, _INPUT_TYPES)
@@ -260,6 +293,12 @@ class TrainConfig:
     _positive(batch_size=self.batch_size, num_steps=self.num_steps,
               checkpoint_interval=self.checkpoint_interval,
               summary_interval=self.summary_interval, max_checkpoints=self.max_checkpoints)
+    if not 0.0 < self.camera_depth_min <= self.camera_depth_max:
+      raise errors.InputError(f'Need 0 < camera_depth_min <= camera_depth_max, got '
+                              f'{self.camera_depth_min} and {self.camera_depth_max}.')
+    if not 0.0 <= self.min_joint_depth_fraction < 1.0:
+      raise errors.InputError(f'min_joint_depth_fraction must be in [0, 1), got '
+                              f'{self.min_joint_depth_fraction}.')
     if self.input_type != cameras.INPUT_2D and not self.profile_3d:
       raise errors.InputError(f'input_type {self.input_type} needs a 3D profile.')
     if self.instants_per_clip == 1 or self.instants_per_clip < 0:
@@ -354,6 +393,9 @@ FLAG_FIELDS = {
                                    'Weight of the KL loss (beta; PR_VIPE: 0.001).'),
     'disentangle_loss_weight': ('algorithm.disentangle_loss_weight',
                                 'Weight of CLUB (0: "w/o L_inter").'),
+    'alignment_loss_weight': ('algorithm.alignment_loss_weight', 'DISENTANGLE, not in the '
+                              "paper: weight of the squared L2 distance between the two views' "
+                              'z_p (0: the original loss).'),
     'use_prior': ('algorithm.use_prior', 'Adversarial uniform prior (False: "w/o L_prior").'),
     'dropout_rate': ('algorithm.dropout_rate', 'Dropout of the encoder and critic '
                      '(PR_VIPE: 0.3).'),
@@ -368,6 +410,9 @@ FLAG_FIELDS = {
                               'PR_VIPE: initial raw a of the matching sigmoid (a = ELU + 1).'),
     'sigmoid_b_initial': ('algorithm.pr_vipe.sigmoid_b_initial',
                           'PR_VIPE: initial b of the matching sigmoid.'),
+    'mine_on_means': ('algorithm.pr_vipe.mine_on_means', 'PR_VIPE: mine semi-hard negatives '
+                      'on the distances between the means (default: between the samples, as '
+                      "the original's code; docs/losses.md)."),
     'learning_rate': ('algorithm.learning_rate', 'Adagrad learning rate of every player.'),
     'shuffle_buffer_size': ('shuffle_buffer_size', 'Records held for shuffling.'),
     'batch_size': ('batch_size', 'Global batch size (over all replicas).'),
@@ -409,6 +454,12 @@ FLAG_FIELDS = {
                           '(0: records shuffled one by one).'),
     'init_from': ('init_from', 'Run directory whose latest checkpoint initialises the '
                   'networks (adapting a trained encoder).'),
+    'camera_depth_min': ('camera_depth_min', 'Virtual cameras of projected inputs: smallest '
+                         'camera depth (normalised 3D units).'),
+    'camera_depth_max': ('camera_depth_max', 'Virtual cameras: largest camera depth.'),
+    'min_joint_depth_fraction': ('min_joint_depth_fraction', 'Camera guard: every joint at '
+                                 'least this fraction of the camera depth in front of the '
+                                 "camera (0: the original's unguarded projection)."),
 }
 
 
@@ -453,6 +504,14 @@ def flat_dict(config: TrainConfig) -> dict:
   algorithm = data['algorithm']
   for group in OPTION_GROUPS:
     algorithm.update(algorithm.pop(group))
+  fields = [(data, f) for f in dataclasses.fields(TrainConfig)] + [
+      (algorithm, f) for cls in (AlgorithmConfig, *OPTION_GROUPS.values())
+      for f in dataclasses.fields(cls)]
+  for values, field in fields:
+    meta = field.metadata
+    if 'unkeyed' in meta and (values[field.name] == meta['unkeyed'] or
+                              algorithm['algorithm'] not in meta.get('only_for', ALGORITHMS)):
+      del values[field.name]
   return data
 
 
@@ -470,10 +529,18 @@ def _read(cls, values: dict, where: str, source: str):
   if unknown or missing:
     raise errors.InputError(f'{source}: {where} has unknown keys {unknown} and lacks keys '
                             f'{missing} (written by another version?).')
+  # Option-group fields the file holds (in their group or flat).
+  written = set(flat) | {name for group in OPTION_GROUPS for name in values.get(group, {})}
   for name, value in values.items():
     if dataclasses.is_dataclass(fields[name].default):
       values[name] = _read(type(fields[name].default), value, f'{where}\'s {name}', source)
   config = cls(**values)
+  if cls is AlgorithmConfig:
+    # A file without a field marked 'absent' was written when the behaviour was that value.
+    flat.update({f.name: f.metadata['absent'] for cls_ in OPTION_GROUPS.values()
+                 for f in dataclasses.fields(cls_)
+                 if 'absent' in f.metadata and f.name not in written
+                 and config.algorithm in f.metadata['only_for']})
   return replace_algorithm(config, **flat) if flat else config
 
 

@@ -42,11 +42,16 @@ class InputSpec:
   profile_2d: str = keypoints.LEGACY_2DCOCO13
   profile_3d: Optional[str] = keypoints.LEGACY_3DH36M17
   shuffle: bool = True  # shuffle each batch inside the step, as the original
+  camera_depth_range: tuple = cameras.DEFAULT_CAMERA_DEPTH_RANGE
+  min_joint_depth_fraction: float = cameras.MIN_JOINT_DEPTH_FRACTION  # the camera guard
 
   @classmethod
   def from_config(cls, config) -> 'InputSpec':
-    """From a TrainConfig (input_type, profile_2d, profile_3d, shuffle_in_step)."""
-    return cls(config.input_type, config.profile_2d, config.profile_3d, config.shuffle_in_step)
+    """From a TrainConfig (input_type, profile_2d, profile_3d, shuffle_in_step and the
+    virtual cameras' depth range and guard)."""
+    return cls(config.input_type, config.profile_2d, config.profile_3d, config.shuffle_in_step,
+               (config.camera_depth_min, config.camera_depth_max),
+               config.min_joint_depth_fraction)
 
   @property
   def num_joints(self) -> int:
@@ -134,7 +139,7 @@ def pair_dataset(patterns, global_batch_size, profile_2d, profile_3d, shuffle_bu
 
 
 def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=True,
-                      seed=None, features=()):
+                      seed=None, features=(), **projection_kwargs):
   """The model inputs of a parsed batch of pair records, as the algorithms read them.
 
   Returns ({feature: tensor}, {statistic: scalar}): `ANCHOR` and `POSITIVE` normalised 2D
@@ -144,6 +149,7 @@ def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=Tr
   from 3D by a random virtual camera has `UNKNOWN_CAMERA`); `FRAMES` [b]
   the frame index. Every feature is gathered in the same (shuffled) row order. The statistic
   is the fraction of the virtual views used for which the camera guard moved the camera.
+  `projection_kwargs`: the virtual cameras' ranges and guard (`cameras.create_model_input`).
   """
   unknown = sorted(set(features) - set(OPTIONAL_FEATURES))
   if unknown:
@@ -152,7 +158,8 @@ def make_model_inputs(batch, input_type, profile_2d, profile_3d=None, shuffle=Tr
   keypoints_3d = batch.get(records.KEYPOINTS_3D)
   pairs, guarded_fraction, projected = cameras.create_model_input(
       keypoints_2d, keypoints_3d, input_type, profile_2d, profile_3d, seed=seed,
-      return_guarded_fraction=True, return_projected=True)  # [b, 2, J, 2], [b, 2]
+      return_guarded_fraction=True, return_projected=True,
+      **projection_kwargs)  # [b, 2, J, 2], [b, 2]
   inputs = {ANCHOR: pairs[:, 0], POSITIVE: pairs[:, 1]}
   if POSES_3D in features:
     inputs[POSES_3D], _, _ = keypoints.get_profile(profile_3d).normalize(keypoints_3d)

@@ -262,7 +262,9 @@ class Algorithm(abc.ABC):
     i = self.inputs
     return pipeline.make_model_inputs(
         batch, i.input_type, i.profile_2d, i.profile_3d, shuffle=i.shuffle,
-        seed=self.step_key(PURPOSE_INPUTS), features=self.features)
+        seed=self.step_key(PURPOSE_INPUTS), features=self.features,
+        camera_depth_range=i.camera_depth_range,
+        min_joint_depth_fraction=i.min_joint_depth_fraction)
 
   def train_step(self, batch):
     """One step on a parsed batch of pair records: inputs, then one update of every player.

@@ -14,6 +14,11 @@ from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import base
 
 
+def alignment(anchor_pose, positive_pose):
+  """Mean over the batch of the squared L2 distance between the two views' z_p."""
+  return tf.reduce_mean(tf.reduce_sum(tf.square(anchor_pose - positive_pose), axis=-1))
+
+
 class Disentangle(base.Algorithm):
   """CV-MIM: cross-view MI, CLUB disentanglement, adversarial uniform prior."""
 
@@ -131,6 +136,9 @@ class Disentangle(base.Algorithm):
                                                                     positive_pose)
     else:
       t['encoder/view_loss'] = 2.0 * c.view_loss_weight * base.jsd(anchor_pose, positive_pose)
+    if c.alignment_loss_weight:
+      t['encoder/alignment_loss'] = c.alignment_loss_weight * alignment(anchor_pose,
+                                                                        positive_pose)
     encoder_total = sum(t.values())
     # How far the cross-view MI term is from its optimum (0 = anchors and positives perfectly
     # matched); logged only, not part of any loss.

@@ -94,10 +94,12 @@ class PrVipe(base.Algorithm):
     negatives = self.negatives(inputs)
     raw_a, b = self.matching.raw_a, self.matching.b
     matrix = lambda x, y: triplet_losses.matching_distance_matrix(x, y, raw_a, b)
-    # The loss compares the samples, mining the means (one "sample" each). Anchor-positive
-    # distances are the matrices' diagonals: the very numbers the negatives are compared with.
+    # The loss compares the samples and mines on the same distances (or on the means', one
+    # "sample" each). Anchor-positive distances are the matrices' diagonals: the very numbers
+    # the negatives are compared with.
     distances = matrix(anchor_samples, positive_samples)
-    mined = matrix(anchor_means[:, tf.newaxis], positive_means[:, tf.newaxis])
+    mined = (matrix(anchor_means[:, tf.newaxis], positive_means[:, tf.newaxis])
+             if c.pr_vipe.mine_on_means else distances)
     triplet = triplet_losses.triplet_terms(
         tf.linalg.diag_part(distances), distances, negatives, c.pr_vipe.triplet_loss_margin,
         anchor_positive_mining_distances=tf.linalg.diag_part(mined),
