@@ -118,6 +118,8 @@ def define_flags():
   flags.DEFINE_string('sequences', None, 'A sequence record directory with several views.')
   flags.DEFINE_string('split', 'test', 'The split of --sequences.')
   flags.DEFINE_string('detections', None, 'A folder with one sub-folder or file per camera.')
+  flags.DEFINE_string('pairs', None, 'A file pattern of pair records (e.g. converted Human3.6M '
+                      'S9/S11, as in the paper): one view per camera.')
   flags.DEFINE_enum('format', 'auto', detections.FORMATS, 'Detector output format.')
   flags.DEFINE_list('image_size', None, 'HEIGHT,WIDTH when detections are in [0, 1] units.')
   cli.register_check('image_size', pose_inputs.parse_image_size)
@@ -130,10 +132,13 @@ def define_flags():
 
 def main(argv):
   del argv
-  if not FLAGS.embedder or bool(FLAGS.sequences) == bool(FLAGS.detections):
-    raise app.UsageError('Give --embedder and one of --sequences and --detections.')
+  if not FLAGS.embedder or [bool(FLAGS.sequences), bool(FLAGS.detections),
+                            bool(FLAGS.pairs)].count(True) != 1:
+    raise app.UsageError('Give --embedder and one of --sequences, --detections and --pairs.')
   if FLAGS.sequences:
     by_view = frame_sources.load_multiview_frames(FLAGS.sequences, FLAGS.split, FLAGS.frame_stride)
+  elif FLAGS.pairs:
+    by_view = frame_sources.load_pair_frames(FLAGS.pairs, FLAGS.frame_stride)
   else:
     by_view = detections.read_rig_directory(
         FLAGS.detections, FLAGS.format, image_size=pose_inputs.parse_image_size(FLAGS.image_size))

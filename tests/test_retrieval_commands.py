@@ -37,7 +37,11 @@ def _rig(directory, frames=6):
 
 
 def test_retrieval_and_figure4_commands(smoke_dir, tmp_path):
+  from data_prep import h36m_dataset as h36m  # pylint: disable=g-import-not-at-top
+  from tests.testdata import make_fixtures as fx  # pylint: disable=g-import-not-at-top
   run, out = str(tmp_path / 'run'), tmp_path / 'out'
+  h36m.convert(h36m.H36mConfig(output_dir=str(tmp_path / 'h36m'), h5_dir=os.path.join(
+      fx.HERE, fx.H36M, 'h5')), log=lambda _: None)
   _rig(tmp_path / 'rig')
   bad = tmp_path / 'bad_rig'
   _rig(bad, frames=2)
@@ -57,6 +61,9 @@ def test_retrieval_and_figure4_commands(smoke_dir, tmp_path):
       ('experiments.figure4', [f'--embedder={run}', f'--sequences={heldout}',
                                '--num_queries=2', f'--output={out}/figure4.png']),
       ('experiments.figure4', ['--embedder=raw', f'--sequences={heldout}']),
+      ('experiments.figure4', [f'--embedder={run}', f'--pairs={tmp_path}/h36m/train-*',
+                               '--num_queries=2', '--frame_stride=1',
+                               f'--output={out}/figure4_h36m.png']),
   ])
   for outcome in outcomes[:4] + outcomes[5:6]:
     assert outcome['code'] == 0, outcome['stderr'][-2000:]
@@ -87,3 +94,10 @@ def test_retrieval_and_figure4_commands(smoke_dir, tmp_path):
     camera = panel['query'].split()[0]
     assert all(not n.startswith(camera + ' ') for n in panel['pose'])
   assert outcomes[6]['code'] == 2 and 'no view embedding' in outcomes[6]['stderr']
+  # Figure 4 from converted Human3.6M pair records, as in the paper: views are its cameras.
+  assert outcomes[7]['code'] == 0, outcomes[7]['stderr'][-2000:]
+  panels = json.load(open(out / 'figure4_h36m.json'))
+  assert len(panels) == 2
+  for panel in panels:
+    camera = panel['query'].split()[0]
+    assert camera.isdigit() and all(not n.startswith(camera + ' ') for n in panel['pose'])
