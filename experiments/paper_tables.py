@@ -7,6 +7,7 @@ for a preset, and `render` reads the runs' result files — a missing run is '�
 """
 
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -104,6 +105,9 @@ class Preset:
   fractions: tuple
   downsample_rate: dict = dataclasses.field(
       default_factory=lambda: {PENN: 2, NTU: 1})  # Penn Action's frame rate halved
+  # Each representation row is trained once per encoder seed; a cell pools encoders x
+  # classifier seeds (one encoder differs from another by as much as rows do).
+  encoder_seeds: tuple = (0,)
 
 
 PRESETS = {
@@ -117,7 +121,7 @@ PRESETS = {
         configs.synthetic_schedule(),
         {PENN: classifier_configs.PRESETS['synthetic'],
          NTU: classifier_configs.PRESETS['synthetic']},
-        seeds=(0, 1, 2, 3, 4), fractions=(0.05, 0.1, 0.25, 0.5, 1.0)),
+        seeds=(0, 1, 2, 3, 4), fractions=(0.05, 0.1, 0.25, 0.5, 1.0), encoder_seeds=(0, 1, 2)),
     'paper': Preset(
         'paper', None, configs.paper(seed=0),
         {PENN: classifier_configs.PRESETS['penn_action'],
@@ -211,16 +215,19 @@ def views_of(inputs: Inputs, dataset: str) -> list:
 
 
 def build(table: Table, preset: Preset, inputs: Inputs, plan: run_plan.Plan, rows=None,
-          seeds=None, encoder_seed: int = 0) -> dict:
+          seeds=None, encoder_seeds=None) -> dict:
   """Adds the table's runs to `plan`; returns {row: [classifier Run, ...]} (with the column
-  each run belongs to in `run.key`)."""
+  each run belongs to in `run.key`). A representation row has runs on the encoder of each of
+  `encoder_seeds` (the preset's by default); a row on raw keypoints one set."""
   seeds = tuple(seeds if seeds is not None else preset.seeds)
+  encoder_seeds = tuple(encoder_seeds if encoder_seeds is not None else preset.encoder_seeds)
   runs = {}
   datasets = [table.dataset] if table.dataset else [PENN, NTU]
   for row in rows or table.rows:
     method = METHODS[row]
     runs[row] = []
-    for dataset in datasets:
+    for dataset, encoder_seed in itertools.product(
+        datasets, encoder_seeds if method.algorithm is not None else encoder_seeds[:1]):
       if dataset not in inputs.sequences:
         continue
       feature_run = _features(plan, preset, inputs, dataset, row, method, encoder_seed)
@@ -244,9 +251,23 @@ def _results(runs) -> list:
   found = []
   for run in runs:
     if run.done():
+      encoder = run.key['features']['encoder']
       with open(run.result_path) as f:
-        found.append(dict(json.load(f), plan_key=run.key))
+        found.append(dict(json.load(f), plan_key=run.key, encoder_seed=(
+            None if encoder == run_plan.RAW else encoder['config']['seed'])))
   return found
+
+
+def spread_note(runs: dict) -> str:
+  """What a cell's ± covers, from the planned runs: encoders x classifier seeds."""
+  def replicates(row_runs):
+    encoders = {json.dumps(r.key['features']['encoder'], sort_keys=True) for r in row_runs}
+    return len(encoders), len({r.key['seed'] for r in row_runs})
+  counts = sorted({replicates(row_runs) for row_runs in runs.values() if row_runs})
+  return ('Cells: mean ± std over ' + '; '.join(
+      f'{e} encoder{"s" if e > 1 else ""} x {s} classifier seed{"s" if s > 1 else ""}'
+      for e, s in counts) + ' (raw-keypoint rows: one "encoder"). "Within the spread of": the '
+      'rows whose mean ± std interval of the last column overlaps this row\'s.')
 
 
 def render(table: Table, runs: dict, inputs: Inputs, with_paper: bool = False):
@@ -269,6 +290,7 @@ def render(table: Table, runs: dict, inputs: Inputs, with_paper: bool = False):
         [r for r in results
          if r['plan_key']['features']['sequences'] == os.path.abspath(directory)],
         rows, columns) for dataset, directory in inputs.sequences.items()}
+  frame = tables.mark_overlaps(frame, frame.columns[-1])
   if with_paper:
     frame = with_paper_numbers(table, frame)
   return frame
@@ -280,7 +302,7 @@ def with_paper_numbers(table: Table, frame):
   with open(PAPER_NUMBERS) as f:
     published = json.load(f)['tables'].get(table.name, {})
   frame = frame.copy()
-  for column in list(frame.columns):
+  for column in [c for c in frame.columns if c != tables.OVERLAP_COLUMN]:
     name = _paper_column(column)
     frame[f'{name} (paper)'] = [published.get(row, {}).get(name, tables.MISSING)
                                 for row in frame.index]

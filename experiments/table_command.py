@@ -34,7 +34,9 @@ def define_flags():
   flags.DEFINE_string('ntu_sequences', None, 'paper preset: NTU RGB+D sequence records.')
   flags.DEFINE_list('seeds', None, 'Classifier seeds (the preset\'s by default).')
   cli.register_check('seeds', cli.parse_seeds)
-  flags.DEFINE_integer('encoder_seed', 0, 'Seed of every encoder training.')
+  flags.DEFINE_list('encoder_seeds', None, 'Seeds of the encoders of every representation row '
+                    '(the preset\'s by default: synthetic 0,1,2; smoke and paper 0).')
+  cli.register_check('encoder_seeds', cli.whole_numbers('encoder_seeds', 0))
   flags.DEFINE_list('rows', None, 'Only these rows (by name).')
   flags.DEFINE_boolean('dry_run', False, 'Print the plan and stop.')
   flags.DEFINE_boolean('with_paper', False, 'Add the paper\'s published numbers beside ours.')
@@ -68,7 +70,7 @@ def format_duration(seconds: float) -> str:
 
 
 def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
-        encoder_seed: int = 0, dry_run: bool = False, with_paper: bool = False, log=print,
+        encoder_seeds=None, dry_run: bool = False, with_paper: bool = False, log=print,
         inputs=None, shard=(0, 1)) -> dict:
   """Plans, runs what is missing and renders one table; returns {'plan', 'ran', 'table'}."""
   table = paper_tables.TABLES[name]
@@ -79,11 +81,11 @@ def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
   if table.dataset and inputs is not None and table.dataset not in inputs.sequences:
     raise errors.InputError(f'{name} needs the {table.dataset} sequences.')
   plan = run_plan.Plan(os.path.join(output_dir, preset.name))
-  runs = paper_tables.build(table, preset, inputs, plan, rows, seeds, encoder_seed)
+  runs = paper_tables.build(table, preset, inputs, plan, rows, seeds, encoder_seeds)
   # Rows left out by --rows are not run, but those an earlier command finished are shown.
   every_row = paper_tables.build(table, preset, inputs,
                                  run_plan.Plan(os.path.join(output_dir, preset.name)), None,
-                                 seeds, encoder_seed)
+                                 seeds, encoder_seeds)
   log(f'{name}: {len(plan.runs)} runs, {sum(not r.done() for r in plan.runs.values())} to do')
   if dry_run:
     log(plan.describe())
@@ -104,7 +106,10 @@ def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
     markdown = '\n\n'.join(f'{dataset}:\n\n{tables.to_markdown(frame)}'
                            for dataset, frame in rendered.items())
   else:
-    markdown = tables.write_table(rendered, stem)
+    note = paper_tables.spread_note(shown)
+    markdown = tables.write_table(rendered, stem) + '\n\n' + note
+    with open(stem + '.md', 'a') as f:
+      f.write('\n' + note + '\n')
   log(f'{name}: {ran} runs done in {time.time() - start:.0f} s; {stem}.*')
   return {'plan': plan, 'ran': ran, 'table': rendered, 'markdown': markdown}
 
@@ -160,10 +165,11 @@ def main_for(name: str):
     preset = paper_tables.PRESETS[FLAGS.preset]
     if preset.encoder.deterministic:
       tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(FLAGS.encoder_seed)
+    keras.utils.set_random_seed(0)  # each encoder and classifier run seeds itself
     inputs = inputs_from_flags(preset, FLAGS.output_dir, FLAGS.dry_run)
     outcome = run(name, FLAGS.output_dir, FLAGS.preset, FLAGS.rows,
-                  [int(s) for s in FLAGS.seeds] if FLAGS.seeds else None, FLAGS.encoder_seed,
+                  [int(s) for s in FLAGS.seeds] if FLAGS.seeds else None,
+                  [int(s) for s in FLAGS.encoder_seeds] if FLAGS.encoder_seeds else None,
                   FLAGS.dry_run, FLAGS.with_paper, inputs=inputs,
                   shard=run_plan.parse_shard(FLAGS.shard))
     if outcome['table'] is not None:

@@ -40,7 +40,9 @@ def test_every_command_renders_its_table(inputs, tmp_path):
     frame = outcomes[name]['table']
     table = paper_tables.TABLES[name]
     assert list(frame.index) == list(table.rows), name
-    assert list(frame.columns) == expected, name
+    assert list(frame.columns) == expected + [tables.OVERLAP_COLUMN], name
+    frame = frame[expected]
+    assert 'Cells: mean ± std over 1 encoder x 1 classifier seed' in outcomes[name]['markdown']
     pattern = _TOP1_TOP5 if name == 'table3' else _CELL
     for row in table.rows:
       cells = list(frame.loc[row])
@@ -117,7 +119,8 @@ def test_rows_left_out_by_rows_still_show_the_results_they_have(inputs, tmp_path
                              log=lambda _: None)
   # Planned: the raw feature table (done by the first) and Res-TCN's runs, which ran.
   assert second['ran'] == len(second['plan'].runs) - 1
-  table = second['table']
+  table = second['table'].drop(columns=tables.OVERLAP_COLUMN)
+  first = first.drop(columns=tables.OVERLAP_COLUMN)
   assert list(table.loc['Temporal ConvNet']) == list(first.loc['Temporal ConvNet'])
   assert all(_CELL.match(c) for c in table.loc['Res-TCN'])
   assert list(table.loc['CV-MIM']) == [tables.MISSING] * 5
@@ -215,9 +218,44 @@ def test_all_tables_and_figure3_share_their_encoders_and_feature_tables(tmp_path
     before = {r.directory for r in plan.runs.values() if r.kind == 'encoder'}
     paper_tables.build(paper_tables.TABLES[name], preset, inputs, plan)
     added[name] = {r.directory for r in plan.runs.values() if r.kind == 'encoder'} - before
-  assert [len(added[n]) for n in added] == [7, 0, 0, 0, 4, 0]
+  # Three encoder seeds per representation (the synthetic preset's).
+  assert preset.encoder_seeds == (0, 1, 2)
+  assert [len(added[n]) for n in added] == [7 * 3, 0, 0, 0, 4 * 3, 0]
   features = [r for r in plan.runs.values() if r.kind == 'features']
   assert len({(json.dumps(r.key['encoder'], sort_keys=True), r.key['sequences'])
               for r in features}) == len(features)
-  # 7 encoders + raw on both sets for Tables 1-4 and Figure 3; Table 5's four on penn only.
-  assert len(features) == 2 * 8 + 4
+  # 7 x 3 encoders + raw on both sets for Tables 1-4 and Figure 3; Table 5's 4 x 3 on penn.
+  assert len(features) == 2 * (7 * 3 + 1) + 4 * 3
+
+
+def test_a_cell_pools_encoders_and_classifier_seeds(inputs, tmp_path):
+  """Two encoder seeds: the CV-MIM row trains two encoders and its cells pool both (an Average
+  per encoder and classifier seed); the raw-keypoint row is trained once."""
+  outcome = table_command.run('table1', str(tmp_path), 'smoke',
+                              rows=('Temporal ConvNet', 'CV-MIM'), encoder_seeds=(0, 1),
+                              inputs=inputs, log=lambda _: None)
+  assert len(os.listdir(tmp_path / 'smoke' / 'encoders')) == 2
+  frame = outcome['table']
+  assert all(' ± ' in cell for cell in frame.loc['CV-MIM', ['left', 'Average']])
+  assert re.match(_CELL, frame.loc['Temporal ConvNet', 'Average'])
+  assert 'Cells: mean ± std over 1 encoder x 1 classifier seed; 2 encoders x 1 classifier ' \
+         'seed' in outcome['markdown']
+
+
+def test_the_average_is_taken_per_encoder_and_classifier_seed():
+  def result(encoder_seed, view, value):
+    return {'name': 'm', 'protocol': 'single_shot', 'train_view': view, 'seed': 0,
+            'encoder_seed': encoder_seed, 'all': {'top1': value}}
+  results = [result(0, 'a', 0.5), result(0, 'b', 0.7), result(1, 'a', 0.8), result(1, 'b', 1.0)]
+  frame = tables.single_shot_table(results)
+  # Replicates (0, 0): 60 %, (1, 0): 90 % -> 75 ± 15; the views pool both encoders.
+  assert frame.loc['m', 'Average'] == '75.0 ± 15.0'
+  assert frame.loc['m', 'a'] == '65.0 ± 15.0'
+
+
+def test_rows_within_each_others_spread_are_marked():
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+  frame = pd.DataFrame({'Average': ['80.0 ± 2.0', '83.0 ± 1.5', '90.0 ± 1.0', tables.MISSING]},
+                       index=['a', 'b', 'c', 'd'])
+  marked = tables.mark_overlaps(frame, 'Average')[tables.OVERLAP_COLUMN]
+  assert list(marked) == ['b', 'a', tables.MISSING, tables.MISSING]

@@ -39,14 +39,17 @@ def _means(*values_per_metric):
 
 def single_shot_table(results: list, metric: str = 'top1', rows=None, views=None,
                       metrics=None) -> pd.DataFrame:
-  """Rows: names; columns: training views + Average; cells: mean ± std over seeds (in %) of
-  the accuracy on all test views. Average: the per-seed mean over training views.
+  """Rows: names; columns: training views + Average; cells: mean ± std over replicates (in %)
+  of the accuracy on all test views, a replicate being a classifier seed on one encoder
+  (`encoder_seed` of a result, where given). Average: the per-replicate mean over views.
 
   `rows` and `views` fix the order (and name rows or views without results, shown as
   MISSING); `metrics` (e.g. ('top1', 'top5')) gives cells 'top-1 / top-5' of the means.
   """
   metrics = tuple(metrics or (metric,))
-  frame = pd.DataFrame([{'name': r['name'], 'train_view': r['train_view'], 'seed': r['seed'],
+  # A replicate is one classifier seed on one encoder (results may carry `encoder_seed`).
+  frame = pd.DataFrame([{'name': r['name'], 'train_view': r['train_view'],
+                         'seed': f'{r.get("encoder_seed")}/{r["seed"]}',
                          **{m: r['all'][m] for m in metrics}} for r in results
                         if r['protocol'] == protocols.SINGLE_SHOT])
   if frame.empty and not rows:
@@ -78,6 +81,29 @@ def column_table(results: list, rows, columns: dict, metric: str = 'top1') -> pd
                                 if r['name'] == name and chosen(r)])
                   for title, chosen in columns.items()} for name in rows}
   return pd.DataFrame.from_dict(table, orient='index', columns=list(columns))
+
+
+OVERLAP_COLUMN = 'within the spread of'
+
+
+def _interval(cell):
+  mean, _, std = str(cell).partition(' ± ')
+  try:
+    return float(mean) - float(std or 0), float(mean) + float(std or 0)
+  except ValueError:
+    return None
+
+
+def mark_overlaps(table: pd.DataFrame, column) -> pd.DataFrame:
+  """`table` with a column OVERLAP_COLUMN naming, for each row, the other rows whose mean ±
+  std interval in `column` overlaps its own (what the spread cannot tell apart)."""
+  intervals = {name: _interval(cell) for name, cell in table[column].items()}
+  table = table.copy()
+  table[OVERLAP_COLUMN] = [
+      ', '.join(other for other, b in intervals.items()
+                if other != name and a and b and a[0] <= b[1] and b[0] <= a[1]) or MISSING
+      for name, a in intervals.items()]
+  return table
 
 
 def fraction_table(results: list, metric: str = 'top1') -> pd.DataFrame:
