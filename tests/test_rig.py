@@ -163,6 +163,7 @@ def test_three_commands_from_a_rig_to_an_adapted_encoder_and_its_table(smoke_dir
   trained = _command('poem_cvmim.train', f'--input_table={pairs}/train-*',
                      f'--log_dir_path={adapted}', f'--init_from={general}',
                      '--model_input_keypoint_type=2D_INPUT', '--temporal_negatives',
+                     '--alignment_loss_weight=1',  # as the README's adaptation command
                      '--instants_per_clip=4', '--negative_gap=4', '--batch_size=8',
                      '--num_iterations=3', '--seed=0')
   assert trained.returncode == 0, trained.stderr[-2000:]
