@@ -277,16 +277,18 @@ def _results(runs) -> list:
   return found
 
 
-def spread_note(runs: dict) -> str:
-  """What a cell's ± covers, from the planned runs: encoders x classifier seeds."""
+def spread_note(table: Table, runs: dict) -> str:
+  """What a cell covers, from the planned runs: encoders x classifier seeds."""
   def replicates(row_runs):
     encoders = {json.dumps(r.key['features']['encoder'], sort_keys=True) for r in row_runs}
     return len(encoders), len({r.key['seed'] for r in row_runs})
   counts = sorted({replicates(row_runs) for row_runs in runs.values() if row_runs})
-  return ('Cells: mean ± std over ' + '; '.join(
-      f'{e} encoder{"s" if e > 1 else ""} x {s} classifier seed{"s" if s > 1 else ""}'
-      for e, s in counts) + ' (raw-keypoint rows: one "encoder"). "Within the spread of": the '
-      'rows whose mean ± std interval of the last column overlaps this row\'s.')
+  over = '; '.join(f'{e} encoder{"s" if e > 1 else ""} x {s} classifier seed{"s" if s > 1 else ""}'
+                   for e, s in counts) + ' (raw-keypoint rows: one "encoder")'
+  if len(table.metrics) > 1:  # 'top-1 / top-5' cells hold means only
+    return f'Cells: means over {over}; no spread is shown, so no overlap is marked.'
+  return (f'Cells: mean ± std over {over}. "Within the spread of": the rows whose mean ± std '
+          'interval of the last column overlaps this row\'s.')
 
 
 def render(table: Table, runs: dict, inputs: Inputs, with_paper: bool = False):

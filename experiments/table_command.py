@@ -112,10 +112,7 @@ def run(name: str, output_dir: str, preset_name: str, rows=None, seeds=None,
     markdown = '\n\n'.join(f'{dataset}:\n\n{tables.to_markdown(frame)}'
                            for dataset, frame in rendered.items())
   else:
-    note = paper_tables.spread_note(shown)
-    markdown = tables.write_table(rendered, stem) + '\n\n' + note
-    with open(stem + '.md', 'a') as f:
-      f.write('\n' + note + '\n')
+    markdown = tables.write_table(rendered, stem, paper_tables.spread_note(table, shown))
   log(f'{name}: {ran} runs done in {time.time() - start:.0f} s; {stem}.*')
   return {'plan': plan, 'ran': ran, 'table': rendered, 'markdown': markdown}
 
@@ -130,8 +127,9 @@ def write_figure3(frames: dict, stem: str, title: str, synthetic: bool = False) 
   for dataset, frame in frames.items():
     for method, values in frame.iterrows():
       for column, cell in values.items():
-        mean, _, std = (cell.partition(' ± ') if cell != tables.MISSING else ('', '', ''))
-        rows.append((dataset, method, float(column.rstrip('%')) / 100, mean, std or '0'))
+        parsed = tables.parse_cell(cell)
+        mean, std = (f'{parsed[0]:.1f}', f'{parsed[1]:.1f}') if parsed else ('', '0')
+        rows.append((dataset, method, float(column.rstrip('%')) / 100, mean, std))
   with open(stem + '.csv', 'w') as f:
     f.write('dataset,method,fraction,top1_mean,top1_std\n')
     f.writelines(f'{d},{m},{fr:g},{mean},{std}\n' for d, m, fr, mean, std in rows)

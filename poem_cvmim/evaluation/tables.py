@@ -86,12 +86,18 @@ def column_table(results: list, rows, columns: dict, metric: str = 'top1') -> pd
 OVERLAP_COLUMN = 'within the spread of'
 
 
-def _interval(cell):
+def parse_cell(cell):
+  """(mean, std) of a cell 'm ± s' or 'm' (std 0); None for MISSING or a 'a / b' cell."""
   mean, _, std = str(cell).partition(' ± ')
   try:
-    return float(mean) - float(std or 0), float(mean) + float(std or 0)
+    return float(mean), float(std or 0)
   except ValueError:
     return None
+
+
+def _interval(cell):
+  parsed = parse_cell(cell)
+  return parsed and (parsed[0] - parsed[1], parsed[0] + parsed[1])
 
 
 def mark_overlaps(table: pd.DataFrame, column) -> pd.DataFrame:
@@ -128,9 +134,10 @@ def to_markdown(table: pd.DataFrame) -> str:
   return '\n'.join(lines)
 
 
-def write_table(table: pd.DataFrame, path_stem: str) -> str:
-  """Writes `<stem>.md`, `<stem>.csv` and `<stem>.tex`; returns the Markdown."""
-  markdown = to_markdown(table)
+def write_table(table: pd.DataFrame, path_stem: str, note: str = '') -> str:
+  """Writes `<stem>.md` (with `note` below the table), `<stem>.csv` and `<stem>.tex`;
+  returns the Markdown."""
+  markdown = to_markdown(table) + (f'\n\n{note}' if note else '')
   with open(path_stem + '.md', 'w') as f:
     f.write(markdown + '\n')
   table.to_csv(path_stem + '.csv')
