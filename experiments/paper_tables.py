@@ -285,10 +285,11 @@ def spread_note(table: Table, runs: dict) -> str:
   counts = sorted({replicates(row_runs) for row_runs in runs.values() if row_runs})
   over = '; '.join(f'{e} encoder{"s" if e > 1 else ""} x {s} classifier seed{"s" if s > 1 else ""}'
                    for e, s in counts) + ' (raw-keypoint rows: one "encoder")'
-  if len(table.metrics) > 1:  # 'top-1 / top-5' cells hold means only
-    return f'Cells: means over {over}; no spread is shown, so no overlap is marked.'
+  compared = 'the last column'
+  if len(table.metrics) > 1:  # cells 'top-1 ± std / top-5 ± std'
+    compared = 'the last column\'s top-1'
   return (f'Cells: mean ± std over {over}. "Within the spread of": the rows whose mean ± std '
-          'interval of the last column overlaps this row\'s.')
+          f'interval of {compared} overlaps this row\'s.')
 
 
 def render(table: Table, runs: dict, inputs: Inputs, with_paper: bool = False):

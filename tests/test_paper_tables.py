@@ -46,8 +46,7 @@ def test_every_command_renders_its_table(inputs, tmp_path):
     added = [r for r in frame.index if r == 'Temporal ConvNet' and name in ('table3', 'table4')]
     assert [r for r in table.shown_rows() if r.endswith(paper_tables.ADDED)] == [
         f'{r} {paper_tables.ADDED}' for r in added], name
-    cells = 'means' if name == 'table3' else 'mean ± std'  # Table 3: 'top-1 / top-5' means
-    assert f'Cells: {cells} over 1 encoder x 1 classifier seed' in outcomes[name]['markdown']
+    assert 'Cells: mean ± std over 1 encoder x 1 classifier seed' in outcomes[name]['markdown']
     assert outcomes[name]['markdown'] in open(os.path.join(out, 'smoke', f'{name}.md')).read()
     pattern = _TOP1_TOP5 if name == 'table3' else _CELL
     for row in table.rows:
@@ -257,6 +256,22 @@ def test_the_average_is_taken_per_encoder_and_classifier_seed():
   # Replicates (0, 0): 60 %, (1, 0): 90 % -> 75 ± 15; the views pool both encoders.
   assert frame.loc['m', 'Average'] == '75.0 ± 15.0'
   assert frame.loc['m', 'a'] == '65.0 ± 15.0'
+
+
+def test_top1_top5_cells_carry_each_metrics_spread_and_marks_compare_top1():
+  def result(name, encoder_seed, seed, top1, top5):
+    return {'name': name, 'protocol': 'single_shot', 'train_view': 'a', 'seed': seed,
+            'encoder_seed': encoder_seed, 'all': {'top1': top1, 'top5': top5}}
+  results = [result('m', 0, 0, 0.5, 0.8), result('m', 1, 0, 0.7, 0.9),
+             result('n', 0, 0, 0.62, 0.99), result('n', 0, 1, 0.62, 0.97),
+             result('o', 0, 0, 0.9, 0.81), result('o', 0, 1, 0.9, 0.79)]
+  frame = tables.single_shot_table(results, metrics=('top1', 'top5'))
+  assert list(frame.loc['m']) == ['60.0 ± 10.0 / 85.0 ± 5.0'] * 2
+  assert frame.loc['n', 'Average'] == '62.0 ± 0.0 / 98.0 ± 1.0'
+  assert tables.parse_cell(frame.loc['m', 'Average']) == (60.0, 10.0)
+  # m's top-1 (50-70) holds n's (62) but not o's (90); by top-5 o would overlap m instead.
+  marked = tables.mark_overlaps(frame, 'Average')[tables.OVERLAP_COLUMN]
+  assert list(marked) == ['n', 'm', tables.MISSING]
 
 
 def test_rows_within_each_others_spread_are_marked():

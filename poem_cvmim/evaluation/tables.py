@@ -30,11 +30,11 @@ def _cell(values):
   return f'{values.mean():.1f} ± {values.std():.1f}' if len(values) > 1 else f'{values[0]:.1f}'
 
 
-def _means(*values_per_metric):
-  """'a / b': the mean (in %) of each metric's values; MISSING when there are none."""
+def _cells(*values_per_metric):
+  """'a ± s / b ± t': each metric's cell (`_cell`), joined; MISSING when there are none."""
   if not len(values_per_metric[0]):
     return MISSING
-  return ' / '.join(f'{100.0 * np.mean(v):.1f}' for v in values_per_metric)
+  return ' / '.join(_cell(v) for v in values_per_metric)
 
 
 def single_shot_table(results: list, metric: str = 'top1', rows=None, views=None,
@@ -44,7 +44,7 @@ def single_shot_table(results: list, metric: str = 'top1', rows=None, views=None
   (`encoder_seed` of a result, where given). Average: the per-replicate mean over views.
 
   `rows` and `views` fix the order (and name rows or views without results, shown as
-  MISSING); `metrics` (e.g. ('top1', 'top5')) gives cells 'top-1 / top-5' of the means.
+  MISSING); `metrics` (e.g. ('top1', 'top5')) gives cells 'top-1 ± std / top-5 ± std'.
   """
   metrics = tuple(metrics or (metric,))
   # A replicate is one classifier seed on one encoder (results may carry `encoder_seed`).
@@ -63,7 +63,7 @@ def single_shot_table(results: list, metric: str = 'top1', rows=None, views=None
     group = frame[frame.name == name]
     def cell(selected):
       if len(metrics) > 1:
-        return _means(*[selected[m] for m in metrics])
+        return _cells(*[selected[m] for m in metrics])
       return _cell(selected[metrics[0]])
     row = {view: cell(group[group.train_view == view]) for view in views}
     # The Average over views, per seed, of seeds that have every view.
@@ -87,8 +87,9 @@ OVERLAP_COLUMN = 'within the spread of'
 
 
 def parse_cell(cell):
-  """(mean, std) of a cell 'm ± s' or 'm' (std 0); None for MISSING or a 'a / b' cell."""
-  mean, _, std = str(cell).partition(' ± ')
+  """(mean, std) of a cell 'm ± s' or 'm' (std 0), of its first metric in a cell of several
+  ('m ± s / n ± t': top-1's); None for MISSING."""
+  mean, _, std = str(cell).partition(' / ')[0].partition(' ± ')
   try:
     return float(mean), float(std or 0)
   except ValueError:
