@@ -40,11 +40,13 @@ TIMINGS_NAME = 'timings.jsonl'
 # directory has no measurement of a run's class yet: measured on the project's 2-core CPU
 # machine (docs/results.md, 2026-12-01 to 2026-12-06). Encoders are at batch 128 and scale
 # with the batch; the skeleton classifiers at their recipes' batch 64, ST-GCN on the synthetic
-# NTU-like set's 160-frame clips; the other classifiers on the penn-like set's 80 frames.
+# NTU-like set's 160-frame clips; the other classifiers on the penn-like set's 80 frames
+# (Res-TCN, on raw keypoints, 38-55 s a 300-step run with two workers sharing the cores).
 DEFAULT_SECONDS_PER_UNIT = {
     'encoder DISENTANGLE': 0.09, 'encoder PR_VIPE': 0.24, 'encoder': 0.09,
     'features': 10.0,
-    'classifier STGCN': 6.4, 'classifier HCN': 0.17, 'classifier': 0.02,
+    'classifier STGCN': 6.4, 'classifier HCN': 0.17, 'classifier RESTCN': 0.12,
+    'classifier': 0.02,
 }
 
 
