@@ -302,7 +302,7 @@ def render(table: Table, runs: dict, inputs: Inputs, with_paper: bool = False):
   elif table.kind == 'fully_supervised':
     frame = tables.column_table(results, rows, {'Top-1': lambda r: True})
   elif table.kind == 'cross':
-    xview = os.path.abspath(inputs.ntu_xview) if inputs.ntu_xview else None
+    xview = run_plan.data_path(inputs.ntu_xview) if inputs.ntu_xview else None
     cross_view = lambda r: (bool(r['plan_key']['train_views'])
                             or r['plan_key']['features']['sequences'] == xview)
     frame = tables.column_table(results, rows, {
@@ -312,7 +312,7 @@ def render(table: Table, runs: dict, inputs: Inputs, with_paper: bool = False):
     columns = {f'{100 * f:g}%': (lambda f: lambda r: r['fraction'] == f)(f) for f in fractions}
     return {dataset: tables.column_table(
         [r for r in results
-         if r['plan_key']['features']['sequences'] == os.path.abspath(directory)],
+         if r['plan_key']['features']['sequences'] == run_plan.data_path(directory)],
         rows, columns) for dataset, directory in inputs.sequences.items()}
   frame = tables.mark_overlaps(frame, frame.columns[-1])
   if with_paper:

@@ -66,6 +66,12 @@ class Cost:
 RAW = embedders.RAW
 
 
+def data_path(path: str) -> str:
+  """A data path as run keys spell it: absolute, symbolic links resolved (a file pattern's last
+  part kept), so that a run is the same run however the command's paths are written."""
+  return os.path.realpath(path)
+
+
 def key_hash(key: dict) -> str:
   return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
@@ -130,11 +136,19 @@ class Plan:
     return self.runs.setdefault(run.directory, run)
 
   def encoder(self, name: str, config: configs.TrainConfig) -> Run:
-    """A representation training (`config.output_dir` is set here)."""
-    key = {'kind': 'encoder', 'config': configs.flat_dict(dataclasses.replace(
-        config, output_dir=''))}
-    directory = os.path.join(self.root, 'encoders', f'{_slug(name)}-{key_hash(key)}')
-    config = dataclasses.replace(config, output_dir=directory)
+    """A representation training (`config.output_dir` is set here). Keyed by its pair records'
+    real path (`data_path`); an encoder a plan made before that, keyed by the path as it was
+    written then, is still found when the command spells the path the same way."""
+    input_table = data_path(config.input_table)
+    key, directory = self._encoder_key(name, config, input_table)
+    legacy_key, legacy_directory = self._encoder_key(name, config, config.input_table)
+    if (legacy_directory != directory
+        and not os.path.exists(os.path.join(directory, DONE_NAME))
+        and os.path.exists(os.path.join(legacy_directory, DONE_NAME))):
+      key, directory, input_table = legacy_key, legacy_directory, config.input_table
+    # Trained with the keyed path: a run resumed by a command that spells it otherwise is the
+    # same run to the trainer's identity check.
+    config = dataclasses.replace(config, input_table=input_table, output_dir=directory)
 
     def work(run):
       from poem_cvmim.representation import trainer  # pylint: disable=g-import-not-at-top
@@ -148,10 +162,15 @@ class Plan:
                                    reference_seconds('encoder', config.algorithm.algorithm,
                                                      config.batch_size / 128))))
 
+  def _encoder_key(self, name, config, input_table):
+    key = {'kind': 'encoder', 'config': configs.flat_dict(dataclasses.replace(
+        config, input_table=input_table, output_dir=''))}
+    return key, os.path.join(self.root, 'encoders', f'{_slug(name)}-{key_hash(key)}')
+
   def features(self, encoder: Optional[Run], sequence_dir: str, downsample_rate: int) -> Run:
     """Per-frame features of a sequence directory: z_p of `encoder`, or raw keypoints."""
     key = {'kind': 'features', 'encoder': encoder.key if encoder else RAW,
-           'sequences': os.path.abspath(sequence_dir), 'downsample_rate': downsample_rate}
+           'sequences': data_path(sequence_dir), 'downsample_rate': downsample_rate}
     source = encoder.directory if encoder else RAW
     name = os.path.basename(encoder.directory) if encoder else RAW
     directory = os.path.join(self.root, 'features',

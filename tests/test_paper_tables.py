@@ -1,6 +1,7 @@
 """The paper-table commands on the smoke preset: each table's shape and cell format, runs
 shared between tables, a killed command that resumes with only the missing runs, and the plan."""
 
+import dataclasses
 import json
 import os
 import re
@@ -11,6 +12,7 @@ from experiments import paper_tables
 from experiments import run_plan
 from experiments import table_command
 from poem_cvmim.evaluation import tables
+from poem_cvmim.representation import configs
 
 # A few rows a table (the others render as missing), so that the suite stays short.
 _ROWS = {'table1': ('Temporal ConvNet', 'CV-MIM'), 'table2': ('Res-TCN',),
@@ -310,3 +312,34 @@ def test_table4_cross_view_comes_from_the_xview_conversion(smoke_dir, tmp_path):
                                 rows=('Temporal ConvNet',))
   assert [r.key['train_views'] for r in fallback['Temporal ConvNet']] == [
       [], list(paper_tables.CROSS_VIEW_TRAIN)]
+
+
+def test_a_run_is_the_same_run_however_its_paths_are_written(tmp_path, monkeypatch):
+  """Relative, absolute and symlinked spellings of the same records key the same encoder and
+  feature runs (a plan made by `--output_dir=out/paper` is found by `/abs/out/paper`); an
+  encoder a plan made before keys took real paths is adopted under the spelling it used."""
+  (tmp_path / 'data' / 'pairs').mkdir(parents=True)
+  (tmp_path / 'data' / 'penn').mkdir()
+  os.symlink(tmp_path / 'data', tmp_path / 'linked')
+  monkeypatch.chdir(tmp_path)
+  config = configs.smoke_config(seed=0)
+  def runs(data_dir):
+    plan = run_plan.Plan(str(tmp_path / 'plan'))
+    encoder = plan.encoder('cvmim', dataclasses.replace(
+        config, input_table=os.path.join(data_dir, 'pairs', 'train-*')))
+    return encoder, plan.features(encoder, os.path.join(data_dir, 'penn'), 2)
+  spellings = ['data', str(tmp_path / 'data'), 'linked', './data/../data']
+  found = [runs(d) for d in spellings]
+  assert len({(e.directory, f.directory) for e, f in found}) == 1
+  assert found[0][0].key['config']['input_table'] == str(tmp_path / 'data' / 'pairs' / 'train-*')
+  # Made by the previous code with the path as written: adopted, not trained again.
+  plan = run_plan.Plan(str(tmp_path / 'plan'))
+  legacy_key = {'kind': 'encoder', 'config': configs.flat_dict(dataclasses.replace(
+      config, input_table='old/pairs/train-*', output_dir=''))}
+  legacy = tmp_path / 'plan' / 'encoders' / f'cvmim-{run_plan.key_hash(legacy_key)}'
+  legacy.mkdir(parents=True)
+  (legacy / run_plan.DONE_NAME).write_text('{}')
+  adopted = plan.encoder('cvmim', dataclasses.replace(config, input_table='old/pairs/train-*'))
+  assert adopted.directory == str(legacy) and adopted.done()
+  assert not plan.encoder('cvmim', dataclasses.replace(
+      config, input_table=str(tmp_path / 'old' / 'pairs' / 'train-*'))).done()
