@@ -105,7 +105,8 @@ def test_the_run_plan_key_of_an_encoder_did_not_change_with_the_groups():
   """flat_dict is the layout config files had before the groups: the paper tables' encoder
   directories (named by a hash of it) stay theirs."""
   flat = configs.flat_dict(configs.synthetic_schedule())
-  unkeyed = {'alignment_loss_weight', 'mine_on_means'}  # added later; keyed when they matter
+  # Added later; keyed when they matter.
+  unkeyed = {'alignment_loss_weight', 'mine_on_means', 'gaussian_logvar'}
   assert set(flat['algorithm']) == (
       ({f.name for f in dataclasses.fields(configs.AlgorithmConfig)} - set(configs.OPTION_GROUPS)
        | {f.name for cls in configs.OPTION_GROUPS.values() for f in dataclasses.fields(cls)})
@@ -123,6 +124,23 @@ def test_the_run_plan_key_of_an_encoder_did_not_change_with_the_groups():
       alignment_loss_weight=1.0))
   assert configs.flat_dict(aligned)['algorithm']['alignment_loss_weight'] == 1.0
   assert key(aligned) != '21945ab406'
+
+
+def test_the_vae_s_log_variance_is_keyed_and_old_files_read_as_they_were_trained():
+  """VAEs made before SOFT existed keep their run-plan directory under TANH and read as TANH
+  from their config.json; a new VAE (SOFT) is another encoder; point embedders never key it."""
+  key = lambda c: run_plan.key_hash({'kind': 'encoder', 'config': configs.flat_dict(c)})
+  vae = lambda **f: configs.synthetic_schedule(algorithm=configs.beta_vae(1.0, **f))
+  # The key the VAE had before the field existed (computed at commit ab703d4).
+  assert key(vae(gaussian_logvar=configs.GAUSSIAN_LOGVAR_TANH)) == '52b568d188'
+  assert key(vae()) != '52b568d188'
+  old = configs.to_dict(vae(gaussian_logvar=configs.GAUSSIAN_LOGVAR_TANH))
+  del old['algorithm']['gaussian_logvar']
+  assert configs.from_dict(old).algorithm.gaussian_logvar == configs.GAUSSIAN_LOGVAR_TANH
+  point = configs.to_dict(configs.synthetic_schedule())
+  del point['algorithm']['gaussian_logvar']
+  assert configs.from_dict(point).algorithm.gaussian_logvar == configs.GAUSSIAN_LOGVAR_SOFT
+  assert 'gaussian_logvar' not in configs.flat_dict(configs.synthetic_schedule())['algorithm']
 
 
 def test_a_run_config_is_read_strictly(tmp_path):

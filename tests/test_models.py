@@ -215,3 +215,31 @@ def test_views_go_one_pass_each_where_one_pass_would_not_be_exact():
   assert not registry.create_algorithm(configs.AlgorithmConfig(),
                                        synchronized_batch_norm=True).merges_views
   assert not registry.create_algorithm(configs.beta_vae()).merges_views
+
+
+def _vae_logvars(gaussian_logvar, steps):
+  """The log-variances of a VAE's Gaussian head on a batch, after `steps` training steps."""
+  from tests import test_algorithm_inputs  # pylint: disable=g-import-not-at-top
+  keras.utils.set_random_seed(0)
+  algorithm = registry.create_algorithm(configs.beta_vae(1.0, gaussian_logvar=gaussian_logvar))
+  algorithm.build()
+  batch = test_algorithm_inputs._parsed_batch(np.random.default_rng(0), 64)  # pylint: disable=protected-access
+  batch = {k: tf.cast(v, tf.float32) if v.dtype == tf.float64 else v for k, v in batch.items()}
+  for _ in range(steps):
+    algorithm.train_step(batch)
+  inputs, _ = algorithm.preprocess(batch)
+  _, activations = algorithm.encoder(inputs[pipeline.ANCHOR], training=False)
+  head = algorithm.encoder.blocks[-1]
+  return (networks.LOGVAR_BOUND * tf.tanh(head.logvar_scale * head.logvar_layer(
+      activations[algorithm.encoder.blocks[-2].name]))).numpy()
+
+
+def test_the_vae_keeps_learning_its_variances():
+  """The log-variance head of runs made before (TANH: 10 tanh(x), he_normal) starts at
+  variances up to e^10 and is pinned at -10 within a few steps, where its gradient vanishes,
+  for good; SOFT (10 tanh(x / 10) from a zero head) may overshoot in Adagrad's first steps but
+  comes back inside the bound."""
+  assert np.mean(_vae_logvars(configs.GAUSSIAN_LOGVAR_TANH, 0) > 5.0) > 0.1
+  assert np.mean(_vae_logvars(configs.GAUSSIAN_LOGVAR_TANH, 60) < -9.9) > 0.99
+  soft = _vae_logvars(configs.GAUSSIAN_LOGVAR_SOFT, 60)
+  assert np.mean(soft < -9.9) < 0.001 and -5.0 < np.median(soft) < 0.0

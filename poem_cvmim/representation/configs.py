@@ -38,6 +38,11 @@ DEFAULT_INSTANTS_PER_CLIP = 8
 EMBEDDER_POINT = 'POINT'
 EMBEDDER_GAUSSIAN = 'GAUSSIAN'
 EMBEDDER_TYPES = (EMBEDDER_POINT, EMBEDDER_GAUSSIAN)
+# The Gaussian embedder's log-variance from its linear head x, bounded by ±B (networks.py):
+# SOFT = B·tanh(x / B), the identity near 0; TANH = B·tanh(x), what runs before SOFT used.
+GAUSSIAN_LOGVAR_SOFT = 'SOFT'
+GAUSSIAN_LOGVAR_TANH = 'TANH'
+GAUSSIAN_LOGVARS = (GAUSSIAN_LOGVAR_SOFT, GAUSSIAN_LOGVAR_TANH)
 FUSION_CAT = 'CAT'  # concatenation
 FUSION_POE = 'POE'  # "product of experts": element-wise product
 FUSION_MOE = 'MOE'  # "mixture of experts": average
@@ -142,8 +147,15 @@ _ADDED = {'added': True}
 # More keys a field added later may carry: 'unkeyed', the value at which `flat_dict` leaves it
 # out of the run plan's key (the behaviour before the field existed), so that adding it renamed
 # no encoder directory; 'only_for', the algorithms it concerns (left out of the key for the
-# others); 'absent', what a file of one of those algorithms without the field reads as, where
-# that is not the default (runs written before it behaved otherwise).
+# others); 'only_for_embedders', likewise for embedders; 'absent', what a file of one of those
+# algorithms (and embedders) without the field reads as, where that is not the default (runs
+# written before it behaved otherwise).
+
+
+def _concerns(meta, algorithm: str, embedder: str) -> bool:
+  """Whether a field with metadata `meta` matters to an algorithm with this embedder."""
+  return (algorithm in meta.get('only_for', ALGORITHMS)
+          and embedder in meta.get('only_for_embedders', EMBEDDER_TYPES))
 
 
 # The option groups of AlgorithmConfig: {field name: its dataclass}. A method's own settings
@@ -173,6 +185,12 @@ class AlgorithmConfig:
   # only; docs/losses.md, "View alignment"). 0: the original's loss.
   alignment_loss_weight: float = dataclasses.field(default=0.0, metadata={
       'added': True, 'unkeyed': 0.0})
+  # The Gaussian embedder's log-variance (VAE, beta-VAE). TANH starts at variances up to e^10
+  # and drives every log-variance to -10 in the first steps, where its gradient vanishes
+  # (docs/results.md, 2026-12-06): runs written before SOFT existed read as TANH.
+  gaussian_logvar: str = dataclasses.field(default=GAUSSIAN_LOGVAR_SOFT, metadata={
+      'added': True, 'unkeyed': GAUSSIAN_LOGVAR_TANH,
+      'only_for_embedders': (EMBEDDER_GAUSSIAN,), 'absent': GAUSSIAN_LOGVAR_TANH})
   # Added after the first config files: absent from a file, they take their defaults.
   pr_vipe: PrVipeOptions = dataclasses.field(default=PrVipeOptions(), metadata=_ADDED)
   mining: MiningOptions = dataclasses.field(default=MiningOptions(), metadata=_ADDED)
@@ -187,6 +205,7 @@ class AlgorithmConfig:
     _choose('algorithm', self.algorithm, ALGORITHMS)
     _choose('embedder', self.embedder, EMBEDDER_TYPES)
     _choose('fusion', self.fusion, FUSION_TYPES)
+    _choose('gaussian_logvar', self.gaussian_logvar, GAUSSIAN_LOGVARS)
     _positive(pose_embedding_dim=self.pose_embedding_dim,
               view_embedding_dim=self.view_embedding_dim, learning_rate=self.learning_rate)
     if self.fusion != FUSION_CAT and self.algorithm in (
@@ -388,6 +407,8 @@ FLAG_FIELDS = {
                            '(PR_VIPE: 16).'),
     'view_embedding_dim': ('algorithm.view_embedding_dim', 'Width of the view embedding.'),
     'embedder_type': ('algorithm.embedder', 'POINT or GAUSSIAN (VAE baselines).'),
+    'gaussian_logvar': ('algorithm.gaussian_logvar', 'GAUSSIAN embedder\'s log-variance: SOFT '
+                        '(10 tanh(x / 10)) or TANH (10 tanh(x), runs made before SOFT).'),
     'view_loss_weight': ('algorithm.view_loss_weight', 'Weight of the cross-view MI loss.'),
     'regularization_loss_weight': ('algorithm.regularization_loss_weight',
                                    'Weight of the KL loss (beta; PR_VIPE: 0.001).'),
@@ -509,8 +530,8 @@ def flat_dict(config: TrainConfig) -> dict:
       for f in dataclasses.fields(cls)]
   for values, field in fields:
     meta = field.metadata
-    if 'unkeyed' in meta and (values[field.name] == meta['unkeyed'] or
-                              algorithm['algorithm'] not in meta.get('only_for', ALGORITHMS)):
+    if 'unkeyed' in meta and (values[field.name] == meta['unkeyed'] or not _concerns(
+        meta, algorithm['algorithm'], algorithm['embedder'])):
       del values[field.name]
   return data
 
@@ -537,10 +558,11 @@ def _read(cls, values: dict, where: str, source: str):
   config = cls(**values)
   if cls is AlgorithmConfig:
     # A file without a field marked 'absent' was written when the behaviour was that value.
-    flat.update({f.name: f.metadata['absent'] for cls_ in OPTION_GROUPS.values()
+    written |= set(values)
+    flat.update({f.name: f.metadata['absent'] for cls_ in (cls, *OPTION_GROUPS.values())
                  for f in dataclasses.fields(cls_)
                  if 'absent' in f.metadata and f.name not in written
-                 and config.algorithm in f.metadata['only_for']})
+                 and _concerns(f.metadata, config.algorithm, config.embedder)})
   return replace_algorithm(config, **flat) if flat else config
 
 

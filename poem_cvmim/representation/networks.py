@@ -92,10 +92,18 @@ class LinearBlock(_OrderedSublayers, keras.layers.Layer):
 class GaussianEmbedder(keras.layers.Layer):
   """Mean and log-variance heads; samples in training and adds the KL to N(0, I) as a loss."""
 
-  def __init__(self, units, initializer, max_norm, **kwargs):
+  def __init__(self, units, initializer, max_norm, logvar=configs.GAUSSIAN_LOGVAR_SOFT,
+               **kwargs):
     super().__init__(**kwargs)
+    soft = logvar == configs.GAUSSIAN_LOGVAR_SOFT
     self.mean_layer = _dense(units, initializer, max_norm, name='mean')
-    self.logvar_layer = _dense(units, initializer, max_norm, name='logvar')
+    # SOFT: log-variance LOGVAR_BOUND·tanh(x / LOGVAR_BOUND) (slope 1 at 0) from a head that
+    # starts at 0 (unit variances). TANH (runs made before): LOGVAR_BOUND·tanh(x) from a
+    # he_normal head, whose initial outputs (std ~2) give variances up to e^10 and a KL of
+    # ~1e5; Adagrad's first, sign-sized steps on its 1024 inputs then pin every log-variance
+    # at -10, where tanh's gradient vanishes (docs/results.md).
+    self.logvar_layer = _dense(units, 'zeros' if soft else initializer, max_norm, name='logvar')
+    self.logvar_scale = 1.0 / LOGVAR_BOUND if soft else 1.0
     # Its state is checkpointed (core.checkpointing.seed_states): a resumed run samples
     # what the uninterrupted run would have.
     self.seed_generator = keras.random.SeedGenerator(name='sampling_seed')
@@ -108,7 +116,7 @@ class GaussianEmbedder(keras.layers.Layer):
     mean = self.mean_layer(inputs)
     if not training:
       return mean
-    logvar = LOGVAR_BOUND * tf.tanh(self.logvar_layer(inputs))
+    logvar = LOGVAR_BOUND * tf.tanh(self.logvar_scale * self.logvar_layer(inputs))
     # KL(N(mean, exp(logvar)) || N(0, I)), summed over dims, mean over the (local) batch.
     kl = -0.5 * tf.reduce_sum(logvar - tf.square(mean) - tf.exp(logvar) + 1.0, axis=-1)
     self.add_loss(tf.reduce_mean(kl))
@@ -147,7 +155,8 @@ class SimpleModel(_OrderedSublayers, keras.Model):
   def __init__(self, output_shape, embedder=configs.EMBEDDER_POINT, hidden_dim=1024,
                num_residual_linear_blocks=2, num_layers_per_block=2, dropout_rate=0.0,
                use_batch_norm=True, weight_initializer='he_normal', weight_max_norm=0.0,
-               synchronized_batch_norm=False, shared_blocks=None, **kwargs):
+               synchronized_batch_norm=False, shared_blocks=None,
+               gaussian_logvar=configs.GAUSSIAN_LOGVAR_SOFT, **kwargs):
     super().__init__(**kwargs)
     if embedder not in _MODEL_EMBEDDERS:
       raise errors.InputError(
@@ -158,7 +167,7 @@ class SimpleModel(_OrderedSublayers, keras.Model):
                         num_residual_linear_blocks=num_residual_linear_blocks,
                         num_layers_per_block=num_layers_per_block, dropout_rate=dropout_rate,
                         use_batch_norm=use_batch_norm, weight_initializer=weight_initializer,
-                        weight_max_norm=weight_max_norm)
+                        weight_max_norm=weight_max_norm, gaussian_logvar=gaussian_logvar)
     block_kwargs = dict(dropout_rate=dropout_rate, use_batch_norm=use_batch_norm,
                         initializer=weight_initializer, max_norm=weight_max_norm,
                         synchronized_batch_norm=synchronized_batch_norm)
@@ -178,7 +187,8 @@ class SimpleModel(_OrderedSublayers, keras.Model):
       self._add(ProbabilisticEmbedder(units // 2, weight_initializer, weight_max_norm,
                                       name='embedder'))
     else:
-      self._add(GaussianEmbedder(units, weight_initializer, weight_max_norm, name='embedder'))
+      self._add(GaussianEmbedder(units, weight_initializer, weight_max_norm, gaussian_logvar,
+                                 name='embedder'))
 
   @property
   def blocks(self):
@@ -214,10 +224,12 @@ class SimpleModel(_OrderedSublayers, keras.Model):
 
 
 def create_encoder(embedding_dim, embedder=configs.EMBEDDER_POINT, dropout_rate=0.25,
-                   synchronized_batch_norm=False, name='encoder'):
+                   synchronized_batch_norm=False, name='encoder',
+                   gaussian_logvar=configs.GAUSSIAN_LOGVAR_SOFT):
   """The encoder E with the original's defaults: 1024 wide, 2 residual blocks of 2 layers."""
   return SimpleModel((embedding_dim,), embedder=embedder, dropout_rate=dropout_rate,
-                     synchronized_batch_norm=synchronized_batch_norm, name=name)
+                     synchronized_batch_norm=synchronized_batch_norm, name=name,
+                     gaussian_logvar=gaussian_logvar)
 
 
 class MatchingSigmoid(keras.layers.Layer):

@@ -16,7 +16,8 @@ class AutoEncoder(base.Algorithm):
   def __init__(self, config, inputs=None, synchronized_batch_norm=False):
     super().__init__(config, inputs, synchronized_batch_norm)
     dims = config.pose_embedding_dim + config.view_embedding_dim
-    self.encoder = networks.create_encoder(dims, config.embedder, config.dropout_rate, self._sync)
+    self.encoder = networks.create_encoder(dims, config.embedder, config.dropout_rate, self._sync,
+                                           gaussian_logvar=config.gaussian_logvar)
     self.decoder = networks.SimpleModel((self.inputs.num_joints, 2), dropout_rate=config.dropout_rate,
                                       synchronized_batch_norm=self._sync, name='decoder')
 

@@ -137,7 +137,8 @@ class Algorithm(abc.ABC):
     first layer against an embedding of `critic_dim` (default `embedding_dim`): the networks
     of the contrastive methods (CV-MIM, DIM, InfoNCE, ALIGN)."""
     c = self.config
-    self.encoder = networks.create_encoder(embedding_dim, c.embedder, c.dropout_rate, self._sync)
+    self.encoder = networks.create_encoder(embedding_dim, c.embedder, c.dropout_rate, self._sync,
+                                           gaussian_logvar=c.gaussian_logvar)
     self.critic = networks.create_critic(critic_dim or embedding_dim, c.dropout_rate, self._sync)
 
   # -- what subclasses define ---------------------------------------------------------------

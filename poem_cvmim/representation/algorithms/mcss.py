@@ -31,7 +31,8 @@ class Mcss(base.Algorithm):
     if not self.inputs.profile_3d:
       raise errors.InputError('MCSS trains a 3D head and needs a 3D profile.')
     self.encoder = networks.create_encoder(config.pose_embedding_dim, config.embedder,
-                                           config.dropout_rate, self._sync)
+                                           config.dropout_rate, self._sync,
+                                           gaussian_logvar=config.gaussian_logvar)
     self.num_joints_3d = keypoints.get_profile(self.inputs.profile_3d).keypoint_num
     self.head = networks.SimpleModel(
         (self.num_joints_3d, 3), num_residual_linear_blocks=_HEAD_RESIDUAL_BLOCKS,
