@@ -138,14 +138,18 @@ class Plan:
   def encoder(self, name: str, config: configs.TrainConfig) -> Run:
     """A representation training (`config.output_dir` is set here). Keyed by its pair records'
     real path (`data_path`); an encoder a plan made before that, keyed by the path as it was
-    written then, is still found when the command spells the path the same way."""
+    written then, is still found when that was the path as written now or relative to the
+    working directory."""
     input_table = data_path(config.input_table)
     key, directory = self._encoder_key(name, config, input_table)
-    legacy_key, legacy_directory = self._encoder_key(name, config, config.input_table)
-    if (legacy_directory != directory
-        and not os.path.exists(os.path.join(directory, DONE_NAME))
-        and os.path.exists(os.path.join(legacy_directory, DONE_NAME))):
-      key, directory, input_table = legacy_key, legacy_directory, config.input_table
+    # Spellings the old keys may hold: as written now, and relative to the working directory.
+    for spelt in dict.fromkeys((config.input_table, os.path.relpath(input_table))):
+      legacy_key, legacy_directory = self._encoder_key(name, config, spelt)
+      if (legacy_directory != directory
+          and not os.path.exists(os.path.join(directory, DONE_NAME))
+          and os.path.exists(os.path.join(legacy_directory, DONE_NAME))):
+        key, directory, input_table = legacy_key, legacy_directory, spelt
+        break
     # Trained with the keyed path: a run resumed by a command that spells it otherwise is the
     # same run to the trainer's identity check.
     config = dataclasses.replace(config, input_table=input_table, output_dir=directory)

@@ -341,5 +341,9 @@ def test_a_run_is_the_same_run_however_its_paths_are_written(tmp_path, monkeypat
   (legacy / run_plan.DONE_NAME).write_text('{}')
   adopted = plan.encoder('cvmim', dataclasses.replace(config, input_table='old/pairs/train-*'))
   assert adopted.directory == str(legacy) and adopted.done()
+  # Spelt absolute now, relative then (from the same working directory): adopted too.
+  assert plan.encoder('cvmim', dataclasses.replace(
+      config, input_table=str(tmp_path / 'old' / 'pairs' / 'train-*'))).done()
+  monkeypatch.chdir(tmp_path / 'data')
   assert not plan.encoder('cvmim', dataclasses.replace(
       config, input_table=str(tmp_path / 'old' / 'pairs' / 'train-*'))).done()
