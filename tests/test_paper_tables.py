@@ -78,6 +78,7 @@ def test_published_numbers_sit_beside_ours(inputs):
   with_paper = paper_tables.render(paper_tables.TABLES['table1'], {'CV-MIM': []}, inputs,
                                    with_paper=True)
   assert with_paper.loc['CV-MIM', 'Average (paper)'] == '91.75'
+  assert with_paper.loc['Pr-VIPE', 'Average (paper)'] == '89.03'
   assert with_paper.loc['CV-MIM', 'Average'] == tables.MISSING
   assert with_paper.loc['DIM', 'Left (paper)'] == tables.MISSING
 
