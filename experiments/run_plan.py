@@ -30,6 +30,7 @@ from poem_cvmim.core import feature_tables
 from poem_cvmim.core import run_dirs
 from poem_cvmim.core import shards
 from poem_cvmim.evaluation import embedders
+from poem_cvmim.representation import config_files
 from poem_cvmim.representation import configs
 
 DONE_NAME = 'done.json'
@@ -167,7 +168,7 @@ class Plan:
                                                      config.batch_size / 128))))
 
   def _encoder_key(self, name, config, input_table):
-    key = {'kind': 'encoder', 'config': configs.flat_dict(dataclasses.replace(
+    key = {'kind': 'encoder', 'config': config_files.flat_dict(dataclasses.replace(
         config, input_table=input_table, output_dir=''))}
     return key, os.path.join(self.root, 'encoders', f'{_slug(name)}-{key_hash(key)}')
 

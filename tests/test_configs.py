@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 from experiments import run_plan
+from poem_cvmim.representation import config_files
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import restore
 from poem_cvmim.representation import trainer as trainer_lib
@@ -69,7 +70,7 @@ def test_a_config_written_before_the_option_groups_reads_as_written(tmp_path):
   (tmp_path / restore.CONFIG_NAME).write_text(json.dumps(oldest))
   assert restore.read_config(str(tmp_path)) == config
   # Flat, as files held the groups' fields before they were grouped, with other values.
-  flat = configs.flat_dict(configs.with_fields(config, {}, configs.replace_algorithm(
+  flat = config_files.flat_dict(configs.with_fields(config, {}, configs.replace_algorithm(
       config.algorithm, negative_gap=12, fraction_with_3d=0.5, triplet_loss_margin=0.3)))
   assert flat['algorithm']['negative_gap'] == 12 and 'mining' not in flat['algorithm']
   (tmp_path / restore.CONFIG_NAME).write_text(json.dumps(flat))
@@ -104,7 +105,7 @@ def test_option_fields_are_named_by_themselves():
 def test_the_run_plan_key_of_an_encoder_did_not_change_with_the_groups():
   """flat_dict is the layout config files had before the groups: the paper tables' encoder
   directories (named by a hash of it) stay theirs."""
-  flat = configs.flat_dict(configs.synthetic_schedule())
+  flat = config_files.flat_dict(configs.synthetic_schedule())
   # Added later; keyed when they matter.
   unkeyed = {'alignment_loss_weight', 'mine_on_means', 'gaussian_logvar'}
   assert set(flat['algorithm']) == (
@@ -112,7 +113,7 @@ def test_the_run_plan_key_of_an_encoder_did_not_change_with_the_groups():
        | {f.name for cls in configs.OPTION_GROUPS.values() for f in dataclasses.fields(cls)})
       - unkeyed)
   # The hashes the encoders of the synthetic preset were stored under before the field existed.
-  key = lambda c: run_plan.key_hash({'kind': 'encoder', 'config': configs.flat_dict(
+  key = lambda c: run_plan.key_hash({'kind': 'encoder', 'config': config_files.flat_dict(
       dataclasses.replace(c, output_dir=''))})
   assert key(configs.synthetic_schedule()) == '21945ab406'
   # Pr-VIPE mining on the means (as this port did then) keeps its key; the original's mining
@@ -122,25 +123,25 @@ def test_the_run_plan_key_of_an_encoder_did_not_change_with_the_groups():
   assert key(configs.synthetic_schedule(algorithm=configs.pr_vipe())) != '6f209ba894'
   aligned = configs.synthetic_schedule(algorithm=configs.algorithm_config(
       alignment_loss_weight=1.0))
-  assert configs.flat_dict(aligned)['algorithm']['alignment_loss_weight'] == 1.0
+  assert config_files.flat_dict(aligned)['algorithm']['alignment_loss_weight'] == 1.0
   assert key(aligned) != '21945ab406'
 
 
 def test_the_vae_s_log_variance_is_keyed_and_old_files_read_as_they_were_trained():
   """VAEs made before SOFT existed keep their run-plan directory under TANH and read as TANH
   from their config.json; a new VAE (SOFT) is another encoder; point embedders never key it."""
-  key = lambda c: run_plan.key_hash({'kind': 'encoder', 'config': configs.flat_dict(c)})
+  key = lambda c: run_plan.key_hash({'kind': 'encoder', 'config': config_files.flat_dict(c)})
   vae = lambda **f: configs.synthetic_schedule(algorithm=configs.beta_vae(1.0, **f))
   # The key the VAE had before the field existed (computed at commit ab703d4).
   assert key(vae(gaussian_logvar=configs.GAUSSIAN_LOGVAR_TANH)) == '52b568d188'
   assert key(vae()) != '52b568d188'
-  old = configs.to_dict(vae(gaussian_logvar=configs.GAUSSIAN_LOGVAR_TANH))
+  old = config_files.to_dict(vae(gaussian_logvar=configs.GAUSSIAN_LOGVAR_TANH))
   del old['algorithm']['gaussian_logvar']
-  assert configs.from_dict(old).algorithm.gaussian_logvar == configs.GAUSSIAN_LOGVAR_TANH
-  point = configs.to_dict(configs.synthetic_schedule())
+  assert config_files.from_dict(old).algorithm.gaussian_logvar == configs.GAUSSIAN_LOGVAR_TANH
+  point = config_files.to_dict(configs.synthetic_schedule())
   del point['algorithm']['gaussian_logvar']
-  assert configs.from_dict(point).algorithm.gaussian_logvar == configs.GAUSSIAN_LOGVAR_SOFT
-  assert 'gaussian_logvar' not in configs.flat_dict(configs.synthetic_schedule())['algorithm']
+  assert config_files.from_dict(point).algorithm.gaussian_logvar == configs.GAUSSIAN_LOGVAR_SOFT
+  assert 'gaussian_logvar' not in config_files.flat_dict(configs.synthetic_schedule())['algorithm']
 
 
 def test_a_run_config_is_read_strictly(tmp_path):
@@ -188,11 +189,11 @@ def test_a_pr_vipe_run_written_before_the_mining_choice_reads_as_mining_on_the_m
   """Pr-VIPE runs written before `mine_on_means` existed mined on the means; other runs'
   files read with the default."""
   for algorithm, expected in ((configs.pr_vipe(), True), (configs.AlgorithmConfig(), False)):
-    data = configs.to_dict(configs.smoke_config(algorithm=algorithm))
+    data = config_files.to_dict(configs.smoke_config(algorithm=algorithm))
     del data['algorithm']['pr_vipe']['mine_on_means']
-    assert configs.from_dict(data).algorithm.pr_vipe.mine_on_means is expected
-    flat = configs.flat_dict(configs.smoke_config(algorithm=algorithm))
+    assert config_files.from_dict(data).algorithm.pr_vipe.mine_on_means is expected
+    flat = config_files.flat_dict(configs.smoke_config(algorithm=algorithm))
     flat['algorithm'].pop('mine_on_means', None)  # the layout before the groups
-    assert configs.from_dict(flat).algorithm.pr_vipe.mine_on_means is expected
-  data = configs.to_dict(configs.smoke_config(algorithm=configs.pr_vipe(mine_on_means=False)))
-  assert configs.from_dict(data).algorithm.pr_vipe.mine_on_means is False
+    assert config_files.from_dict(flat).algorithm.pr_vipe.mine_on_means is expected
+  data = config_files.to_dict(configs.smoke_config(algorithm=configs.pr_vipe(mine_on_means=False)))
+  assert config_files.from_dict(data).algorithm.pr_vipe.mine_on_means is False

@@ -12,6 +12,7 @@ from experiments import paper_tables
 from experiments import run_plan
 from experiments import table_command
 from poem_cvmim.evaluation import tables
+from poem_cvmim.representation import config_files
 from poem_cvmim.representation import configs
 
 # A few rows a table (the others render as missing), so that the suite stays short.
@@ -335,7 +336,7 @@ def test_a_run_is_the_same_run_however_its_paths_are_written(tmp_path, monkeypat
   assert found[0][0].key['config']['input_table'] == str(tmp_path / 'data' / 'pairs' / 'train-*')
   # Made by the previous code with the path as written: adopted, not trained again.
   plan = run_plan.Plan(str(tmp_path / 'plan'))
-  legacy_key = {'kind': 'encoder', 'config': configs.flat_dict(dataclasses.replace(
+  legacy_key = {'kind': 'encoder', 'config': config_files.flat_dict(dataclasses.replace(
       config, input_table='old/pairs/train-*', output_dir=''))}
   legacy = tmp_path / 'plan' / 'encoders' / f'cvmim-{run_plan.key_hash(legacy_key)}'
   legacy.mkdir(parents=True)

@@ -144,15 +144,15 @@ class McssOptions:
 # Field metadata of a field added after config files were first written: a file without it
 # reads as written with the field's default (which leaves the older behaviour unchanged).
 _ADDED = {'added': True}
-# More keys a field added later may carry: 'unkeyed', the value at which `flat_dict` leaves it
-# out of the run plan's key (the behaviour before the field existed), so that adding it renamed
-# no encoder directory; 'only_for', the algorithms it concerns (left out of the key for the
-# others); 'only_for_embedders', likewise for embedders; 'absent', what a file of one of those
-# algorithms (and embedders) without the field reads as, where that is not the default (runs
-# written before it behaved otherwise).
+# More keys a field added later may carry (read by config_files): 'unkeyed', the value at which
+# `config_files.flat_dict` leaves it out of the run plan's key (the behaviour before the field
+# existed), so that adding it renamed no encoder directory; 'only_for', the algorithms it
+# concerns (left out of the key for the others); 'only_for_embedders', likewise for embedders;
+# 'absent', what a file of one of those algorithms (and embedders) without the field reads as,
+# where that is not the default (runs written before it behaved otherwise).
 
 
-def _concerns(meta, algorithm: str, embedder: str) -> bool:
+def concerns(meta, algorithm: str, embedder: str) -> bool:
   """Whether a field with metadata `meta` matters to an algorithm with this embedder."""
   return (algorithm in meta.get('only_for', ALGORITHMS)
           and embedder in meta.get('only_for_embedders', EMBEDDER_TYPES))
@@ -229,7 +229,7 @@ class AlgorithmConfig:
                               f'{self.algorithm}.')
 
 
-def _option_group_of(name: str) -> Optional[str]:
+def option_group_of(name: str) -> Optional[str]:
   """The option group holding field `name`, or None for a field of AlgorithmConfig itself."""
   for group, cls in OPTION_GROUPS.items():
     if name in {f.name for f in dataclasses.fields(cls)}:
@@ -242,7 +242,7 @@ def replace_algorithm(algorithm: 'AlgorithmConfig', /, **values) -> 'AlgorithmCo
   (`replace_algorithm(a, negative_gap=4, fusion='CAT')`); validated again."""
   groups, own = {}, {}
   for name, value in values.items():
-    group = _option_group_of(name)
+    group = option_group_of(name)
     if group is None:
       own[name] = value
     else:
@@ -504,84 +504,3 @@ def with_fields(config: TrainConfig, values: dict,
   if nested or algorithm is not config.algorithm:
     top['algorithm'] = replace_algorithm(algorithm, **nested)
   return dataclasses.replace(config, **top)
-
-
-# Fields a restarted run may change: how long and how often, and where it runs. Any other
-# difference changes the model, the algorithm or the data and is refused.
-SCHEDULE_FIELDS = ('num_steps', 'checkpoint_interval', 'summary_interval', 'max_checkpoints',
-                   'strategy', 'jit_compile', 'peer_timeout_s', 'output_dir')
-
-
-def to_dict(config: TrainConfig) -> dict:
-  """config.json: the fields, option groups as nested objects."""
-  return dataclasses.asdict(config)
-
-
-def flat_dict(config: TrainConfig) -> dict:
-  """`to_dict` with the option groups' fields among the algorithm's own, as config files held
-  them before the groups existed: the run plan keys its encoders by it, so the directories of
-  encoders trained before stay theirs."""
-  data = to_dict(config)
-  algorithm = data['algorithm']
-  for group in OPTION_GROUPS:
-    algorithm.update(algorithm.pop(group))
-  fields = [(data, f) for f in dataclasses.fields(TrainConfig)] + [
-      (algorithm, f) for cls in (AlgorithmConfig, *OPTION_GROUPS.values())
-      for f in dataclasses.fields(cls)]
-  for values, field in fields:
-    meta = field.metadata
-    if 'unkeyed' in meta and (values[field.name] == meta['unkeyed'] or not _concerns(
-        meta, algorithm['algorithm'], algorithm['embedder'])):
-      del values[field.name]
-  return data
-
-
-def _read(cls, values: dict, where: str, source: str):
-  """`cls(**values)` with nested configs read the same way, refusing unknown keys and missing
-  ones; a field marked `added` may be absent (the file predates it) and takes its default. A
-  file written before AlgorithmConfig's option groups holds their fields flat among the
-  algorithm's own: they are put in their groups by name."""
-  fields = {f.name: f for f in dataclasses.fields(cls)}
-  values = dict(values)
-  flat = {k: values.pop(k) for k in list(values)
-          if k not in fields and cls is AlgorithmConfig and _option_group_of(k) is not None}
-  unknown = sorted(set(values) - set(fields))
-  missing = sorted(n for n, f in fields.items() if n not in values and not f.metadata.get('added'))
-  if unknown or missing:
-    raise errors.InputError(f'{source}: {where} has unknown keys {unknown} and lacks keys '
-                            f'{missing} (written by another version?).')
-  # Option-group fields the file holds (in their group or flat).
-  written = set(flat) | {name for group in OPTION_GROUPS for name in values.get(group, {})}
-  for name, value in values.items():
-    if dataclasses.is_dataclass(fields[name].default):
-      values[name] = _read(type(fields[name].default), value, f'{where}\'s {name}', source)
-  config = cls(**values)
-  if cls is AlgorithmConfig:
-    # A file without a field marked 'absent' was written when the behaviour was that value.
-    written |= set(values)
-    flat.update({f.name: f.metadata['absent'] for cls_ in (cls, *OPTION_GROUPS.values())
-                 for f in dataclasses.fields(cls_)
-                 if 'absent' in f.metadata and f.name not in written
-                 and _concerns(f.metadata, config.algorithm, config.embedder)})
-  return replace_algorithm(config, **flat) if flat else config
-
-
-def from_dict(data: dict, source: str = 'the config') -> TrainConfig:
-  """A TrainConfig from `to_dict` output (or an older config.json); unknown or missing keys
-  are an error naming them (see `_read` for the keys an older file may lack)."""
-  return _read(TrainConfig, data, 'the run config', source)
-
-
-def differing_fields(old: TrainConfig, new: TrainConfig, ignore=SCHEDULE_FIELDS) -> list:
-  """'field: old -> new' for every field that differs, nested fields as 'algorithm.x' and
-  'algorithm.mining.x'."""
-  def flat(data, prefix=''):
-    out = {}
-    for key, value in data.items():
-      if isinstance(value, dict):
-        out.update(flat(value, f'{prefix}{key}.'))
-      else:
-        out[prefix + key] = value
-    return out
-  a, b = flat(to_dict(old)), flat(to_dict(new))
-  return [f'{k}: {a[k]!r} -> {b[k]!r}' for k in sorted(a) if k not in ignore and a[k] != b[k]]

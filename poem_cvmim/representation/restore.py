@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from poem_cvmim.core import checkpointing
 from poem_cvmim.core import errors
+from poem_cvmim.representation import config_files
 from poem_cvmim.representation import configs
 from poem_cvmim.representation import pipeline
 from poem_cvmim.representation.algorithms import registry
@@ -27,13 +28,13 @@ def read_config(directory: str) -> configs.TrainConfig:
     raise FileNotFoundError(f'No {CONFIG_NAME} in {directory}: not a training directory.')
   with open(path) as f:
     data = json.load(f)
-  return configs.from_dict(data, path)
+  return config_files.from_dict(data, path)
 
 
 def write_config(directory: str, config: configs.TrainConfig) -> None:
   os.makedirs(directory, exist_ok=True)
   with open(os.path.join(directory, CONFIG_NAME), 'w') as f:
-    json.dump(configs.to_dict(config), f, indent=2)
+    json.dump(config_files.to_dict(config), f, indent=2)
 
 
 def check_restart(directory: str, config: configs.TrainConfig) -> None:
@@ -41,7 +42,7 @@ def check_restart(directory: str, config: configs.TrainConfig) -> None:
   data; only the schedule (steps, intervals, strategy) may change. Nothing is written."""
   if not tf.train.latest_checkpoint(directory):
     return
-  differences = configs.differing_fields(read_config(directory), config)
+  differences = config_files.differing_fields(read_config(directory), config)
   if differences:
     raise errors.InputError(f'{directory} holds a run trained with other settings; refusing to '
                             f'continue it with: {"; ".join(differences)}. Use another '
