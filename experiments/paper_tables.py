@@ -278,13 +278,23 @@ def _results(runs) -> list:
 
 
 def spread_note(table: Table, runs: dict) -> str:
-  """What a cell covers, from the planned runs: encoders x classifier seeds."""
-  def replicates(row_runs):
+  """What a cell covers, from the planned runs: encoders x classifier seeds, or classifier
+  seeds alone for the rows on raw keypoints; the rows named where the rows differ."""
+  def plural(count, what):
+    return f'{count} {what}{"s" if count != 1 else ""}'
+  groups = {}
+  for row, row_runs in runs.items():
+    if not row_runs:
+      continue
     encoders = {json.dumps(r.key['features']['encoder'], sort_keys=True) for r in row_runs}
-    return len(encoders), len({r.key['seed'] for r in row_runs})
-  counts = sorted({replicates(row_runs) for row_runs in runs.values() if row_runs})
-  over = '; '.join(f'{e} encoder{"s" if e > 1 else ""} x {s} classifier seed{"s" if s > 1 else ""}'
-                   for e, s in counts) + ' (raw-keypoint rows: one "encoder")'
+    seeds = plural(len({r.key['seed'] for r in row_runs}), 'classifier seed')
+    raw = all(r.key['features']['encoder'] == run_plan.RAW for r in row_runs)
+    what = f'{seeds} (raw keypoints)' if raw else f'{plural(len(encoders), "encoder")} x {seeds}'
+    groups.setdefault(what, []).append(row)
+  if len(groups) == 1:
+    over = next(iter(groups))
+  else:
+    over = '; '.join(f'{what} for {", ".join(rows)}' for what, rows in groups.items())
   compared = 'the last column'
   if len(table.metrics) > 1:  # cells 'top-1 ± std / top-5 ± std'
     compared = 'the last column\'s top-1'
