@@ -77,12 +77,26 @@ def test_every_command_renders_its_table(inputs, tmp_path):
 
 
 def test_published_numbers_sit_beside_ours(inputs):
-  with_paper = paper_tables.render(paper_tables.TABLES['table1'], {'CV-MIM': []}, inputs,
-                                   with_paper=True)
-  assert with_paper.loc['CV-MIM', 'Average (paper)'] == '91.75'
-  assert with_paper.loc['Pr-VIPE', 'Average (paper)'] == '89.03'
-  assert with_paper.loc['CV-MIM', 'Average'] == tables.MISSING
-  assert with_paper.loc['DIM', 'Left (paper)'] == tables.MISSING
+  """Every number paper_numbers.json records lands in its table's row and column (a misspelt
+  row or column there would show '–'), and every row of each table has the paper's columns."""
+  with open(paper_tables.PAPER_NUMBERS) as f:
+    published = json.load(f)['tables']
+  for name in ('table1', 'table2', 'table3', 'table4', 'table5'):
+    table = paper_tables.TABLES[name]
+    frame = paper_tables.render(table, {}, inputs, with_paper=True).set_axis(list(table.rows))
+    ours = [c for c in frame.columns if not c.endswith(' (paper)') and c != tables.OVERLAP_COLUMN]
+    assert len(frame.columns) == 2 * len(ours) + 1, name
+    shown = {(row, column[:-len(' (paper)')]): value for row in table.rows
+             for column, value in frame.loc[row].items()
+             if column.endswith(' (paper)') and value != tables.MISSING}
+    assert shown == {(row, column): value for row, cells in published[name].items()
+                     for column, value in cells.items()}, name
+  frame = paper_tables.render(paper_tables.TABLES['table1'], {'CV-MIM': []}, inputs,
+                              with_paper=True)
+  assert frame.loc['CV-MIM', 'Average (paper)'] == '91.75'
+  assert frame.loc['Pr-VIPE', 'Average (paper)'] == '89.03'
+  assert frame.loc['CV-MIM', 'Average'] == tables.MISSING
+  assert frame.loc['DIM', 'Left (paper)'] == tables.MISSING
 
 
 class _Killed(Exception):
